@@ -1,0 +1,29 @@
+//! `activity-host inspect FILE`: what a component exports and how each
+//! export is cached.
+
+use std::process::ExitCode;
+
+use super::ComponentArgs;
+
+/// Arguments of `inspect`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    component: ComponentArgs,
+}
+
+/// Prints the component's code hash, then each export with its signature and rule.
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let (host, name) = args.component.load().await?;
+    let component = host.component(&name).expect("just loaded");
+    println!("component {name}");
+    println!("  file    {}", args.component.file.display());
+    println!("  sha256  {}", component.code_hash_hex());
+    println!("  exports");
+    for export in &component.exports {
+        println!("    {}", export.path);
+        println!("      {}", export.signature);
+        println!("      cache: {}", export.rule);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,69 @@
+//! One module per subcommand, plus the options they share.
+
+pub mod call;
+pub mod inspect;
+
+use std::path::{Path, PathBuf};
+
+use activity_host::{CachePolicy, Host, RuleOverrides, parse_assignment, parse_ttl};
+use anyhow::Context;
+
+/// Which component to load, and how to override its declared cache rules.
+#[derive(clap::Args)]
+pub struct ComponentArgs {
+    /// The component file (`.wasm`).
+    pub file: PathBuf,
+
+    /// The component's name on this host, part of every cache key
+    /// [default: the file name without `.wasm`].
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Override the cache policy of an export: EXPORT=inputs|task-source|no-cache.
+    /// Repeatable.
+    #[arg(long = "policy", value_name = "EXPORT=POLICY", value_parser = parse_policy_flag)]
+    pub policies: Vec<(String, CachePolicy)>,
+
+    /// Override the TTL of an export's cached results: EXPORT=DURATION, such as
+    /// fetch-user=10m or calculate=500ms. Repeatable.
+    #[arg(long = "ttl", value_name = "EXPORT=DURATION", value_parser = parse_ttl_flag)]
+    pub ttls: Vec<(String, std::time::Duration)>,
+}
+
+fn parse_policy_flag(text: &str) -> Result<(String, CachePolicy), String> {
+    parse_assignment(text, str::parse)
+}
+
+fn parse_ttl_flag(text: &str) -> Result<(String, std::time::Duration), String> {
+    parse_assignment(text, parse_ttl)
+}
+
+impl ComponentArgs {
+    /// The component's name: `--name`, or the file stem.
+    pub fn name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| file_stem(&self.file))
+    }
+
+    /// A host with these overrides, and the component loaded into it.
+    pub async fn load(&self) -> anyhow::Result<(Host, String)> {
+        let mut overrides = RuleOverrides::default();
+        for (export, policy) in &self.policies {
+            overrides.set_policy(export.clone(), *policy);
+        }
+        for (export, ttl) in &self.ttls {
+            overrides.set_ttl(export.clone(), *ttl);
+        }
+        let host = Host::builder().overrides(overrides).build()?;
+        let name = self.name();
+        host.load_file(&name, &self.file)
+            .await
+            .with_context(|| format!("cannot load {}", self.file.display()))?;
+        Ok((host, name))
+    }
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "component".to_owned())
+}

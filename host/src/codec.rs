@@ -1,0 +1,479 @@
+//! Binary encoding of component values, for cache keys and stored results.
+//!
+//! # Value encoding (version 1)
+//!
+//! Values are written in the order of their WIT type; the type itself is not
+//! written, because both sides always know it (keys include a hash of the
+//! function's signature, and entries carry it, see [`encode_entry`]).
+//!
+//! | WIT type | bytes |
+//! |---|---|
+//! | `bool` | one byte, 0 or 1 |
+//! | integers | little-endian, their own width |
+//! | `f32`, `f64` | IEEE bits, little-endian; in keys every NaN is written as the canonical quiet NaN, so all NaNs share one key (`-0.0` and `0.0` stay distinct) |
+//! | `char` | its scalar value as a `u32` |
+//! | `string` | byte length as `u32`, then UTF-8 |
+//! | `list`, `map` | element count as `u32`, then the elements (key, value for maps) |
+//! | fixed-length list | the elements |
+//! | `record`, `tuple` | the fields in declaration order, whatever order a `Val::Record` lists them in |
+//! | `variant`, `enum` | the case index as a `u32`, then the variant case's payload if its type has one |
+//! | `option` | 0 for `none`; 1 and the payload for `some` |
+//! | `result` | 0 for `ok`, 1 for `err`, then the payload if that side has a type |
+//! | `flags` | one bit per declared flag, in declaration order, in `ceil(n / 8)` bytes |
+//!
+//! The encoding is driven by the type, so a value that does not match it
+//! (a `u32` where a `u64` is declared, a missing record field, an unknown
+//! case) is an [`EncodeError`], never a key that collides with a well-typed
+//! value. Every variable-length part is length-prefixed, so the encoding is
+//! injective for a given type. Resources, futures and streams have no
+//! encoding: functions that take or return them cannot be cached.
+//!
+//! # Entry format
+//!
+//! A stored result is `ENTRY_MAGIC`, the 32-byte signature hash of the
+//! function that produced it, then its results. [`decode_entry`] checks all
+//! three and the exact length: anything else is a [`DecodeError`], which the
+//! memoizer treats as a miss.
+
+use wasmtime::component::{Type, Val};
+
+/// Marks a stored entry and its format version.
+pub const ENTRY_MAGIC: &[u8; 4] = b"AHC\x01";
+
+/// A value that cannot be encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// The type has no encoding (resources, futures, streams).
+    #[error("{0} values cannot be cached")]
+    Uncacheable(&'static str),
+    /// The value does not match the declared type.
+    #[error("value does not match its type: {0}")]
+    Mismatch(String),
+    /// A string or list longer than 4 GiB.
+    #[error("a value of 4 GiB or more cannot be cached")]
+    TooLong,
+}
+
+/// Stored bytes that do not decode to a value of the expected type.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The entry is not in this format version.
+    #[error("not a version-1 cache entry")]
+    Format,
+    /// The entry was written by a function with another signature.
+    #[error("entry belongs to a function with another signature")]
+    Signature,
+    /// The bytes do not match the type.
+    #[error("corrupt entry: {0}")]
+    Corrupt(&'static str),
+    /// A type that has no encoding.
+    #[error(transparent)]
+    Unsupported(#[from] EncodeError),
+}
+
+/// Whether values of `ty` have an encoding (no resources, futures or streams
+/// anywhere inside).
+pub fn is_cacheable(ty: &Type) -> bool {
+    match ty {
+        Type::Own(_) | Type::Borrow(_) | Type::Future(_) | Type::Stream(_) => false,
+        Type::ErrorContext => false,
+        Type::List(list) => is_cacheable(&list.ty()),
+        Type::FixedLengthList(list) => is_cacheable(&list.ty()),
+        Type::Map(map) => is_cacheable(&map.key()) && is_cacheable(&map.value()),
+        Type::Record(record) => record.fields().all(|field| is_cacheable(&field.ty)),
+        Type::Tuple(tuple) => tuple.types().all(|ty| is_cacheable(&ty)),
+        Type::Variant(variant) => variant
+            .cases()
+            .all(|case| case.ty.is_none_or(|ty| is_cacheable(&ty))),
+        Type::Option(option) => is_cacheable(&option.ty()),
+        Type::Result(result) => {
+            result.ok().is_none_or(|ty| is_cacheable(&ty))
+                && result.err().is_none_or(|ty| is_cacheable(&ty))
+        }
+        _ => true,
+    }
+}
+
+/// Appends the key encoding of `values`, typed by `types`, to `out`. NaNs are
+/// canonicalized.
+pub fn encode_key_values(
+    values: &[Val],
+    types: &[Type],
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    let mut encoder = Encoder {
+        out,
+        canonical_nan: true,
+    };
+    encoder.values(values, types)
+}
+
+/// Encodes a function's `results` (typed by `types`) as a stored entry,
+/// tagged with the function's `signature_hash`. Float bits are kept exactly.
+pub fn encode_entry(
+    signature_hash: &[u8; 32],
+    results: &[Val],
+    types: &[Type],
+) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(ENTRY_MAGIC);
+    out.extend_from_slice(signature_hash);
+    let mut encoder = Encoder {
+        out: &mut out,
+        canonical_nan: false,
+    };
+    encoder.values(results, types)?;
+    Ok(out)
+}
+
+/// Decodes a stored entry written by [`encode_entry`] for a function with
+/// `signature_hash` and result types `types`.
+pub fn decode_entry(
+    bytes: &[u8],
+    signature_hash: &[u8; 32],
+    types: &[Type],
+) -> Result<Vec<Val>, DecodeError> {
+    let rest = bytes.strip_prefix(ENTRY_MAGIC).ok_or(DecodeError::Format)?;
+    let rest = rest
+        .strip_prefix(signature_hash.as_slice())
+        .ok_or(DecodeError::Signature)?;
+    let mut decoder = Decoder { bytes: rest };
+    let values = types
+        .iter()
+        .map(|ty| decoder.value(ty))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !decoder.bytes.is_empty() {
+        return Err(DecodeError::Corrupt("trailing bytes"));
+    }
+    Ok(values)
+}
+
+fn mismatch(value: &Val, ty: &Type) -> EncodeError {
+    EncodeError::Mismatch(format!("expected {}, got {value:?}", type_name(ty)))
+}
+
+fn type_name(ty: &Type) -> String {
+    wasmtime::component::wasm_wave::wasm::DisplayType(ty).to_string()
+}
+
+fn index_u32(index: usize) -> [u8; 4] {
+    // Case and flag counts are bounded far below u32::MAX by the component model.
+    (index as u32).to_le_bytes()
+}
+
+struct Encoder<'a> {
+    out: &'a mut Vec<u8>,
+    canonical_nan: bool,
+}
+
+impl Encoder<'_> {
+    fn values(&mut self, values: &[Val], types: &[Type]) -> Result<(), EncodeError> {
+        if values.len() != types.len() {
+            return Err(EncodeError::Mismatch(format!(
+                "expected {} values, got {}",
+                types.len(),
+                values.len()
+            )));
+        }
+        values
+            .iter()
+            .zip(types)
+            .try_for_each(|(value, ty)| self.value(value, ty))
+    }
+
+    fn len(&mut self, len: usize) -> Result<(), EncodeError> {
+        let len = u32::try_from(len).map_err(|_| EncodeError::TooLong)?;
+        self.out.extend_from_slice(&len.to_le_bytes());
+        Ok(())
+    }
+
+    fn payload(
+        &mut self,
+        value: Option<&Val>,
+        ty: Option<Type>,
+        whole: &Val,
+    ) -> Result<(), EncodeError> {
+        match (value, ty) {
+            (None, None) => Ok(()),
+            (Some(value), Some(ty)) => self.value(value, &ty),
+            (_, ty) => Err(EncodeError::Mismatch(format!(
+                "payload presence does not match {} in {whole:?}",
+                ty.map_or("no payload".to_owned(), |ty| type_name(&ty))
+            ))),
+        }
+    }
+
+    fn value(&mut self, value: &Val, ty: &Type) -> Result<(), EncodeError> {
+        match (value, ty) {
+            (Val::Bool(b), Type::Bool) => self.out.push(u8::from(*b)),
+            (Val::S8(n), Type::S8) => self.out.extend_from_slice(&n.to_le_bytes()),
+            (Val::U8(n), Type::U8) => self.out.push(*n),
+            (Val::S16(n), Type::S16) => self.out.extend_from_slice(&n.to_le_bytes()),
+            (Val::U16(n), Type::U16) => self.out.extend_from_slice(&n.to_le_bytes()),
+            (Val::S32(n), Type::S32) => self.out.extend_from_slice(&n.to_le_bytes()),
+            (Val::U32(n), Type::U32) => self.out.extend_from_slice(&n.to_le_bytes()),
+            (Val::S64(n), Type::S64) => self.out.extend_from_slice(&n.to_le_bytes()),
+            (Val::U64(n), Type::U64) => self.out.extend_from_slice(&n.to_le_bytes()),
+            (Val::Float32(x), Type::Float32) => {
+                let x = if self.canonical_nan && x.is_nan() {
+                    f32::NAN
+                } else {
+                    *x
+                };
+                self.out.extend_from_slice(&x.to_bits().to_le_bytes());
+            }
+            (Val::Float64(x), Type::Float64) => {
+                let x = if self.canonical_nan && x.is_nan() {
+                    f64::NAN
+                } else {
+                    *x
+                };
+                self.out.extend_from_slice(&x.to_bits().to_le_bytes());
+            }
+            (Val::Char(c), Type::Char) => self.out.extend_from_slice(&u32::from(*c).to_le_bytes()),
+            (Val::String(s), Type::String) => {
+                self.len(s.len())?;
+                self.out.extend_from_slice(s.as_bytes());
+            }
+            (Val::List(items), Type::List(list)) => {
+                self.len(items.len())?;
+                let item_ty = list.ty();
+                items
+                    .iter()
+                    .try_for_each(|item| self.value(item, &item_ty))?;
+            }
+            (Val::FixedLengthList(items), Type::FixedLengthList(list))
+                if items.len() == list.len() as usize =>
+            {
+                let item_ty = list.ty();
+                items
+                    .iter()
+                    .try_for_each(|item| self.value(item, &item_ty))?;
+            }
+            (Val::Map(pairs), Type::Map(map)) => {
+                self.len(pairs.len())?;
+                let (key_ty, value_ty) = (map.key(), map.value());
+                for (k, v) in pairs {
+                    self.value(k, &key_ty)?;
+                    self.value(v, &value_ty)?;
+                }
+            }
+            (Val::Record(fields), Type::Record(record))
+                if fields.len() == record.fields().len() =>
+            {
+                for field in record.fields() {
+                    let (_, v) = fields
+                        .iter()
+                        .find(|(name, _)| name == field.name)
+                        .ok_or_else(|| mismatch(value, ty))?;
+                    self.value(v, &field.ty)?;
+                }
+            }
+            (Val::Tuple(items), Type::Tuple(tuple)) if items.len() == tuple.types().len() => {
+                items
+                    .iter()
+                    .zip(tuple.types())
+                    .try_for_each(|(item, ty)| self.value(item, &ty))?;
+            }
+            (Val::Variant(name, payload), Type::Variant(variant)) => {
+                let (index, case) = variant
+                    .cases()
+                    .enumerate()
+                    .find(|(_, case)| case.name == name)
+                    .ok_or_else(|| mismatch(value, ty))?;
+                self.out.extend_from_slice(&index_u32(index));
+                self.payload(payload.as_deref(), case.ty, value)?;
+            }
+            (Val::Enum(name), Type::Enum(enum_)) => {
+                let index = enum_
+                    .names()
+                    .position(|case| case == name)
+                    .ok_or_else(|| mismatch(value, ty))?;
+                self.out.extend_from_slice(&index_u32(index));
+            }
+            (Val::Option(None), Type::Option(_)) => self.out.push(0),
+            (Val::Option(Some(inner)), Type::Option(option)) => {
+                self.out.push(1);
+                self.value(inner, &option.ty())?;
+            }
+            (Val::Result(Ok(payload)), Type::Result(result)) => {
+                self.out.push(0);
+                self.payload(payload.as_deref(), result.ok(), value)?;
+            }
+            (Val::Result(Err(payload)), Type::Result(result)) => {
+                self.out.push(1);
+                self.payload(payload.as_deref(), result.err(), value)?;
+            }
+            (Val::Flags(set), Type::Flags(flags)) => {
+                if let Some(unknown) = set
+                    .iter()
+                    .find(|name| !flags.names().any(|flag| flag == *name))
+                {
+                    return Err(EncodeError::Mismatch(format!("unknown flag `{unknown}`")));
+                }
+                let mut bits = vec![0u8; flags.names().len().div_ceil(8)];
+                for (index, flag) in flags.names().enumerate() {
+                    if set.iter().any(|name| name == flag) {
+                        bits[index / 8] |= 1 << (index % 8);
+                    }
+                }
+                self.out.extend_from_slice(&bits);
+            }
+            (_, Type::Own(_) | Type::Borrow(_)) => {
+                return Err(EncodeError::Uncacheable("resource"));
+            }
+            (_, Type::Future(_)) => return Err(EncodeError::Uncacheable("future")),
+            (_, Type::Stream(_)) => return Err(EncodeError::Uncacheable("stream")),
+            (_, Type::ErrorContext) => return Err(EncodeError::Uncacheable("error-context")),
+            _ => return Err(mismatch(value, ty)),
+        }
+        Ok(())
+    }
+}
+
+struct Decoder<'a> {
+    bytes: &'a [u8],
+}
+
+impl Decoder<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let (head, rest) = self
+            .bytes
+            .split_first_chunk::<N>()
+            .ok_or(DecodeError::Corrupt("truncated"))?;
+        self.bytes = rest;
+        Ok(*head)
+    }
+
+    fn take_slice(&mut self, len: usize) -> Result<&[u8], DecodeError> {
+        if len > self.bytes.len() {
+            return Err(DecodeError::Corrupt("truncated"));
+        }
+        let (head, rest) = self.bytes.split_at(len);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn u32(&mut self) -> Result<usize, DecodeError> {
+        Ok(u32::from_le_bytes(self.take()?) as usize)
+    }
+
+    fn tag(&mut self) -> Result<bool, DecodeError> {
+        match self.take::<1>()? {
+            [0] => Ok(false),
+            [1] => Ok(true),
+            _ => Err(DecodeError::Corrupt("invalid tag")),
+        }
+    }
+
+    fn payload(&mut self, ty: Option<Type>) -> Result<Option<Box<Val>>, DecodeError> {
+        ty.map(|ty| self.value(&ty).map(Box::new)).transpose()
+    }
+
+    fn items(&mut self, count: usize, ty: &Type) -> Result<Vec<Val>, DecodeError> {
+        // Never trust a count further than the bytes that are left.
+        let mut items = Vec::with_capacity(count.min(self.bytes.len()));
+        for _ in 0..count {
+            items.push(self.value(ty)?);
+        }
+        Ok(items)
+    }
+
+    fn value(&mut self, ty: &Type) -> Result<Val, DecodeError> {
+        Ok(match ty {
+            Type::Bool => Val::Bool(self.tag()?),
+            Type::S8 => Val::S8(i8::from_le_bytes(self.take()?)),
+            Type::U8 => Val::U8(u8::from_le_bytes(self.take()?)),
+            Type::S16 => Val::S16(i16::from_le_bytes(self.take()?)),
+            Type::U16 => Val::U16(u16::from_le_bytes(self.take()?)),
+            Type::S32 => Val::S32(i32::from_le_bytes(self.take()?)),
+            Type::U32 => Val::U32(u32::from_le_bytes(self.take()?)),
+            Type::S64 => Val::S64(i64::from_le_bytes(self.take()?)),
+            Type::U64 => Val::U64(u64::from_le_bytes(self.take()?)),
+            Type::Float32 => Val::Float32(f32::from_bits(u32::from_le_bytes(self.take()?))),
+            Type::Float64 => Val::Float64(f64::from_bits(u64::from_le_bytes(self.take()?))),
+            Type::Char => Val::Char(
+                char::from_u32(u32::from_le_bytes(self.take()?))
+                    .ok_or(DecodeError::Corrupt("invalid char"))?,
+            ),
+            Type::String => {
+                let len = self.u32()?;
+                let bytes = self.take_slice(len)?;
+                let text = std::str::from_utf8(bytes)
+                    .map_err(|_| DecodeError::Corrupt("invalid UTF-8"))?;
+                Val::String(text.to_owned())
+            }
+            Type::List(list) => {
+                let count = self.u32()?;
+                Val::List(self.items(count, &list.ty())?)
+            }
+            Type::FixedLengthList(list) => {
+                Val::FixedLengthList(self.items(list.len() as usize, &list.ty())?)
+            }
+            Type::Map(map) => {
+                let count = self.u32()?;
+                let mut pairs = Vec::with_capacity(count.min(self.bytes.len()));
+                for _ in 0..count {
+                    pairs.push((self.value(&map.key())?, self.value(&map.value())?));
+                }
+                Val::Map(pairs)
+            }
+            Type::Record(record) => Val::Record(
+                record
+                    .fields()
+                    .map(|field| Ok((field.name.to_owned(), self.value(&field.ty)?)))
+                    .collect::<Result<_, DecodeError>>()?,
+            ),
+            Type::Tuple(tuple) => Val::Tuple(
+                tuple
+                    .types()
+                    .map(|ty| self.value(&ty))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Type::Variant(variant) => {
+                let index = self.u32()?;
+                let case = variant
+                    .cases()
+                    .nth(index)
+                    .ok_or(DecodeError::Corrupt("unknown variant case"))?;
+                let name = case.name.to_owned();
+                Val::Variant(name, self.payload(case.ty)?)
+            }
+            Type::Enum(enum_) => {
+                let index = self.u32()?;
+                let name = enum_
+                    .names()
+                    .nth(index)
+                    .ok_or(DecodeError::Corrupt("unknown enum case"))?;
+                Val::Enum(name.to_owned())
+            }
+            Type::Option(option) => match self.tag()? {
+                false => Val::Option(None),
+                true => Val::Option(Some(Box::new(self.value(&option.ty())?))),
+            },
+            Type::Result(result) => match self.tag()? {
+                false => Val::Result(Ok(self.payload(result.ok())?)),
+                true => Val::Result(Err(self.payload(result.err())?)),
+            },
+            Type::Flags(flags) => {
+                let count = flags.names().len();
+                let bits = self.take_slice(count.div_ceil(8))?.to_vec();
+                if count % 8 != 0 && bits.last().is_some_and(|last| last >> (count % 8) != 0) {
+                    return Err(DecodeError::Corrupt("unknown flag bits"));
+                }
+                let set = flags
+                    .names()
+                    .enumerate()
+                    .filter(|(index, _)| bits[index / 8] & (1 << (index % 8)) != 0)
+                    .map(|(_, name)| name.to_owned());
+                Val::Flags(set.collect())
+            }
+            Type::Own(_) | Type::Borrow(_) => {
+                return Err(EncodeError::Uncacheable("resource").into());
+            }
+            Type::Future(_) => return Err(EncodeError::Uncacheable("future").into()),
+            Type::Stream(_) => return Err(EncodeError::Uncacheable("stream").into()),
+            Type::ErrorContext => return Err(EncodeError::Uncacheable("error-context").into()),
+        })
+    }
+}

@@ -1,0 +1,315 @@
+//! A loaded activity: its code hash, its exported functions with their WIT
+//! signatures, and the cache rule that applies to each.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::types::{ComponentFunc, ComponentItem};
+use wasmtime::component::wasm_wave::wasm::DisplayType;
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Type};
+
+use crate::codec;
+use crate::contract::{self, RULES_INTERFACE};
+use crate::policy::{CachePolicy, CacheRule, RuleOverrides};
+use crate::runner::{HostState, Runner};
+
+/// Why a component could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The bytes are a core WebAssembly module, not a component.
+    #[error(
+        "this is a core WebAssembly module, not a component; build it for wasm32-wasip2 (or wrap it with `wasm-tools component new`)"
+    )]
+    CoreModule,
+    /// The bytes are not WebAssembly at all.
+    #[error("not a WebAssembly component (no `\\0asm` header)")]
+    NotWasm,
+    /// wasmtime rejected the component, or its imports, or its `rules` export.
+    #[error("{0:#}")]
+    Invalid(anyhow::Error),
+    /// A rule (declared or configured) does not name exactly one export.
+    #[error("cache rule: {0}")]
+    Rule(#[from] ExportLookupError),
+    /// A rule asks to cache a function whose values have no encoding.
+    #[error(
+        "`{export}` cannot be cached ({policy}): its signature `{signature}` has a resource, future or stream"
+    )]
+    Uncacheable {
+        /// The export.
+        export: String,
+        /// The requested policy.
+        policy: CachePolicy,
+        /// Its signature.
+        signature: String,
+    },
+}
+
+/// A name that does not address exactly one exported function.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportLookupError {
+    /// No export answers to the name.
+    #[error("`{name}` is not an exported function; exports: {available}")]
+    Unknown {
+        /// The name given.
+        name: String,
+        /// The export paths there are.
+        available: String,
+    },
+    /// Several exports answer to the name.
+    #[error("`{name}` is ambiguous; use one of: {candidates}")]
+    Ambiguous {
+        /// The name given.
+        name: String,
+        /// The export paths it could mean.
+        candidates: String,
+    },
+}
+
+/// One exported function of an activity.
+pub struct ActivityExport {
+    /// Canonical path: `fetch-user`, or `example:users/api@0.1.0#fetch-user`
+    /// for a function inside an exported interface.
+    pub path: String,
+    /// The function's own name (`fetch-user`).
+    pub name: String,
+    /// The exported interface that holds the function, if any.
+    pub interface: Option<String>,
+    /// The WIT signature, e.g. `func(user-id: u64) -> record { id: u64, … }`.
+    pub signature: String,
+    /// sha256 of [`Self::signature`].
+    pub signature_hash: [u8; 32],
+    /// The function's type.
+    pub func_type: ComponentFunc,
+    /// Parameter types, in order.
+    pub param_types: Vec<Type>,
+    /// Result types (zero or one).
+    pub result_types: Vec<Type>,
+    /// Where to find the function in an instance.
+    pub index: ComponentExportIndex,
+    /// The rule that applies to calls of this function.
+    pub rule: CacheRule,
+}
+
+impl ActivityExport {
+    /// `iface#func` with the interface's package and version left out, if the
+    /// function is inside an interface.
+    pub fn short_path(&self) -> Option<String> {
+        let interface = self.interface.as_deref()?;
+        let short = interface
+            .rsplit_once('/')
+            .map_or(interface, |(_, name)| name);
+        let short = short.split_once('@').map_or(short, |(name, _)| name);
+        Some(format!("{short}#{}", self.name))
+    }
+
+    /// Whether `name` addresses this export by its path, short path or bare name.
+    fn answers_to(&self, name: &str) -> bool {
+        self.path == name
+            || self.name == name
+            || self.short_path().is_some_and(|short| short == name)
+    }
+
+    /// Every name this export answers to.
+    fn names(&self) -> Vec<String> {
+        let mut names = vec![self.path.clone()];
+        names.extend(self.short_path());
+        names.push(self.name.clone());
+        names
+    }
+}
+
+/// A loaded activity component.
+pub struct ActivityComponent {
+    /// Its name on this host (part of every cache key).
+    pub name: Arc<str>,
+    /// sha256 of the component's bytes.
+    pub code_hash: [u8; 32],
+    /// Exported functions, in the component's order; the contract's `rules`
+    /// interface is not listed.
+    pub exports: Vec<ActivityExport>,
+    /// The component with its imports resolved, ready to instantiate.
+    pub pre: InstancePre<HostState>,
+}
+
+impl ActivityComponent {
+    /// Compiles `bytes` as component `name`, reads its declared rules, and
+    /// resolves each export's rule with `overrides` applied.
+    pub async fn load(
+        runner: &Runner,
+        name: &str,
+        bytes: &[u8],
+        overrides: &RuleOverrides,
+    ) -> Result<Self, LoadError> {
+        check_header(bytes)?;
+        let code_hash: [u8; 32] = Sha256::digest(bytes).into();
+        let component = Component::from_binary(runner.engine(), bytes)
+            .map_err(|e| LoadError::Invalid(anyhow::Error::from(e).context("invalid component")))?;
+        let pre = runner.prepare(&component).map_err(LoadError::Invalid)?;
+        let name: Arc<str> = Arc::from(name);
+        let declared = runner
+            .declared_rules(&pre, &name)
+            .await
+            .map_err(LoadError::Invalid)?;
+
+        let mut exports = discover_exports(runner, &component);
+        let mut rules = HashMap::new();
+        for (function, rule) in declared
+            .unwrap_or_default()
+            .into_iter()
+            .map(contract::declared_rule)
+        {
+            let index = find(&exports, &function)?;
+            rules.insert(index, rule);
+        }
+        for export in overrides.exports() {
+            find(&exports, export)?;
+        }
+        for (index, export) in exports.iter_mut().enumerate() {
+            let names = export.names();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            export.rule = overrides.apply(&names, rules.get(&index).copied());
+            let cacheable = export
+                .param_types
+                .iter()
+                .chain(&export.result_types)
+                .all(codec::is_cacheable);
+            if export.rule.policy != CachePolicy::NoCache && !cacheable {
+                return Err(LoadError::Uncacheable {
+                    export: export.path.clone(),
+                    policy: export.rule.policy,
+                    signature: export.signature.clone(),
+                });
+            }
+        }
+        Ok(Self {
+            name,
+            code_hash,
+            exports,
+            pre,
+        })
+    }
+
+    /// The export `name` addresses: its path (`iface#func`), its short path
+    /// (`api#func`), or its bare name when that is unambiguous.
+    pub fn export(&self, name: &str) -> Result<&ActivityExport, ExportLookupError> {
+        find(&self.exports, name).map(|index| &self.exports[index])
+    }
+
+    /// The code hash in hex.
+    pub fn code_hash_hex(&self) -> String {
+        hex::encode(self.code_hash)
+    }
+}
+
+fn find(exports: &[ActivityExport], name: &str) -> Result<usize, ExportLookupError> {
+    if let Some(index) = exports.iter().position(|export| export.path == name) {
+        return Ok(index);
+    }
+    let matches: Vec<usize> = (0..exports.len())
+        .filter(|&i| exports[i].answers_to(name))
+        .collect();
+    let paths = |indexes: &mut dyn Iterator<Item = usize>| {
+        indexes
+            .map(|i| exports[i].path.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match matches.as_slice() {
+        [index] => Ok(*index),
+        [] => Err(ExportLookupError::Unknown {
+            name: name.to_owned(),
+            available: paths(&mut (0..exports.len())),
+        }),
+        _ => Err(ExportLookupError::Ambiguous {
+            name: name.to_owned(),
+            candidates: paths(&mut matches.iter().copied()),
+        }),
+    }
+}
+
+/// Tells a core module and non-WebAssembly bytes apart from a component, so
+/// the error says what to do.
+fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
+    match bytes {
+        [0, b'a', b's', b'm', 1, 0, 0, 0, ..] => Err(LoadError::CoreModule),
+        [0, b'a', b's', b'm', ..] => Ok(()),
+        _ => Err(LoadError::NotWasm),
+    }
+}
+
+/// Every exported function, at the top level or one interface deep.
+fn discover_exports(runner: &Runner, component: &Component) -> Vec<ActivityExport> {
+    let engine = runner.engine();
+    let component_type = component.component_type();
+    let mut exports = Vec::new();
+    for (name, item) in component_type.exports(engine) {
+        match item.ty {
+            ComponentItem::ComponentFunc(func) => {
+                if let Some(index) = component.get_export_index(None, name) {
+                    exports.push(describe(None, name, func, index));
+                }
+            }
+            ComponentItem::ComponentInstance(instance) if name != RULES_INTERFACE => {
+                let Some(instance_index) = component.get_export_index(None, name) else {
+                    continue;
+                };
+                for (func_name, item) in instance.exports(engine) {
+                    if let ComponentItem::ComponentFunc(func) = item.ty
+                        && let Some(index) =
+                            component.get_export_index(Some(&instance_index), func_name)
+                    {
+                        exports.push(describe(Some(name), func_name, func, index));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    exports
+}
+
+fn describe(
+    interface: Option<&str>,
+    name: &str,
+    func_type: ComponentFunc,
+    index: ComponentExportIndex,
+) -> ActivityExport {
+    let signature = signature(&func_type);
+    ActivityExport {
+        path: interface.map_or_else(
+            || name.to_owned(),
+            |interface| format!("{interface}#{name}"),
+        ),
+        name: name.to_owned(),
+        interface: interface.map(str::to_owned),
+        signature_hash: Sha256::digest(signature.as_bytes()).into(),
+        signature,
+        param_types: func_type.params().map(|(_, ty)| ty).collect(),
+        result_types: func_type.results().collect(),
+        func_type,
+        index,
+        rule: CacheRule::UNDECLARED,
+    }
+}
+
+/// The WIT text of a function type: `func(user-id: u64) -> string`.
+fn signature(func_type: &ComponentFunc) -> String {
+    let params: Vec<String> = func_type
+        .params()
+        .map(|(name, ty)| format!("{name}: {}", DisplayType(&ty)))
+        .collect();
+    let mut text = format!("func({})", params.join(", "));
+    for result in func_type.results() {
+        text.push_str(&format!(" -> {}", DisplayType(&result)));
+    }
+    text
+}

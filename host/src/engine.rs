@@ -1,0 +1,29 @@
+//! The wasmtime [`Engine`] every component of a host is compiled for.
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// Builds the engine: Cranelift, the component model, and the pooling
+/// allocator (instances are created per call, so instantiation must be cheap).
+///
+/// Component-model concurrency is switched off: activity exports are plain
+/// synchronous functions, and without it a dynamic call is cheaper.
+pub fn new_engine() -> anyhow::Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.concurrency_support(false);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling()));
+    Engine::new(&config).map_err(anyhow::Error::from)
+}
+
+/// Pool sizes for a worker running a handful of components at a time.
+fn pooling() -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(1_000);
+    pool.total_core_instances(2_000);
+    pool.total_memories(2_000);
+    pool.total_tables(2_000);
+    // Linear memories are reserved lazily, so a generous cap costs address
+    // space, not RAM.
+    pool.max_memory_size(1 << 30);
+    pool
+}

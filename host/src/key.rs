@@ -1,0 +1,175 @@
+//! Cache keys: which calls share a cached result.
+//!
+//! A key is the sha256 of a versioned, length-prefixed recipe:
+//!
+//! ```text
+//! "activity-host/key/v1" | component name | export path | signature hash
+//!   | policy ("inputs" or "task-source") | [code hash, task-source only]
+//!   | canonical argument values (encoded by crate::codec, last, so unprefixed)
+//! ```
+//!
+//! So two exports never share entries (even with equal names in two
+//! components), a changed signature never reads an old entry, and a rebuilt
+//! component reuses its `inputs` entries but not its `task-source` ones.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+/// Version tag of the key recipe; bump it whenever the recipe changes.
+const RECIPE: &[u8] = b"activity-host/key/v1";
+
+/// The identity of one cached call: a sha256 digest.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CacheKey([u8; 32]);
+
+impl CacheKey {
+    /// A key from a digest computed elsewhere (tests, stores).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The digest.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The first 12 hex digits, as shown in logs and HTTP headers.
+    pub fn short(&self) -> String {
+        hex::encode(&self.0[..6])
+    }
+}
+
+impl fmt::Display for CacheKey {
+    /// The full digest in hex.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CacheKey({})", self.short())
+    }
+}
+
+/// What a key is computed from, besides the argument values.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyScope<'a> {
+    /// The component's name on this host.
+    pub component: &'a str,
+    /// The export path (`fetch-user` or `iface#fetch-user`).
+    pub export: &'a str,
+    /// sha256 of the export's WIT signature.
+    pub signature_hash: &'a [u8; 32],
+    /// The component's code hash for `task-source`; `None` for `inputs`.
+    pub code_hash: Option<&'a [u8; 32]>,
+}
+
+/// Computes the key of a call of `scope` whose arguments encode to
+/// `encoded_args` (see [`crate::codec::encode_key_values`]).
+pub fn cache_key(scope: &KeyScope<'_>, encoded_args: &[u8]) -> CacheKey {
+    let mut hasher = Sha256::new();
+    for part in [RECIPE, scope.component.as_bytes(), scope.export.as_bytes()] {
+        hasher.update((part.len() as u32).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher.update(scope.signature_hash);
+    match scope.code_hash {
+        None => hasher.update([0]),
+        Some(code_hash) => {
+            hasher.update([1]);
+            hasher.update(code_hash);
+        }
+    }
+    hasher.update(encoded_args);
+    CacheKey(hasher.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIG_A: [u8; 32] = [1; 32];
+    const SIG_B: [u8; 32] = [2; 32];
+    const CODE_V1: [u8; 32] = [3; 32];
+    const CODE_V2: [u8; 32] = [4; 32];
+
+    fn scope(export: &'static str) -> KeyScope<'static> {
+        KeyScope {
+            component: "users",
+            export,
+            signature_hash: &SIG_A,
+            code_hash: None,
+        }
+    }
+
+    fn key(scope: KeyScope<'_>, encoded_args: &[u8]) -> CacheKey {
+        cache_key(&scope, encoded_args)
+    }
+
+    #[test]
+    fn is_stable_across_runs() {
+        // A fixed digest: changing it invalidates every stored entry, so it
+        // must only change together with RECIPE.
+        let k = key(scope("fetch-user"), &123u64.to_le_bytes());
+        assert_eq!(
+            k.to_string(),
+            "0ee28acdeee8e80d65a49d1bba3d9e566e8c2bc0ba6bfc1ab8e5bb22d47b4d2e"
+        );
+        assert_eq!(k.short(), "0ee28acdeee8");
+    }
+
+    #[test]
+    fn differs_by_export_component_and_arguments() {
+        let base = key(scope("fetch-user"), &123u64.to_le_bytes());
+        assert_ne!(base, key(scope("fetch-admin"), &123u64.to_le_bytes()));
+        assert_ne!(base, key(scope("fetch-user"), &124u64.to_le_bytes()));
+        let other_component = KeyScope {
+            component: "admins",
+            ..scope("fetch-user")
+        };
+        assert_ne!(base, key(other_component, &123u64.to_le_bytes()));
+    }
+
+    #[test]
+    fn length_prefixes_keep_fields_apart() {
+        let a = KeyScope {
+            component: "ab",
+            ..scope("c")
+        };
+        let b = KeyScope {
+            component: "a",
+            ..scope("bc")
+        };
+        assert_ne!(key(a, &[]), key(b, &[]));
+    }
+
+    #[test]
+    fn differs_by_signature() {
+        let changed = KeyScope {
+            signature_hash: &SIG_B,
+            ..scope("fetch-user")
+        };
+        assert_ne!(
+            key(scope("fetch-user"), &1u64.to_le_bytes()),
+            key(changed, &1u64.to_le_bytes())
+        );
+    }
+
+    #[test]
+    fn task_source_follows_the_code_and_inputs_does_not() {
+        let v1 = KeyScope {
+            code_hash: Some(&CODE_V1),
+            ..scope("calculate")
+        };
+        let v2 = KeyScope {
+            code_hash: Some(&CODE_V2),
+            ..scope("calculate")
+        };
+        let args = 21i64.to_le_bytes();
+        assert_ne!(key(v1, &args), key(v2, &args));
+        // `inputs` scopes carry no code hash, so they never meet task-source keys.
+        assert_ne!(key(v1, &args), key(scope("calculate"), &args));
+    }
+}

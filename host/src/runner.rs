@@ -1,0 +1,139 @@
+//! Instances and calls: the only place that creates wasmtime stores.
+//!
+//! Each call runs in a fresh instance (strict isolation: no state leaks from
+//! one call to the next, and an instance that trapped is never reused).
+//! Guests get WASI preview 2 with nothing granted: no preopened directories,
+//! no environment, no network; their stderr goes to the host's stderr.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use wasmtime::component::{
+    Component, ComponentExportIndex, Instance, InstancePre, Linker, ResourceTable, Val,
+};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::actor_cache::ActorCacheScope;
+use crate::contract::{self, Activity, RULES_INTERFACE};
+use crate::store::MemoryStore;
+
+/// What a guest's store holds: its WASI context and its actor-cache view.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) actor_cache: ActorCacheScope,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Creates instances of loaded components and calls their exports.
+pub struct Runner {
+    engine: Engine,
+    linker: Linker<HostState>,
+    actor_cache: MemoryStore,
+}
+
+impl Runner {
+    /// A runner linking WASI preview 2 and the `actor-cache` import, whose
+    /// entries live in `actor_cache`.
+    pub fn new(engine: &Engine, actor_cache: MemoryStore) -> anyhow::Result<Self> {
+        let mut linker = Linker::new(engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+        contract::actor_cache::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(anyhow::Error::from)?;
+        Ok(Self {
+            engine: engine.clone(),
+            linker,
+            actor_cache,
+        })
+    }
+
+    /// The engine components must be compiled for.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Resolves `component`'s imports once, so each call only instantiates.
+    pub fn prepare(&self, component: &Component) -> anyhow::Result<InstancePre<HostState>> {
+        self.linker
+            .instantiate_pre(component)
+            .map_err(anyhow::Error::from)
+            .context("the component imports something this host does not provide")
+    }
+
+    async fn instantiate(
+        &self,
+        pre: &InstancePre<HostState>,
+        component: &Arc<str>,
+    ) -> anyhow::Result<(Store<HostState>, Instance)> {
+        let state = HostState {
+            wasi: WasiCtxBuilder::new().inherit_stderr().build(),
+            table: ResourceTable::new(),
+            actor_cache: ActorCacheScope::new(self.actor_cache.clone(), component.clone()),
+        };
+        let mut store = Store::new(&self.engine, state);
+        let instance = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(anyhow::Error::from)
+            .context("instantiation failed")?;
+        Ok((store, instance))
+    }
+
+    /// The rules the component declares through its `rules` export, or
+    /// `None` if it does not export that interface.
+    pub async fn declared_rules(
+        &self,
+        pre: &InstancePre<HostState>,
+        component: &Arc<str>,
+    ) -> anyhow::Result<Option<Vec<contract::activity::cache::types::Rule>>> {
+        if pre
+            .component()
+            .get_export_index(None, RULES_INTERFACE)
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let (mut store, instance) = self.instantiate(pre, component).await?;
+        let activity = Activity::new(&mut store, &instance).map_err(anyhow::Error::from)?;
+        let rules = activity
+            .activity_cache_rules()
+            .call_declare(&mut store)
+            .await
+            .map_err(anyhow::Error::from)
+            .context("the component's `rules.declare` failed")?;
+        Ok(Some(rules))
+    }
+
+    /// Calls the export at `index` with `args` in a fresh instance, and
+    /// returns its `result_count` results.
+    pub async fn call(
+        &self,
+        pre: &InstancePre<HostState>,
+        component: &Arc<str>,
+        index: &ComponentExportIndex,
+        args: &[Val],
+        result_count: usize,
+    ) -> anyhow::Result<Vec<Val>> {
+        let (mut store, instance) = self.instantiate(pre, component).await?;
+        let func = instance
+            .get_func(&mut store, index)
+            .context("export is not a function")?;
+        let mut results = vec![Val::Bool(false); result_count];
+        func.call_async(&mut store, args, &mut results)
+            .await
+            .map_err(anyhow::Error::from)?;
+        Ok(results)
+    }
+}
