@@ -115,9 +115,9 @@ mod tests {
         let k = key(scope("fetch-user"), &123u64.to_le_bytes());
         assert_eq!(
             k.to_string(),
-            "0ee28acdeee8e80d65a49d1bba3d9e566e8c2bc0ba6bfc1ab8e5bb22d47b4d2e"
+            "e34546175bb53bb5c1031e1624bafed2c5acc0463426caf972cc368484e77f3c"
         );
-        assert_eq!(k.short(), "0ee28acdeee8");
+        assert_eq!(k.short(), "e34546175bb5");
     }
 
     #[test]
