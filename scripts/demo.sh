@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The demo: builds the host and the example activities, then tells a short
+# story of calls on the in-memory actor store, with the host's log lines.
+# Needs nothing but this repository and a Rust toolchain; everything else is
+# installed on demand by scripts/build-guests.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "Building the host (cargo build -p activity-host)"
+cargo build -q -p activity-host
+HOST=target/debug/activity-host
+
+step "Building the example activities (scripts/build-guests.sh)"
+USERS=$(scripts/build-guests.sh users)
+
+step "What the users activity exports, and how each export is cached"
+echo "\$ activity-host inspect $USERS"
+"$HOST" inspect "$USERS"
+
+step "Calls in one worker process, on the in-memory store"
+cat <<'TXT'
+fetch-user(123) twice: a miss that runs the body, then a hit that does not.
+fetch-user(456): other inputs, another miss.
+calculate(21) twice: cached by inputs and the component's code.
+send-email twice: no-cache, so it runs every time (bypass).
+Guest lines ("users: ran ...") show when a body really ran.
+TXT
+set -x
+"$HOST" call "$USERS" \
+    'fetch-user(123)' 'fetch-user(123)' 'fetch-user(456)' \
+    'calculate(21)' 'calculate(21)' \
+    'send-email("ada@example.com")' 'send-email("ada@example.com")'
