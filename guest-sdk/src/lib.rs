@@ -80,12 +80,26 @@ impl Rule {
             function: function.to_owned(),
             policy,
             ttl_ms: None,
+            cache_errors: false,
+            ignore_params: Vec::new(),
         }
     }
 
     /// This rule with cached results expiring after `ttl_ms` milliseconds.
     pub fn ttl(mut self, ttl_ms: u64) -> Self {
         self.ttl_ms = Some(ttl_ms);
+        self
+    }
+
+    /// This rule, also caching returned `result::err` values.
+    pub fn cache_errors(mut self) -> Self {
+        self.cache_errors = true;
+        self
+    }
+
+    /// This rule, leaving parameter `param` out of the cache key.
+    pub fn ignore(mut self, param: &str) -> Self {
+        self.ignore_params.push(param.to_owned());
         self
     }
 }

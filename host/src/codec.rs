@@ -41,7 +41,7 @@ use wasmtime::component::{Type, Val};
 pub const ENTRY_MAGIC: &[u8; 4] = b"AHC\x01";
 
 /// A value that cannot be encoded.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum EncodeError {
     /// The type has no encoding (resources, futures, streams).
     #[error("{0} values cannot be cached")]
@@ -94,18 +94,32 @@ pub fn is_cacheable(ty: &Type) -> bool {
     }
 }
 
-/// Appends the key encoding of `values`, typed by `types`, to `out`. NaNs are
-/// canonicalized.
-pub fn encode_key_values(
-    values: &[Val],
+/// Appends the key encoding of the arguments `args` of a function with
+/// parameter types `types` to `out`, leaving out those whose `keyed` flag is
+/// false (they are still checked against their type). NaNs are canonicalized.
+pub fn encode_key_args(
+    args: &[Val],
     types: &[Type],
+    keyed: &[bool],
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
-    let mut encoder = Encoder {
-        out,
-        canonical_nan: true,
-    };
-    encoder.values(values, types)
+    if args.len() != types.len() {
+        return Err(EncodeError::Mismatch(format!(
+            "expected {} arguments, got {}",
+            types.len(),
+            args.len()
+        )));
+    }
+    let mut ignored = Vec::new();
+    for ((arg, ty), keyed) in args.iter().zip(types).zip(keyed) {
+        let out = if *keyed { &mut *out } else { &mut ignored };
+        Encoder {
+            out,
+            canonical_nan: true,
+        }
+        .value(arg, ty)?;
+    }
+    Ok(())
 }
 
 /// Encodes a function's `results` (typed by `types`) as a stored entry,

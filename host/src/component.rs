@@ -1,7 +1,6 @@
 //! A loaded activity: its code hash, its exported functions with their WIT
 //! signatures, and the cache rule that applies to each.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -11,8 +10,9 @@ use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Type};
 
 use crate::codec;
 use crate::contract::{self, RULES_INTERFACE};
-use crate::policy::{CachePolicy, CacheRule, RuleOverrides};
+use crate::policy::{CachePolicy, CacheRule, RulesConfig};
 use crate::runner::{HostState, Runner};
+use crate::stats::{ExportCounters, StatsRegistry};
 
 /// Why a component could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +39,18 @@ pub enum LoadError {
     /// A rule (declared or configured) does not name exactly one export.
     #[error("cache rule: {0}")]
     Rule(#[from] ExportLookupError),
+    /// A rule leaves out a parameter the function does not have.
+    #[error(
+        "cache rule for `{export}` ignores `{param}`, which is not one of its parameters ({params})"
+    )]
+    UnknownParam {
+        /// The export.
+        export: String,
+        /// The parameter named by the rule.
+        param: String,
+        /// The export's parameters.
+        params: String,
+    },
     /// A rule asks to cache a function whose values have no encoding.
     #[error(
         "`{export}` cannot be cached ({policy}): its signature `{signature}` has a resource, future or stream"
@@ -97,6 +109,10 @@ pub struct ActivityExport {
     pub index: ComponentExportIndex,
     /// The rule that applies to calls of this function.
     pub rule: CacheRule,
+    /// Per parameter: whether it is part of the cache key.
+    pub key_params: Vec<bool>,
+    /// This export's call counters.
+    pub counters: Arc<ExportCounters>,
 }
 
 impl ActivityExport {
@@ -118,12 +134,43 @@ impl ActivityExport {
             || self.short_path().is_some_and(|short| short == name)
     }
 
-    /// Every name this export answers to.
-    fn names(&self) -> Vec<String> {
-        let mut names = vec![self.path.clone()];
-        names.extend(self.short_path());
-        names.push(self.name.clone());
-        names
+    /// Applies `rule`, checking it fits the signature. A rule that asks to
+    /// cache what cannot be cached is an error if it was `configured` (declared
+    /// or overridden), and falls back to `no-cache` if it is only the default.
+    fn set_rule(&mut self, rule: CacheRule, configured: bool) -> Result<(), LoadError> {
+        let param_names: Vec<&str> = self.func_type.params().map(|(name, _)| name).collect();
+        if let Some(param) = rule
+            .ignore_params
+            .iter()
+            .find(|p| !param_names.contains(&p.as_str()))
+        {
+            return Err(LoadError::UnknownParam {
+                export: self.path.clone(),
+                param: param.clone(),
+                params: param_names.join(", "),
+            });
+        }
+        self.key_params = param_names
+            .iter()
+            .map(|name| !rule.ignore_params.iter().any(|ignored| ignored == name))
+            .collect();
+        let cacheable = self
+            .param_types
+            .iter()
+            .chain(&self.result_types)
+            .all(codec::is_cacheable);
+        self.rule = match (rule.policy, cacheable, configured) {
+            (CachePolicy::NoCache, _, _) | (_, true, _) => rule,
+            (_, false, false) => CacheRule::new(CachePolicy::NoCache),
+            (policy, false, true) => {
+                return Err(LoadError::Uncacheable {
+                    export: self.path.clone(),
+                    policy,
+                    signature: self.signature.clone(),
+                });
+            }
+        };
+        Ok(())
     }
 }
 
@@ -142,12 +189,13 @@ pub struct ActivityComponent {
 
 impl ActivityComponent {
     /// Compiles `bytes` as component `name`, reads its declared rules, and
-    /// resolves each export's rule with `overrides` applied.
+    /// resolves each export's rule with the overrides in `rules` applied.
     pub async fn load(
         runner: &Runner,
         name: &str,
         bytes: &[u8],
-        overrides: &RuleOverrides,
+        rules: &RulesConfig,
+        stats: &StatsRegistry,
     ) -> Result<Self, LoadError> {
         check_header(bytes)?;
         let code_hash: [u8; 32] = Sha256::digest(bytes).into();
@@ -161,34 +209,30 @@ impl ActivityComponent {
             .map_err(LoadError::Invalid)?;
 
         let mut exports = discover_exports(runner, &component);
-        let mut rules = HashMap::new();
+        for export in &mut exports {
+            export.counters = stats.counters(&name, &export.path);
+        }
+        let mut resolved: Vec<Option<CacheRule>> = vec![None; exports.len()];
         for (function, rule) in declared
             .unwrap_or_default()
             .into_iter()
             .map(contract::declared_rule)
         {
-            let index = find(&exports, &function)?;
-            rules.insert(index, rule);
+            resolved[find(&exports, &function)?] = Some(rule);
         }
-        for export in overrides.exports() {
-            find(&exports, export)?;
+        // Overrides by bare name first, so more specific names win.
+        let mut overrides: Vec<_> = rules.overrides(&name).collect();
+        overrides.sort_by_key(|(export, _)| (export.contains('/'), export.contains('#')));
+        for (export, change) in overrides {
+            let index = find(&exports, export)?;
+            let rule = resolved[index]
+                .take()
+                .unwrap_or_else(|| rules.undeclared_rule());
+            resolved[index] = Some(change.apply(rule));
         }
-        for (index, export) in exports.iter_mut().enumerate() {
-            let names = export.names();
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            export.rule = overrides.apply(&names, rules.get(&index).copied());
-            let cacheable = export
-                .param_types
-                .iter()
-                .chain(&export.result_types)
-                .all(codec::is_cacheable);
-            if export.rule.policy != CachePolicy::NoCache && !cacheable {
-                return Err(LoadError::Uncacheable {
-                    export: export.path.clone(),
-                    policy: export.rule.policy,
-                    signature: export.signature.clone(),
-                });
-            }
+        for (export, rule) in exports.iter_mut().zip(resolved) {
+            let configured = rule.is_some();
+            export.set_rule(rule.unwrap_or_else(|| rules.undeclared_rule()), configured)?;
         }
         Ok(Self {
             name,
@@ -284,6 +328,7 @@ fn describe(
     index: ComponentExportIndex,
 ) -> ActivityExport {
     let signature = signature(&func_type);
+    let param_types: Vec<Type> = func_type.params().map(|(_, ty)| ty).collect();
     ActivityExport {
         path: interface.map_or_else(
             || name.to_owned(),
@@ -293,11 +338,13 @@ fn describe(
         interface: interface.map(str::to_owned),
         signature_hash: Sha256::digest(signature.as_bytes()).into(),
         signature,
-        param_types: func_type.params().map(|(_, ty)| ty).collect(),
         result_types: func_type.results().collect(),
+        key_params: vec![true; param_types.len()],
+        param_types,
         func_type,
         index,
-        rule: CacheRule::UNDECLARED,
+        rule: CacheRule::new(CachePolicy::NoCache),
+        counters: Arc::default(),
     }
 }
 

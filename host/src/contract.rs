@@ -23,6 +23,11 @@ pub fn declared_rule(rule: Rule) -> (String, CacheRule) {
         Policy::TaskSource => CachePolicy::TaskSource,
         Policy::NoCache => CachePolicy::NoCache,
     };
-    let ttl = rule.ttl_ms.map(Duration::from_millis);
-    (rule.function, CacheRule { policy, ttl })
+    let rule_for_host = CacheRule {
+        policy,
+        ttl: rule.ttl_ms.map(Duration::from_millis),
+        cache_errors: rule.cache_errors,
+        ignore_params: rule.ignore_params,
+    };
+    (rule.function, rule_for_host)
 }

@@ -1,5 +1,5 @@
-//! [`Host`]: the library's front door. Loads components by name and calls
-//! their exports through the memoizer.
+//! [`Host`]: the library's front door. Loads components by name, calls their
+//! exports through the memoizer, invalidates and reports.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -7,15 +7,17 @@ use std::sync::{Arc, RwLock};
 
 use wasmtime::component::Val;
 use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use crate::actor_cache::DEFAULT_ACTOR_CACHE_BYTES;
-use crate::component::{ActivityComponent, ExportLookupError, LoadError};
-use crate::memo::{self, CallError, CallReport};
-use crate::policy::RuleOverrides;
+use crate::component::{ActivityComponent, ActivityExport, ExportLookupError, LoadError};
+use crate::memo::{CallError, CallOptions, CallReport, Memoizer};
+use crate::policy::RulesConfig;
 use crate::runner::Runner;
-use crate::store::{CacheStore, MemoryStore};
+use crate::stats::{ExportStats, StatsRegistry};
+use crate::store::{CacheStore, MemoryStore, Slot, StoreError};
 
-/// Why [`Host::call`] or [`Host::call_wave`] could not run a call.
+/// Why a [`Host`] operation on a loaded component failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     /// No component is loaded under that name.
@@ -35,20 +37,29 @@ pub enum HostError {
     /// The call itself failed.
     #[error(transparent)]
     Call(#[from] CallError),
+    /// Invalidation asked of an export whose rule does not cache it.
+    #[error("`{0}` is not cached (its policy is no-cache), so it has no entries")]
+    NotCached(String),
+    /// The store failed to invalidate.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Configures a [`Host`]. Defaults: the in-memory actor store (256 MiB),
-/// a 64 MiB actor cache, and each component's declared rules unchanged.
+/// a 64 MiB actor cache, and each component's declared rules unchanged
+/// (undeclared exports not cached).
 pub struct HostBuilder {
     store: Arc<dyn CacheStore>,
-    overrides: RuleOverrides,
+    rules: RulesConfig,
+    guest_stderr: Option<MemoryOutputPipe>,
 }
 
 impl Default for HostBuilder {
     fn default() -> Self {
         Self {
             store: Arc::new(MemoryStore::default()),
-            overrides: RuleOverrides::default(),
+            rules: RulesConfig::default(),
+            guest_stderr: None,
         }
     }
 }
@@ -61,19 +72,26 @@ impl HostBuilder {
     }
 
     /// Overrides declared rules (applied to every component loaded later).
-    pub fn overrides(mut self, overrides: RuleOverrides) -> Self {
-        self.overrides = overrides;
+    pub fn rules(mut self, rules: RulesConfig) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// Sends guests' stderr to `pipe` instead of the host's stderr.
+    pub fn capture_guest_stderr(mut self, pipe: MemoryOutputPipe) -> Self {
+        self.guest_stderr = Some(pipe);
         self
     }
 
     /// Creates the engine and the host.
     pub fn build(self) -> anyhow::Result<Host> {
         let engine = crate::engine::new_engine()?;
-        let runner = Runner::new(&engine, MemoryStore::new(DEFAULT_ACTOR_CACHE_BYTES))?;
+        let actor_cache = MemoryStore::new(DEFAULT_ACTOR_CACHE_BYTES);
+        let runner = Runner::new(&engine, actor_cache, self.guest_stderr)?;
         Ok(Host {
-            runner,
-            store: self.store,
-            overrides: self.overrides,
+            memo: Memoizer::new(runner, self.store),
+            rules: self.rules,
+            stats: StatsRegistry::default(),
             components: RwLock::default(),
         })
     }
@@ -92,9 +110,9 @@ impl HostBuilder {
 /// # Ok(()) }
 /// ```
 pub struct Host {
-    runner: Runner,
-    store: Arc<dyn CacheStore>,
-    overrides: RuleOverrides,
+    memo: Memoizer,
+    rules: RulesConfig,
+    stats: StatsRegistry,
     components: RwLock<HashMap<String, Arc<ActivityComponent>>>,
 }
 
@@ -127,7 +145,9 @@ impl Host {
         bytes: &[u8],
     ) -> Result<Arc<ActivityComponent>, LoadError> {
         let component =
-            Arc::new(ActivityComponent::load(&self.runner, name, bytes, &self.overrides).await?);
+            ActivityComponent::load(self.memo.runner(), name, bytes, &self.rules, &self.stats)
+                .await?;
+        let component = Arc::new(component);
         self.components
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -144,17 +164,28 @@ impl Host {
             .cloned()
     }
 
-    /// Calls `export` of component `component` with `args`, memoized by the
-    /// export's rule.
+    /// Calls `export` of `component` with `args`, memoized by the export's rule.
     pub async fn call(
         &self,
         component: &str,
         export: &str,
         args: &[Val],
     ) -> Result<CallReport, HostError> {
+        self.call_with(component, export, args, CallOptions::default())
+            .await
+    }
+
+    /// [`Host::call`] with per-call options (such as `refresh`).
+    pub async fn call_with(
+        &self,
+        component: &str,
+        export: &str,
+        args: &[Val],
+        options: CallOptions,
+    ) -> Result<CallReport, HostError> {
         let loaded = self.loaded(component)?;
         let export = loaded.export(export)?;
-        Ok(memo::call(&self.runner, &self.store, &loaded, export, args).await?)
+        Ok(self.memo.call(&loaded, export, args, options).await?)
     }
 
     /// Calls a function of `component` written as WAVE text, such as
@@ -165,23 +196,113 @@ impl Host {
         component: &str,
         invocation: &str,
     ) -> Result<CallReport, HostError> {
+        self.call_wave_with(component, invocation, CallOptions::default())
+            .await
+    }
+
+    /// [`Host::call_wave`] with per-call options (such as `refresh`).
+    pub async fn call_wave_with(
+        &self,
+        component: &str,
+        invocation: &str,
+        options: CallOptions,
+    ) -> Result<CallReport, HostError> {
         let loaded = self.loaded(component)?;
-        let (name, params) = invocation.split_at(invocation.find('(').unwrap_or(invocation.len()));
-        let export = loaded.export(name.trim())?;
-        // WAVE names are plain labels; parse the call under a stand-in label of
-        // the same length so error positions still point into `invocation`.
-        let stand_in = format!("{}{params}", "f".repeat(name.len()));
-        let args: Vec<Val> = UntypedFuncCall::parse(&stand_in)
-            .and_then(|call| call.to_wasm_params(&export.param_types))
-            .map_err(|error| HostError::Wave {
-                text: invocation.to_owned(),
-                message: format!("{error}; expected {}", export.signature),
-            })?;
-        Ok(memo::call(&self.runner, &self.store, &loaded, export, &args).await?)
+        let (export, args) = parse_invocation(&loaded, invocation)?;
+        Ok(self.memo.call(&loaded, export, &args, options).await?)
+    }
+
+    /// Removes the cached result of `export` of `component` called with
+    /// `args` (however the arguments are written, and whatever the values of
+    /// parameters the rule ignores). Returns the entry's key.
+    pub async fn invalidate_entry(
+        &self,
+        component: &str,
+        export: &str,
+        args: &[Val],
+    ) -> Result<CacheKeyText, HostError> {
+        let loaded = self.loaded(component)?;
+        let export = loaded.export(export)?;
+        self.remove_entry(&loaded, export, args).await
+    }
+
+    /// [`Host::invalidate_entry`] with the call written as WAVE text.
+    pub async fn invalidate_entry_wave(
+        &self,
+        component: &str,
+        invocation: &str,
+    ) -> Result<CacheKeyText, HostError> {
+        let loaded = self.loaded(component)?;
+        let (export, args) = parse_invocation(&loaded, invocation)?;
+        self.remove_entry(&loaded, export, &args).await
+    }
+
+    /// Makes every cached result of `export` of `component` unreachable, in O(1).
+    pub async fn invalidate_export(&self, component: &str, export: &str) -> Result<(), HostError> {
+        let loaded = self.loaded(component)?;
+        let export = loaded.export(export)?;
+        Ok(self
+            .memo
+            .store()
+            .invalidate_export(&loaded.name, &export.path)
+            .await?)
+    }
+
+    /// Makes every cached result of `component` unreachable, in O(1).
+    pub async fn invalidate_component(&self, component: &str) -> Result<(), HostError> {
+        Ok(self.memo.store().invalidate_component(component).await?)
+    }
+
+    /// Counters of every export called or loaded since the host started, by
+    /// (component, export path).
+    pub fn stats(&self) -> Vec<(String, String, ExportStats)> {
+        self.stats.snapshot()
+    }
+
+    async fn remove_entry(
+        &self,
+        component: &ActivityComponent,
+        export: &ActivityExport,
+        args: &[Val],
+    ) -> Result<CacheKeyText, HostError> {
+        let key = self
+            .memo
+            .key(component, export, args)?
+            .ok_or_else(|| HostError::NotCached(export.path.clone()))?;
+        let slot = Slot {
+            key: &key,
+            component: &component.name,
+            export: &export.path,
+        };
+        self.memo.store().remove(slot).await?;
+        Ok(key.short())
     }
 
     fn loaded(&self, name: &str) -> Result<Arc<ActivityComponent>, HostError> {
         self.component(name)
             .ok_or_else(|| HostError::UnknownComponent(name.to_owned()))
     }
+}
+
+/// The short hex form of a cache key, as shown in logs.
+pub type CacheKeyText = String;
+
+/// The export and typed arguments of a WAVE invocation such as
+/// `api#fetch-user(123)`.
+fn parse_invocation<'c>(
+    component: &'c ActivityComponent,
+    invocation: &str,
+) -> Result<(&'c ActivityExport, Vec<Val>), HostError> {
+    let (name, params) = invocation.split_at(invocation.find('(').unwrap_or(invocation.len()));
+    let export = component.export(name.trim())?;
+    // WAVE names are plain labels; parse the call under a stand-in label of
+    // the same length so error positions still point into `invocation`.
+    let stand_in = format!("{}{params}", "f".repeat(name.len()));
+    let args = UntypedFuncCall::parse(&stand_in)
+        .and_then(|call| call.to_wasm_params(&export.param_types))
+        .map_err(|error| HostError::Wave {
+            text: invocation.to_owned(),
+            message: format!("{error}; expected {}", export.signature),
+        })?;
+    Ok((export, args))
 }

@@ -12,21 +12,26 @@
 #![forbid(unsafe_code)]
 
 mod actor_cache;
-mod codec;
+pub mod codec;
 mod component;
+pub mod config;
 mod contract;
 mod engine;
+mod flight;
 mod host;
 mod key;
 mod memo;
 mod policy;
 mod runner;
+mod stats;
 pub mod store;
 
 pub use component::{ActivityComponent, ActivityExport, ExportLookupError, LoadError};
-pub use host::{Host, HostBuilder, HostError};
+pub use host::{CacheKeyText, Host, HostBuilder, HostError};
 pub use key::CacheKey;
-pub use memo::{CallError, CallReport, Outcome};
-pub use policy::{CachePolicy, CacheRule, RuleOverrides, parse_assignment, parse_ttl};
+pub use memo::{CallError, CallOptions, CallReport, Outcome};
+pub use policy::{CachePolicy, CacheRule, RuleOverride, RulesConfig, Ttl, parse_assignment};
+pub use stats::ExportStats;
 pub use store::CacheStore;
 pub use wasmtime::component::{Val, wasm_wave};
+pub use wasmtime_wasi::p2::pipe::MemoryOutputPipe;

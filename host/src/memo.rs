@@ -1,6 +1,7 @@
 //! The interception of one exported call: resolve the rule, compute the key,
-//! look the result up, run on a miss, store what ran. The only place that
-//! does get → run → set, and the only place that logs call outcomes.
+//! look the result up, coalesce concurrent misses, run, store what ran. The
+//! only place that does get → run → set, and the only place that logs call
+//! outcomes.
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,17 +11,21 @@ use wasmtime::component::Val;
 
 use crate::codec::{self, EncodeError};
 use crate::component::{ActivityComponent, ActivityExport};
+use crate::flight::{Role, SingleFlight};
 use crate::key::{CacheKey, KeyScope, cache_key};
 use crate::policy::CachePolicy;
 use crate::runner::Runner;
-use crate::store::CacheStore;
+use crate::stats::Event;
+use crate::store::{CacheStore, Slot};
 
 /// How a call was served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// Served from the cache; the function did not run.
+    /// The function did not run: the result came from the store, or from a
+    /// concurrent identical call that this call waited for.
     Hit,
-    /// Not in the cache: the function ran and its result was stored.
+    /// Not in the cache (or a refresh): the function ran and its result was
+    /// stored (unless the rule keeps it out, such as a `result::err`).
     Miss,
     /// The rule says `no-cache`: the function ran, nothing was looked up or stored.
     Bypass,
@@ -46,8 +51,16 @@ impl fmt::Display for Outcome {
     }
 }
 
+/// Per-call options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CallOptions {
+    /// Run the function even if a result is cached, and overwrite the entry
+    /// (Prefect's `refresh_cache`, Flyte's `overwrite_cache`).
+    pub refresh: bool,
+}
+
 /// The result of a call, and how it was served.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct CallReport {
     /// The function's results (zero or one value).
     pub results: Vec<Val>,
@@ -58,7 +71,7 @@ pub struct CallReport {
 }
 
 /// Why a call failed. Nothing is cached for a failed call.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum CallError {
     /// The arguments do not match the function's parameters.
     #[error("invalid arguments for `{export}`: {source}")]
@@ -78,145 +91,279 @@ pub enum CallError {
     },
 }
 
-/// Calls `export` of `component` with `args`, memoized by the export's rule.
-pub async fn call(
-    runner: &Runner,
-    store: &Arc<dyn CacheStore>,
-    component: &ActivityComponent,
-    export: &ActivityExport,
-    args: &[Val],
-) -> Result<CallReport, CallError> {
-    let started = Instant::now();
-    let rule = export.rule;
-    let code_hash = match rule.policy {
-        CachePolicy::NoCache => {
-            let results = run(runner, component, export, args).await?;
-            log(component, export, Outcome::Bypass, None, started);
-            return Ok(CallReport {
-                results,
-                outcome: Outcome::Bypass,
-                key: None,
-            });
-        }
-        CachePolicy::Inputs => None,
-        CachePolicy::TaskSource => Some(&component.code_hash),
-    };
+/// What a single-flight leader hands its waiters.
+type Shared = Result<Vec<Val>, CallError>;
 
-    let mut encoded_args = Vec::with_capacity(64);
-    codec::encode_key_values(args, &export.param_types, &mut encoded_args).map_err(|source| {
-        CallError::Arguments {
-            export: export.path.clone(),
-            source,
-        }
-    })?;
-    let scope = KeyScope {
-        component: &component.name,
-        export: &export.path,
-        signature_hash: &export.signature_hash,
-        code_hash,
-    };
-    let key = cache_key(&scope, &encoded_args);
+/// Memoizes calls: the runner that executes them, the store that keeps their
+/// results, and the calls in flight.
+pub struct Memoizer {
+    runner: Runner,
+    store: Arc<dyn CacheStore>,
+    flights: SingleFlight<Shared>,
+}
 
-    let mut outcome = Outcome::Miss;
-    match store.get(&key).await {
-        Ok(Some(bytes)) => {
-            match codec::decode_entry(&bytes, &export.signature_hash, &export.result_types) {
-                Ok(results) => {
-                    log(component, export, Outcome::Hit, Some(&key), started);
-                    return Ok(CallReport {
-                        results,
-                        outcome: Outcome::Hit,
-                        key: Some(key),
-                    });
+impl Memoizer {
+    /// A memoizer running calls with `runner` and caching in `store`.
+    pub fn new(runner: Runner, store: Arc<dyn CacheStore>) -> Self {
+        Self {
+            runner,
+            store,
+            flights: SingleFlight::default(),
+        }
+    }
+
+    /// The runner, for loading components.
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn CacheStore> {
+        &self.store
+    }
+
+    /// Calls `export` of `component` with `args`, memoized by the export's rule.
+    pub async fn call(
+        &self,
+        component: &ActivityComponent,
+        export: &ActivityExport,
+        args: &[Val],
+        options: CallOptions,
+    ) -> Result<CallReport, CallError> {
+        let call = Call {
+            component,
+            export,
+            started: Instant::now(),
+        };
+        let result = self.call_inner(&call, args, options).await;
+        if result.is_err() {
+            export.counters.record(Event::Error);
+        }
+        result
+    }
+
+    async fn call_inner(
+        &self,
+        call: &Call<'_>,
+        args: &[Val],
+        options: CallOptions,
+    ) -> Result<CallReport, CallError> {
+        let Some(key) = self.key(call.component, call.export, args)? else {
+            let results = self.run(call, args).await?;
+            return Ok(call.done(results, Outcome::Bypass, None, None));
+        };
+        let slot = call.slot(&key);
+
+        if !options.refresh {
+            match self.lookup(call, slot).await {
+                Lookup::Hit(results) => {
+                    return Ok(call.done(results, Outcome::Hit, Some(key), None));
                 }
-                Err(error) => tracing::warn!(
-                    component = &*component.name,
-                    export = %export.path,
-                    key = %key.short(),
-                    %error,
-                    "unusable cache entry; treating it as a miss and overwriting it"
-                ),
+                Lookup::Miss => {}
+                Lookup::StoreFailed => {
+                    let results = self.run(call, args).await?;
+                    return Ok(call.done(results, Outcome::Degraded, Some(key), None));
+                }
             }
         }
-        Ok(None) => {}
-        Err(error) => {
-            tracing::warn!(%error, "cache lookup failed; running uncached");
-            outcome = Outcome::Degraded;
+
+        loop {
+            match self.flights.join(key) {
+                Role::Waiter(waiter) => {
+                    call.export.counters.record(Event::Wait);
+                    if let Some(shared) = waiter.outcome().await {
+                        let detail = Some("waited for a concurrent identical call");
+                        return Ok(call.done(shared?, Outcome::Hit, Some(key), detail));
+                    }
+                    // The leader was cancelled: try again, perhaps as leader.
+                }
+                Role::Leader(leader) => {
+                    let ran = self.run(call, args).await;
+                    let outcome = match &ran {
+                        Ok(results) => self.store_results(call, slot, results).await,
+                        Err(_) => Stored::No(""),
+                    };
+                    leader.finish(ran.clone());
+                    let results = ran?;
+                    let detail = match outcome {
+                        Stored::No(why) if !why.is_empty() => Some(why),
+                        _ if options.refresh => Some("refresh"),
+                        _ => None,
+                    };
+                    let outcome = match outcome {
+                        Stored::Failed => Outcome::Degraded,
+                        _ => Outcome::Miss,
+                    };
+                    return Ok(call.done(results, outcome, Some(key), detail));
+                }
+            }
         }
     }
 
-    let results = run(runner, component, export, args).await?;
-    if outcome == Outcome::Miss {
-        outcome = store_results(store, export, &key, &results, rule.ttl).await;
-    }
-    log(component, export, outcome, Some(&key), started);
-    Ok(CallReport {
-        results,
-        outcome,
-        key: Some(key),
-    })
-}
-
-async fn run(
-    runner: &Runner,
-    component: &ActivityComponent,
-    export: &ActivityExport,
-    args: &[Val],
-) -> Result<Vec<Val>, CallError> {
-    runner
-        .call(
-            &component.pre,
-            &component.name,
-            &export.index,
+    /// The key of a call of `export` with `args`, or `None` if its rule
+    /// does not cache it. Every argument is checked against its type, even
+    /// those the rule leaves out of the key.
+    pub fn key(
+        &self,
+        component: &ActivityComponent,
+        export: &ActivityExport,
+        args: &[Val],
+    ) -> Result<Option<CacheKey>, CallError> {
+        let code_hash = match export.rule.policy {
+            CachePolicy::NoCache => return Ok(None),
+            CachePolicy::Inputs => None,
+            CachePolicy::TaskSource => Some(&component.code_hash),
+        };
+        let mut encoded_args = Vec::with_capacity(64);
+        codec::encode_key_args(
             args,
-            export.result_types.len(),
+            &export.param_types,
+            &export.key_params,
+            &mut encoded_args,
         )
-        .await
-        .map_err(|error| CallError::Guest {
+        .map_err(|source| CallError::Arguments {
             export: export.path.clone(),
-            message: format!("{error:#}"),
-        })
-}
+            source,
+        })?;
+        let scope = KeyScope {
+            component: &component.name,
+            export: &export.path,
+            signature_hash: &export.signature_hash,
+            code_hash,
+        };
+        Ok(Some(cache_key(&scope, &encoded_args)))
+    }
 
-/// Stores `results`; returns `Miss`, or `Degraded` if the store failed.
-async fn store_results(
-    store: &Arc<dyn CacheStore>,
-    export: &ActivityExport,
-    key: &CacheKey,
-    results: &[Val],
-    ttl: Option<std::time::Duration>,
-) -> Outcome {
-    let entry = match codec::encode_entry(&export.signature_hash, results, &export.result_types) {
-        Ok(entry) => entry,
-        Err(error) => {
-            tracing::warn!(export = %export.path, %error, "result not cached");
-            return Outcome::Miss;
+    async fn lookup(&self, call: &Call<'_>, slot: Slot<'_>) -> Lookup {
+        let bytes = match self.store.get(slot).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Lookup::Miss,
+            Err(error) => {
+                tracing::warn!(%error, "cache lookup failed; running uncached");
+                return Lookup::StoreFailed;
+            }
+        };
+        match codec::decode_entry(
+            &bytes,
+            &call.export.signature_hash,
+            &call.export.result_types,
+        ) {
+            Ok(results) => Lookup::Hit(results),
+            Err(error) => {
+                tracing::warn!(
+                    component = &*call.component.name,
+                    export = %call.export.path,
+                    key = %slot.key.short(),
+                    %error,
+                    "unusable cache entry; treating it as a miss and overwriting it"
+                );
+                Lookup::Miss
+            }
         }
-    };
-    match store.set(key, entry.into(), ttl).await {
-        Ok(()) => Outcome::Miss,
-        Err(error) => {
-            tracing::warn!(%error, "cache write failed");
-            Outcome::Degraded
+    }
+
+    async fn run(&self, call: &Call<'_>, args: &[Val]) -> Result<Vec<Val>, CallError> {
+        let (component, export) = (call.component, call.export);
+        self.runner
+            .call(
+                &component.pre,
+                &component.name,
+                &export.index,
+                args,
+                export.result_types.len(),
+            )
+            .await
+            .map_err(|error| CallError::Guest {
+                export: export.path.clone(),
+                message: format!("{error:#}"),
+            })
+    }
+
+    async fn store_results(&self, call: &Call<'_>, slot: Slot<'_>, results: &[Val]) -> Stored {
+        let export = call.export;
+        if !export.rule.cache_errors && matches!(results, [Val::Result(Err(_))]) {
+            return Stored::No("result::err not cached");
+        }
+        let entry = match codec::encode_entry(&export.signature_hash, results, &export.result_types)
+        {
+            Ok(entry) => entry,
+            Err(error) => {
+                tracing::warn!(export = %export.path, %error, "result not cached");
+                return Stored::No("result has no encoding");
+            }
+        };
+        let bytes = entry.len() as u64;
+        match self.store.set(slot, entry.into(), export.rule.ttl).await {
+            Ok(()) => {
+                export.counters.record(Event::Stored(bytes));
+                Stored::Yes
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cache write failed");
+                Stored::Failed
+            }
         }
     }
 }
 
-fn log(
-    component: &ActivityComponent,
-    export: &ActivityExport,
-    outcome: Outcome,
-    key: Option<&CacheKey>,
+enum Lookup {
+    Hit(Vec<Val>),
+    Miss,
+    StoreFailed,
+}
+
+enum Stored {
+    Yes,
+    /// Kept out of the cache, and why.
+    No(&'static str),
+    Failed,
+}
+
+/// One call in progress: what it calls and when it started.
+struct Call<'a> {
+    component: &'a ActivityComponent,
+    export: &'a ActivityExport,
     started: Instant,
-) {
-    tracing::info!(
-        target: "activity_host::call",
-        outcome = outcome.as_str(),
-        component = &*component.name,
-        export = %export.path,
-        key = key.map(CacheKey::short),
-        policy = export.rule.policy.as_str(),
-        elapsed_us = started.elapsed().as_micros() as u64,
-        "call"
-    );
+}
+
+impl Call<'_> {
+    fn slot<'k>(&'k self, key: &'k CacheKey) -> Slot<'k> {
+        Slot {
+            key,
+            component: &self.component.name,
+            export: &self.export.path,
+        }
+    }
+
+    /// Counts and logs the call; returns its report.
+    fn done(
+        &self,
+        results: Vec<Val>,
+        outcome: Outcome,
+        key: Option<CacheKey>,
+        detail: Option<&str>,
+    ) -> CallReport {
+        self.export.counters.record(match outcome {
+            Outcome::Hit => Event::Hit,
+            Outcome::Miss => Event::Miss,
+            Outcome::Bypass => Event::Bypass,
+            Outcome::Degraded => Event::Degraded,
+        });
+        tracing::info!(
+            target: "activity_host::call",
+            outcome = outcome.as_str(),
+            component = &*self.component.name,
+            export = %self.export.path,
+            key = key.as_ref().map(CacheKey::short),
+            policy = self.export.rule.policy.as_str(),
+            elapsed_us = self.started.elapsed().as_micros() as u64,
+            detail,
+            "call"
+        );
+        CallReport {
+            results,
+            outcome,
+            key,
+        }
+    }
 }

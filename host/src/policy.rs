@@ -1,16 +1,21 @@
-//! Cache policies and how the rule for one export is resolved.
+//! Cache policies, rules, and how the rule of one export is resolved.
 //!
-//! A component declares rules through its `rules` export; the host's
-//! configuration (CLI flags, later the config file) overrides them per export.
-//! Exports without any rule are not cached: caching is opt-in.
+//! A component declares rules through its `rules` export. The host's rules
+//! configuration (the config file's `[components.NAME.exports.EXPORT]`
+//! tables, then CLI flags) overrides them field by field. Exports nobody
+//! declared a rule for get the configured default, `no-cache` unless changed:
+//! caching is opt-in.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use serde::Deserialize;
+
 /// How the host memoizes one exported function.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum CachePolicy {
     /// Cache by function identity and argument values.
     Inputs,
@@ -21,7 +26,7 @@ pub enum CachePolicy {
 }
 
 impl CachePolicy {
-    /// The policy's name as written in WIT, flags and logs.
+    /// The policy's name as written in WIT, flags, config and logs.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Inputs => "inputs",
@@ -53,70 +58,168 @@ impl FromStr for CachePolicy {
 }
 
 /// The rule that applies to one export.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CacheRule {
     /// How calls are memoized.
     pub policy: CachePolicy,
     /// How long a cached result lives; `None`: until evicted or invalidated.
     pub ttl: Option<Duration>,
+    /// Whether returned `result::err` values are cached (traps never are).
+    pub cache_errors: bool,
+    /// Parameters left out of the key.
+    pub ignore_params: Vec<String>,
 }
 
 impl CacheRule {
-    /// The rule of exports nobody declared a rule for: not cached.
-    pub const UNDECLARED: CacheRule = CacheRule {
-        policy: CachePolicy::NoCache,
-        ttl: None,
-    };
+    /// A rule with `policy`, no TTL, errors not cached, every parameter keyed.
+    pub fn new(policy: CachePolicy) -> Self {
+        Self {
+            policy,
+            ttl: None,
+            cache_errors: false,
+            ignore_params: Vec::new(),
+        }
+    }
 }
 
 impl fmt::Display for CacheRule {
+    /// `inputs, ttl 1h, caches errors, ignores trace-id`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.policy.as_str())?;
-        match (self.policy, self.ttl) {
-            (CachePolicy::NoCache, _) => Ok(()),
-            (_, Some(ttl)) => write!(f, ", ttl {}", humantime::format_duration(ttl)),
-            (_, None) => f.write_str(", no ttl"),
+        if self.policy == CachePolicy::NoCache {
+            return Ok(());
         }
+        match self.ttl {
+            Some(ttl) => write!(f, ", ttl {}", humantime::format_duration(ttl))?,
+            None => f.write_str(", no ttl")?,
+        }
+        if self.cache_errors {
+            f.write_str(", caches errors")?;
+        }
+        if !self.ignore_params.is_empty() {
+            write!(f, ", ignores {}", self.ignore_params.join(", "))?;
+        }
+        Ok(())
     }
 }
 
-/// Host-side changes to declared rules, per export (as named by the user).
-#[derive(Clone, Debug, Default)]
-pub struct RuleOverrides {
-    policies: HashMap<String, CachePolicy>,
-    ttls: HashMap<String, Duration>,
+/// A configured TTL: a duration, or `never` (kept until evicted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ttl {
+    /// Cached results never expire.
+    Never,
+    /// Cached results expire after this long.
+    After(Duration),
 }
 
-impl RuleOverrides {
-    /// Uses `policy` for `export`, whatever the component declares.
-    pub fn set_policy(&mut self, export: impl Into<String>, policy: CachePolicy) {
-        self.policies.insert(export.into(), policy);
-    }
+impl FromStr for Ttl {
+    type Err = String;
 
-    /// Uses `ttl` for `export`, whatever the component declares.
-    pub fn set_ttl(&mut self, export: impl Into<String>, ttl: Duration) {
-        self.ttls.insert(export.into(), ttl);
-    }
-
-    /// Every export name these overrides mention.
-    pub fn exports(&self) -> impl Iterator<Item = &str> {
-        self.policies
-            .keys()
-            .chain(self.ttls.keys())
-            .map(String::as_str)
-    }
-
-    /// `declared` (or [`CacheRule::UNDECLARED`]) with the overrides for an
-    /// export known by any of `names` applied.
-    pub fn apply(&self, names: &[&str], declared: Option<CacheRule>) -> CacheRule {
-        let mut rule = declared.unwrap_or(CacheRule::UNDECLARED);
-        if let Some(policy) = names.iter().find_map(|name| self.policies.get(*name)) {
-            rule.policy = *policy;
+    /// `never`, or a duration such as `250ms`, `90s`, `10m`, `1h`, `2h 30m`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == "never" {
+            return Ok(Self::Never);
         }
-        if let Some(ttl) = names.iter().find_map(|name| self.ttls.get(*name)) {
-            rule.ttl = Some(*ttl);
+        let ttl = humantime::parse_duration(text).map_err(|e| {
+            format!("invalid TTL `{text}`: {e} (examples: 250ms, 90s, 10m, 1h, never)")
+        })?;
+        if ttl.is_zero() {
+            return Err(format!("invalid TTL `{text}`: must be longer than zero"));
+        }
+        Ok(Self::After(ttl))
+    }
+}
+
+impl<'de> Deserialize<'de> for Ttl {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Host-side changes to one export's rule; unset fields keep what the
+/// component declared.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RuleOverride {
+    /// Replaces the policy.
+    pub policy: Option<CachePolicy>,
+    /// Replaces the TTL.
+    pub ttl: Option<Ttl>,
+    /// Replaces whether `result::err` values are cached.
+    pub cache_errors: Option<bool>,
+    /// Replaces the parameters left out of the key.
+    pub ignore_params: Option<Vec<String>>,
+}
+
+impl RuleOverride {
+    /// `rule` with this override applied.
+    pub fn apply(&self, mut rule: CacheRule) -> CacheRule {
+        if let Some(policy) = self.policy {
+            rule.policy = policy;
+        }
+        match self.ttl {
+            Some(Ttl::Never) => rule.ttl = None,
+            Some(Ttl::After(ttl)) => rule.ttl = Some(ttl),
+            None => {}
+        }
+        if let Some(cache_errors) = self.cache_errors {
+            rule.cache_errors = cache_errors;
+        }
+        if let Some(ignore_params) = &self.ignore_params {
+            rule.ignore_params = ignore_params.clone();
         }
         rule
+    }
+
+    /// This override with the fields set in `later` replacing its own.
+    pub fn merge(&mut self, later: RuleOverride) {
+        self.policy = later.policy.or(self.policy);
+        self.ttl = later.ttl.or(self.ttl);
+        self.cache_errors = later.cache_errors.or(self.cache_errors);
+        if later.ignore_params.is_some() {
+            self.ignore_params = later.ignore_params;
+        }
+    }
+}
+
+/// The host's rules configuration: the default for undeclared exports, and
+/// overrides per component and export.
+#[derive(Clone, Debug, Default)]
+pub struct RulesConfig {
+    /// Policy of exports the component declares no rule for (default
+    /// `no-cache`). Exports whose types cannot be cached stay `no-cache`.
+    pub undeclared: Option<CachePolicy>,
+    /// Overrides, by component name, then by export name (any name the
+    /// export answers to: `iface#func`, `api#func` or `func`).
+    pub components: HashMap<String, HashMap<String, RuleOverride>>,
+}
+
+impl RulesConfig {
+    /// Adds `change` to the override of `export` of `component`; fields it
+    /// sets replace earlier ones.
+    pub fn set(&mut self, component: &str, export: &str, change: RuleOverride) {
+        self.components
+            .entry(component.to_owned())
+            .or_default()
+            .entry(export.to_owned())
+            .or_default()
+            .merge(change);
+    }
+
+    /// The rule of an export nobody declared a rule for.
+    pub fn undeclared_rule(&self) -> CacheRule {
+        CacheRule::new(self.undeclared.unwrap_or(CachePolicy::NoCache))
+    }
+
+    /// The overrides configured for `component`, by export name.
+    pub fn overrides(&self, component: &str) -> impl Iterator<Item = (&str, &RuleOverride)> {
+        self.components
+            .get(component)
+            .into_iter()
+            .flatten()
+            .map(|(export, change)| (export.as_str(), change))
     }
 }
 
@@ -134,52 +237,96 @@ pub fn parse_assignment<T>(
     Ok((export.to_owned(), parse(value)?))
 }
 
-/// Parses a TTL such as `500ms`, `90s`, `10m`, `1h` or `2h 30m`.
-pub fn parse_ttl(text: &str) -> Result<Duration, String> {
-    let ttl = humantime::parse_duration(text).map_err(|e| format!("invalid TTL `{text}`: {e}"))?;
-    if ttl.is_zero() {
-        return Err(format!("invalid TTL `{text}`: must be longer than zero"));
-    }
-    Ok(ttl)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn undeclared_exports_are_not_cached() {
-        let rule = RuleOverrides::default().apply(&["f"], None);
-        assert_eq!(rule.policy, CachePolicy::NoCache);
-    }
-
-    #[test]
-    fn overrides_replace_declared_policy_and_ttl_separately() {
-        let declared = CacheRule {
-            policy: CachePolicy::Inputs,
-            ttl: Some(Duration::from_secs(3600)),
-        };
-        let mut overrides = RuleOverrides::default();
-        overrides.set_ttl("api#f", Duration::from_secs(600));
-        let rule = overrides.apply(&["pkg:x/api#f", "api#f", "f"], Some(declared));
-        assert_eq!(rule.policy, CachePolicy::Inputs);
-        assert_eq!(rule.ttl, Some(Duration::from_secs(600)));
-        overrides.set_policy("f", CachePolicy::NoCache);
-        let rule = overrides.apply(&["pkg:x/api#f", "api#f", "f"], Some(declared));
-        assert_eq!(rule.policy, CachePolicy::NoCache);
-    }
-
-    #[test]
-    fn parses_flag_values() {
+    fn undeclared_exports_are_not_cached_unless_configured() {
         assert_eq!(
-            parse_assignment("fetch-user=inputs", |v| v.parse::<CachePolicy>()),
+            RulesConfig::default().undeclared_rule().policy,
+            CachePolicy::NoCache
+        );
+        let config = RulesConfig {
+            undeclared: Some(CachePolicy::Inputs),
+            ..RulesConfig::default()
+        };
+        assert_eq!(config.undeclared_rule().policy, CachePolicy::Inputs);
+    }
+
+    #[test]
+    fn overrides_replace_only_the_fields_they_set() {
+        let declared = CacheRule {
+            ttl: Some(Duration::from_secs(3600)),
+            ..CacheRule::new(CachePolicy::Inputs)
+        };
+        let ttl_only = RuleOverride {
+            ttl: Some(Ttl::After(Duration::from_millis(250))),
+            ..RuleOverride::default()
+        };
+        let rule = ttl_only.apply(declared.clone());
+        assert_eq!(rule.policy, CachePolicy::Inputs);
+        assert_eq!(rule.ttl, Some(Duration::from_millis(250)));
+        let never = RuleOverride {
+            ttl: Some(Ttl::Never),
+            cache_errors: Some(true),
+            ignore_params: Some(vec!["trace-id".into()]),
+            ..RuleOverride::default()
+        };
+        let rule = never.apply(declared);
+        assert_eq!(rule.ttl, None);
+        assert!(rule.cache_errors);
+        assert_eq!(rule.ignore_params, ["trace-id"]);
+    }
+
+    #[test]
+    fn later_overrides_win_field_by_field() {
+        let mut config = RulesConfig::default();
+        let from_file = RuleOverride {
+            policy: Some(CachePolicy::Inputs),
+            ttl: Some(Ttl::After(Duration::from_secs(60))),
+            ..RuleOverride::default()
+        };
+        let from_flag = RuleOverride {
+            ttl: Some(Ttl::After(Duration::from_secs(5))),
+            ..RuleOverride::default()
+        };
+        config.set("users", "f", from_file);
+        config.set("users", "f", from_flag);
+        let (_, merged) = config.overrides("users").next().unwrap();
+        assert_eq!(merged.policy, Some(CachePolicy::Inputs));
+        assert_eq!(merged.ttl, Some(Ttl::After(Duration::from_secs(5))));
+        assert_eq!(config.overrides("other").count(), 0);
+    }
+
+    #[test]
+    fn parses_flag_values_and_ttls() {
+        assert_eq!(
+            parse_assignment("fetch-user=inputs", str::parse::<CachePolicy>),
             Ok(("fetch-user".to_owned(), CachePolicy::Inputs))
         );
-        assert!(parse_assignment("fetch-user", |v| v.parse::<CachePolicy>()).is_err());
-        assert!(parse_assignment("f=sometimes", |v| v.parse::<CachePolicy>()).is_err());
-        assert_eq!(parse_ttl("10m"), Ok(Duration::from_secs(600)));
-        assert_eq!(parse_ttl("250ms"), Ok(Duration::from_millis(250)));
-        assert!(parse_ttl("0s").is_err());
-        assert!(parse_ttl("soon").is_err());
+        assert!(parse_assignment("fetch-user", str::parse::<CachePolicy>).is_err());
+        assert!(parse_assignment("f=sometimes", str::parse::<CachePolicy>).is_err());
+        assert_eq!("10m".parse(), Ok(Ttl::After(Duration::from_secs(600))));
+        assert_eq!("250ms".parse(), Ok(Ttl::After(Duration::from_millis(250))));
+        assert_eq!("1h 30m".parse(), Ok(Ttl::After(Duration::from_secs(5400))));
+        assert_eq!("never".parse(), Ok(Ttl::Never));
+        assert!("0s".parse::<Ttl>().is_err());
+        assert!("soon".parse::<Ttl>().is_err());
+    }
+
+    #[test]
+    fn rules_display_everything_that_matters() {
+        let rule = CacheRule {
+            ttl: Some(Duration::from_millis(1500)),
+            cache_errors: true,
+            ignore_params: vec!["trace-id".into()],
+            ..CacheRule::new(CachePolicy::TaskSource)
+        };
+        assert_eq!(
+            rule.to_string(),
+            "task-source, ttl 1s 500ms, caches errors, ignores trace-id"
+        );
+        assert_eq!(CacheRule::new(CachePolicy::NoCache).to_string(), "no-cache");
     }
 }

@@ -3,7 +3,8 @@
 //! Each call runs in a fresh instance (strict isolation: no state leaks from
 //! one call to the next, and an instance that trapped is never reused).
 //! Guests get WASI preview 2 with nothing granted: no preopened directories,
-//! no environment, no network; their stderr goes to the host's stderr.
+//! no environment, no network; their stderr goes to the host's stderr (or to
+//! a pipe the embedder captures).
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use wasmtime::component::{
     Component, ComponentExportIndex, Instance, InstancePre, Linker, ResourceTable, Val,
 };
 use wasmtime::{Engine, Store};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::actor_cache::ActorCacheScope;
@@ -39,12 +41,18 @@ pub struct Runner {
     engine: Engine,
     linker: Linker<HostState>,
     actor_cache: MemoryStore,
+    guest_stderr: Option<MemoryOutputPipe>,
 }
 
 impl Runner {
     /// A runner linking WASI preview 2 and the `actor-cache` import, whose
-    /// entries live in `actor_cache`.
-    pub fn new(engine: &Engine, actor_cache: MemoryStore) -> anyhow::Result<Self> {
+    /// entries live in `actor_cache`. Guest stderr goes to `guest_stderr`, or
+    /// to the host's stderr if `None`.
+    pub fn new(
+        engine: &Engine,
+        actor_cache: MemoryStore,
+        guest_stderr: Option<MemoryOutputPipe>,
+    ) -> anyhow::Result<Self> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
         contract::actor_cache::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
@@ -56,6 +64,7 @@ impl Runner {
             engine: engine.clone(),
             linker,
             actor_cache,
+            guest_stderr,
         })
     }
 
@@ -77,8 +86,13 @@ impl Runner {
         pre: &InstancePre<HostState>,
         component: &Arc<str>,
     ) -> anyhow::Result<(Store<HostState>, Instance)> {
+        let mut wasi = WasiCtxBuilder::new();
+        match &self.guest_stderr {
+            Some(pipe) => wasi.stderr(pipe.clone()),
+            None => wasi.inherit_stderr(),
+        };
         let state = HostState {
-            wasi: WasiCtxBuilder::new().inherit_stderr().build(),
+            wasi: wasi.build(),
             table: ResourceTable::new(),
             actor_cache: ActorCacheScope::new(self.actor_cache.clone(), component.clone()),
         };
@@ -106,7 +120,13 @@ impl Runner {
             return Ok(None);
         }
         let (mut store, instance) = self.instantiate(pre, component).await?;
-        let activity = Activity::new(&mut store, &instance).map_err(anyhow::Error::from)?;
+        let activity = Activity::new(&mut store, &instance)
+            .map_err(anyhow::Error::from)
+            .with_context(|| {
+                format!(
+                    "the component's `{RULES_INTERFACE}` export does not match this host's contract"
+                )
+            })?;
         let rules = activity
             .activity_cache_rules()
             .call_declare(&mut store)

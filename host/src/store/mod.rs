@@ -2,12 +2,15 @@
 //!
 //! A [`CacheStore`] knows keys and bytes, never WIT types: the memoizer
 //! ([`crate::memo`]) encodes results before they reach a store and checks
-//! them after they come back. Every store bounds what it keeps and honours a
-//! per-entry time to live.
+//! them after they come back. Every store bounds what it keeps, honours a
+//! per-entry time to live, and invalidates a whole export or component in
+//! O(1): each entry is written under the current *generation* of its export
+//! and of its component, and bumping a generation makes every older entry
+//! unreachable (they age out through eviction or their TTL).
 
 mod memory;
 
-pub use memory::MemoryStore;
+pub use memory::{DEFAULT_CAPACITY_BYTES, MemoryStore};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,7 +25,7 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 
 /// A store could not serve a request. The memoizer treats it as "no cache":
 /// the call still runs, and the outcome is logged as `degraded`.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("cache store {store}: {message}")]
 pub struct StoreError {
     /// Which store failed (`memory`, `redis`, …).
@@ -31,23 +34,43 @@ pub struct StoreError {
     pub message: String,
 }
 
+/// Where one entry lives: its key, and the export and component whose
+/// generations it belongs to.
+#[derive(Clone, Copy, Debug)]
+pub struct Slot<'a> {
+    /// The call's key.
+    pub key: &'a CacheKey,
+    /// The component's name.
+    pub component: &'a str,
+    /// The export's path.
+    pub export: &'a str,
+}
+
 /// A key-value store for encoded call results.
 pub trait CacheStore: Send + Sync + 'static {
     /// A short name for logs and errors (`memory`, `redis`, …).
     fn name(&self) -> &'static str;
 
-    /// The bytes stored under `key`, if present and not expired.
-    fn get<'a>(&'a self, key: &'a CacheKey) -> StoreFuture<'a, Option<Arc<[u8]>>>;
+    /// The bytes stored in `slot` under the current generations, if present
+    /// and not expired.
+    fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Option<Arc<[u8]>>>;
 
-    /// Stores `value` under `key`, replacing any previous value; it expires
-    /// after `ttl` (`None`: kept until evicted or invalidated).
+    /// Stores `value` in `slot` under the current generations, replacing any
+    /// previous value; it expires after `ttl` (`None`: kept until evicted or
+    /// invalidated).
     fn set<'a>(
         &'a self,
-        key: &'a CacheKey,
+        slot: Slot<'a>,
         value: Arc<[u8]>,
         ttl: Option<Duration>,
     ) -> StoreFuture<'a, ()>;
 
-    /// Removes the entry under `key`, if any.
-    fn remove<'a>(&'a self, key: &'a CacheKey) -> StoreFuture<'a, ()>;
+    /// Removes the entry in `slot`, if any.
+    fn remove<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, ()>;
+
+    /// Makes every entry of `export` of `component` unreachable.
+    fn invalidate_export<'a>(&'a self, component: &'a str, export: &'a str) -> StoreFuture<'a, ()>;
+
+    /// Makes every entry of `component` unreachable.
+    fn invalidate_component<'a>(&'a self, component: &'a str) -> StoreFuture<'a, ()>;
 }

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use activity_host::wasm_wave;
+use activity_host::{CallOptions, ExportStats, wasm_wave};
 
 use super::ComponentArgs;
 
@@ -13,6 +13,11 @@ pub struct Args {
     #[command(flatten)]
     component: ComponentArgs,
 
+    /// Run every invocation even if its result is cached, and overwrite the
+    /// cached entry.
+    #[arg(long)]
+    refresh: bool,
+
     /// Calls in WAVE syntax, run in order: `fetch-user(123)`,
     /// `send-email("a@example.com")`, `api#calculate(21)`.
     #[arg(required = true, value_name = "INVOCATION")]
@@ -20,13 +25,17 @@ pub struct Args {
 }
 
 /// Runs every invocation; prints one line per invocation on stdout (the result
-/// as WAVE, or `()` for a function without results). A failed invocation is
-/// reported on stderr and the rest still run; the exit code is then 1.
+/// as WAVE, or `()` for a function without results), then a summary of the
+/// cache counters on stderr. A failed invocation is reported on stderr and the
+/// rest still run; the exit code is then 1.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (host, name) = args.component.load().await?;
+    let options = CallOptions {
+        refresh: args.refresh,
+    };
     let mut failed = false;
     for invocation in &args.invocations {
-        match host.call_wave(&name, invocation).await {
+        match host.call_wave_with(&name, invocation, options).await {
             Ok(report) => match report.results.as_slice() {
                 [] => println!("()"),
                 results => {
@@ -41,9 +50,33 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    print_summary(&host.stats());
     Ok(if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A table of the counters of every export that was called.
+fn print_summary(stats: &[(String, String, ExportStats)]) {
+    let called: Vec<_> = stats
+        .iter()
+        .filter(|(_, _, s)| s.hits + s.misses + s.bypasses + s.degraded + s.errors > 0)
+        .collect();
+    let width = called
+        .iter()
+        .map(|(_, export, _)| export.len())
+        .max()
+        .unwrap_or(6);
+    eprintln!(
+        "{:width$}  {:>5} {:>6} {:>6} {:>8} {:>6} {:>5} {:>12}",
+        "export", "hits", "misses", "bypass", "degraded", "errors", "waits", "stored bytes"
+    );
+    for (_, export, s) in called {
+        eprintln!(
+            "{export:width$}  {:>5} {:>6} {:>6} {:>8} {:>6} {:>5} {:>12}",
+            s.hits, s.misses, s.bypasses, s.degraded, s.errors, s.waits, s.stored_bytes
+        );
+    }
 }

@@ -5,7 +5,8 @@ pub mod inspect;
 
 use std::path::{Path, PathBuf};
 
-use activity_host::{CachePolicy, Host, RuleOverrides, parse_assignment, parse_ttl};
+use activity_host::config::ConfigFile;
+use activity_host::{CachePolicy, Host, RuleOverride, Ttl, parse_assignment};
 use anyhow::Context;
 
 /// Which component to load, and how to override its declared cache rules.
@@ -19,23 +20,28 @@ pub struct ComponentArgs {
     #[arg(long)]
     pub name: Option<String>,
 
+    /// Configuration file (TOML): cache rules per component and export.
+    /// Flags override it.
+    #[arg(long, env = "ACTIVITY_HOST_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Override the cache policy of an export: EXPORT=inputs|task-source|no-cache.
     /// Repeatable.
     #[arg(long = "policy", value_name = "EXPORT=POLICY", value_parser = parse_policy_flag)]
     pub policies: Vec<(String, CachePolicy)>,
 
     /// Override the TTL of an export's cached results: EXPORT=DURATION, such as
-    /// fetch-user=10m or calculate=500ms. Repeatable.
+    /// fetch-user=10m, calculate=250ms or calculate=never. Repeatable.
     #[arg(long = "ttl", value_name = "EXPORT=DURATION", value_parser = parse_ttl_flag)]
-    pub ttls: Vec<(String, std::time::Duration)>,
+    pub ttls: Vec<(String, Ttl)>,
 }
 
 fn parse_policy_flag(text: &str) -> Result<(String, CachePolicy), String> {
     parse_assignment(text, str::parse)
 }
 
-fn parse_ttl_flag(text: &str) -> Result<(String, std::time::Duration), String> {
-    parse_assignment(text, parse_ttl)
+fn parse_ttl_flag(text: &str) -> Result<(String, Ttl), String> {
+    parse_assignment(text, str::parse)
 }
 
 impl ComponentArgs {
@@ -44,17 +50,30 @@ impl ComponentArgs {
         self.name.clone().unwrap_or_else(|| file_stem(&self.file))
     }
 
-    /// A host with these overrides, and the component loaded into it.
+    /// A host configured by the config file and flags, and the component
+    /// loaded into it.
     pub async fn load(&self) -> anyhow::Result<(Host, String)> {
-        let mut overrides = RuleOverrides::default();
+        let name = self.name();
+        let file = match &self.config {
+            Some(path) => ConfigFile::load(path)?,
+            None => ConfigFile::default(),
+        };
+        let mut rules = file.rules();
         for (export, policy) in &self.policies {
-            overrides.set_policy(export.clone(), *policy);
+            let change = RuleOverride {
+                policy: Some(*policy),
+                ..RuleOverride::default()
+            };
+            rules.set(&name, export, change);
         }
         for (export, ttl) in &self.ttls {
-            overrides.set_ttl(export.clone(), *ttl);
+            let change = RuleOverride {
+                ttl: Some(*ttl),
+                ..RuleOverride::default()
+            };
+            rules.set(&name, export, change);
         }
-        let host = Host::builder().overrides(overrides).build()?;
-        let name = self.name();
+        let host = Host::builder().rules(rules).build()?;
         host.load_file(&name, &self.file)
             .await
             .with_context(|| format!("cannot load {}", self.file.display()))?;

@@ -1,0 +1,154 @@
+//! Test fixture component: echo functions for every kind of WIT value, and
+//! functions that are slow, fail or trap. Every body writes one stderr line
+//! (`typed: ran <function>`) so tests can count executions.
+
+#[allow(missing_docs)] // generated from the WIT, which carries the docs
+mod bindings {
+    activity_sdk::wit_bindgen::generate!({
+        world: "example:typed/typed",
+        path: ["../../wit", "wit"],
+        runtime_path: "activity_sdk::wit_bindgen::rt",
+        with: { "activity:cache/types@0.1.0": activity_sdk::types },
+        generate_all,
+    });
+}
+
+use activity_sdk::Rule;
+use bindings::exports::example::typed::{behave, echo};
+use echo::{Color, Perms, Point, Shape};
+
+struct Typed;
+
+const ECHOES: &[&str] = &[
+    "echo-bool",
+    "echo-ints",
+    "echo-floats",
+    "echo-char",
+    "echo-string",
+    "echo-lists",
+    "echo-record",
+    "echo-variant",
+    "echo-enum",
+    "echo-flags",
+    "echo-option",
+    "echo-result",
+    "echo-bare-result",
+    "echo-nested",
+];
+
+impl bindings::exports::activity::cache::rules::Guest for Typed {
+    fn declare() -> Vec<Rule> {
+        let mut rules: Vec<Rule> = ECHOES.iter().map(|name| Rule::inputs(name)).collect();
+        rules.push(Rule::inputs("noop"));
+        rules.push(Rule::inputs("lookup").ignore("trace-id"));
+        rules.push(Rule::inputs("slow"));
+        rules.push(Rule::inputs("divide"));
+        rules
+    }
+}
+
+fn ran(function: &str) {
+    eprintln!("typed: ran {function}");
+}
+
+type Ints = (i8, u8, i16, u16, i32, u32, i64, u64);
+type Nested = Vec<(Shape, Option<Perms>, Result<(), String>)>;
+
+impl echo::Guest for Typed {
+    fn echo_bool(x: bool) -> bool {
+        ran("echo-bool");
+        x
+    }
+
+    #[allow(clippy::too_many_arguments)] // the signature is the point
+    fn echo_ints(a: i8, b: u8, c: i16, d: u16, e: i32, f: u32, g: i64, h: u64) -> Ints {
+        ran("echo-ints");
+        (a, b, c, d, e, f, g, h)
+    }
+
+    fn echo_floats(a: f32, b: f64) -> (f32, f64) {
+        ran("echo-floats");
+        (a, b)
+    }
+
+    fn echo_char(c: char) -> char {
+        ran("echo-char");
+        c
+    }
+
+    fn echo_string(s: String) -> String {
+        ran("echo-string");
+        s
+    }
+
+    fn echo_lists(l: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        ran("echo-lists");
+        l
+    }
+
+    fn echo_record(p: Point) -> Point {
+        ran("echo-record");
+        p
+    }
+
+    fn echo_variant(s: Shape) -> Shape {
+        ran("echo-variant");
+        s
+    }
+
+    fn echo_enum(c: Color) -> Color {
+        ran("echo-enum");
+        c
+    }
+
+    fn echo_flags(p: Perms) -> Perms {
+        ran("echo-flags");
+        p
+    }
+
+    fn echo_option(o: Option<Option<String>>) -> Option<Option<String>> {
+        ran("echo-option");
+        o
+    }
+
+    fn echo_result(r: Result<Point, Color>) -> Result<Point, Color> {
+        ran("echo-result");
+        r
+    }
+
+    fn echo_bare_result(r: Result<(), ()>) -> Result<(), ()> {
+        ran("echo-bare-result");
+        r
+    }
+
+    fn echo_nested(n: Nested) -> Nested {
+        ran("echo-nested");
+        n
+    }
+}
+
+impl behave::Guest for Typed {
+    fn noop() {}
+
+    fn lookup(id: u32, _trace_id: String) -> Result<String, String> {
+        ran("lookup");
+        if id % 2 == 0 {
+            Ok(format!("item {id}"))
+        } else {
+            Err(format!("no item {id}"))
+        }
+    }
+
+    fn slow(id: u32, ms: u32) -> u32 {
+        ran("slow");
+        std::thread::sleep(std::time::Duration::from_millis(ms.into()));
+        id
+    }
+
+    fn divide(x: u32) -> u32 {
+        ran("divide");
+        100 / x
+    }
+}
+
+bindings::export!(Typed with_types_in bindings);

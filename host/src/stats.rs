@@ -1,0 +1,120 @@
+//! Per-export counters of how calls were served.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Live counters of one export, shared by every call of it.
+#[derive(Debug, Default)]
+pub struct ExportCounters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    bypasses: AtomicU64,
+    degraded: AtomicU64,
+    errors: AtomicU64,
+    waits: AtomicU64,
+    stored_bytes: AtomicU64,
+}
+
+/// What a call adds to its export's counters.
+#[derive(Clone, Copy, Debug)]
+pub enum Event {
+    /// Served from the store.
+    Hit,
+    /// Ran and stored.
+    Miss,
+    /// Ran, not cached by its rule.
+    Bypass,
+    /// Ran uncached because the store failed.
+    Degraded,
+    /// Failed (trap, bad arguments): nothing cached.
+    Error,
+    /// Waited for a concurrent identical call instead of running.
+    Wait,
+    /// Bytes written to the store.
+    Stored(u64),
+}
+
+impl ExportCounters {
+    /// Counts `event`.
+    pub fn record(&self, event: Event) {
+        let (counter, amount) = match event {
+            Event::Hit => (&self.hits, 1),
+            Event::Miss => (&self.misses, 1),
+            Event::Bypass => (&self.bypasses, 1),
+            Event::Degraded => (&self.degraded, 1),
+            Event::Error => (&self.errors, 1),
+            Event::Wait => (&self.waits, 1),
+            Event::Stored(bytes) => (&self.stored_bytes, bytes),
+        };
+        counter.fetch_add(amount, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> ExportStats {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        ExportStats {
+            hits: read(&self.hits),
+            misses: read(&self.misses),
+            bypasses: read(&self.bypasses),
+            degraded: read(&self.degraded),
+            errors: read(&self.errors),
+            waits: read(&self.waits),
+            stored_bytes: read(&self.stored_bytes),
+        }
+    }
+}
+
+/// A snapshot of one export's counters since the host started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExportStats {
+    /// Calls served from the store (including single-flight waiters).
+    pub hits: u64,
+    /// Calls that ran and stored their result.
+    pub misses: u64,
+    /// Calls that ran uncached by their rule (`no-cache`).
+    pub bypasses: u64,
+    /// Calls that ran uncached because the store failed.
+    pub degraded: u64,
+    /// Calls that failed; nothing was cached for them.
+    pub errors: u64,
+    /// Calls that waited for a concurrent identical call (counted in hits
+    /// or errors too, by what the call they waited for returned).
+    pub waits: u64,
+    /// Bytes of results written to the store.
+    pub stored_bytes: u64,
+}
+
+/// The counters of every export of every component, by (component, export
+/// path). Counters survive reloading a component.
+#[derive(Default)]
+pub struct StatsRegistry {
+    exports: Mutex<BTreeMap<(String, String), Arc<ExportCounters>>>,
+}
+
+impl StatsRegistry {
+    /// The counters of `export` of `component`, created on first use.
+    pub fn counters(&self, component: &str, export: &str) -> Arc<ExportCounters> {
+        let mut exports = self
+            .exports
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        exports
+            .entry((component.to_owned(), export.to_owned()))
+            .or_default()
+            .clone()
+    }
+
+    /// A snapshot of every export's counters, sorted by component and export.
+    pub fn snapshot(&self) -> Vec<(String, String, ExportStats)> {
+        let exports = self
+            .exports
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        exports
+            .iter()
+            .map(|((component, export), counters)| {
+                (component.clone(), export.clone(), counters.snapshot())
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,307 @@
+//! Property tests of the value encoding (keys and stored results) over
+//! generated WIT types: each case generates a type, builds a real component
+//! exporting `f: func(a: T) -> T` (wit-component's dummy module), reads the
+//! type back through wasmtime, then checks many generated values of it.
+
+mod support;
+
+use activity_host::Val;
+use activity_host::codec::{DecodeError, decode_entry, encode_entry, encode_key_args};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use support::values::{arb_val, canonical, rebuilt};
+use wasmtime::component::{Component, Type, types::ComponentItem};
+use wit_parser::{LiftLowerAbi, ManglingAndAbi, Resolve};
+
+/// A WIT type to generate.
+#[derive(Clone, Debug)]
+enum Ty {
+    Prim(&'static str),
+    List(Box<Ty>),
+    Option(Box<Ty>),
+    Result(Option<Box<Ty>>, Option<Box<Ty>>),
+    Tuple(Vec<Ty>),
+    Record(Vec<Ty>),
+    Variant(Vec<Option<Ty>>),
+    Enum(usize),
+    Flags(usize),
+}
+
+const PRIMS: &[&str] = &[
+    "bool", "s8", "u8", "s16", "u16", "s32", "u32", "s64", "u64", "f32", "f64", "char", "string",
+];
+
+fn arb_ty() -> impl Strategy<Value = Ty> {
+    let leaf = prop_oneof![
+        proptest::sample::select(PRIMS).prop_map(Ty::Prim),
+        (1usize..5).prop_map(Ty::Enum),
+        (1usize..12).prop_map(Ty::Flags),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        let boxed = inner.clone().prop_map(Box::new);
+        prop_oneof![
+            boxed.clone().prop_map(Ty::List),
+            boxed.clone().prop_map(Ty::Option),
+            (
+                proptest::option::of(boxed.clone()),
+                proptest::option::of(boxed)
+            )
+                .prop_map(|(ok, err)| Ty::Result(ok, err)),
+            proptest::collection::vec(inner.clone(), 1..4).prop_map(Ty::Tuple),
+            proptest::collection::vec(inner.clone(), 1..4).prop_map(Ty::Record),
+            proptest::collection::vec(proptest::option::of(inner), 1..4).prop_map(Ty::Variant),
+        ]
+    })
+}
+
+/// Renders `ty` as WIT, declaring named types in `decls`.
+fn render(ty: &Ty, decls: &mut Vec<String>) -> String {
+    match ty {
+        Ty::Prim(name) => (*name).to_owned(),
+        Ty::List(inner) => format!("list<{}>", render(inner, decls)),
+        Ty::Option(inner) => format!("option<{}>", render(inner, decls)),
+        Ty::Result(ok, err) => {
+            let side = |t: &Option<Box<Ty>>, decls: &mut Vec<String>| {
+                t.as_ref().map_or("_".to_owned(), |t| render(t, decls))
+            };
+            match (ok, err) {
+                (None, None) => "result".to_owned(),
+                (Some(_), None) => format!("result<{}>", side(ok, decls)),
+                _ => format!("result<{}, {}>", side(ok, decls), side(err, decls)),
+            }
+        }
+        Ty::Tuple(items) => {
+            let items: Vec<String> = items.iter().map(|t| render(t, decls)).collect();
+            format!("tuple<{}>", items.join(", "))
+        }
+        Ty::Record(fields) => {
+            let fields: Vec<String> = fields
+                .iter()
+                .enumerate()
+                .map(|(i, t)| format!("f{i}: {}", render(t, decls)))
+                .collect();
+            let body = format!("{{ {} }}", fields.join(", "));
+            declare_named(decls, "record", body)
+        }
+        Ty::Variant(cases) => {
+            let cases: Vec<String> = cases
+                .iter()
+                .enumerate()
+                .map(|(i, t)| match t {
+                    Some(t) => format!("c{i}({})", render(t, decls)),
+                    None => format!("c{i}"),
+                })
+                .collect();
+            declare_named(decls, "variant", format!("{{ {} }}", cases.join(", ")))
+        }
+        Ty::Enum(n) => declare_named(
+            decls,
+            "enum",
+            format!(
+                "{{ {} }}",
+                (0..*n)
+                    .map(|i| format!("e{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        Ty::Flags(n) => declare_named(
+            decls,
+            "flags",
+            format!(
+                "{{ {} }}",
+                (0..*n)
+                    .map(|i| format!("g{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+    }
+}
+
+fn declare_named(decls: &mut Vec<String>, kind: &str, body: String) -> String {
+    let name = format!("t{}", decls.len());
+    decls.push(format!("{kind} {name} {body}"));
+    name
+}
+
+/// A real component exporting `f: func(a: T) -> T`, and T as wasmtime sees it.
+fn component_type(engine: &wasmtime::Engine, ty: &Ty) -> Type {
+    let mut decls = Vec::new();
+    let rendered = render(ty, &mut decls);
+    let wit = format!(
+        "package gen:t;\ninterface i {{\n{}\nf: func(a: {rendered}) -> {rendered};\n}}\nworld w {{ export i; }}\n",
+        decls.join("\n")
+    );
+    let mut resolve = Resolve::default();
+    let package = resolve
+        .push_str("gen.wit", &wit)
+        .unwrap_or_else(|e| panic!("{e:#}\n{wit}"));
+    let world = resolve.select_world(&[package], Some("w")).unwrap();
+    let mut module =
+        wit_component::dummy_module(&resolve, world, ManglingAndAbi::Legacy(LiftLowerAbi::Sync));
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .unwrap();
+    let bytes = wit_component::ComponentEncoder::default()
+        .module(&module)
+        .unwrap()
+        .validate(true)
+        .encode()
+        .unwrap();
+    let component = Component::from_binary(engine, &bytes).unwrap();
+    let component_type = component.component_type();
+    let (_, interface) = component_type.exports(engine).next().unwrap();
+    let ComponentItem::ComponentInstance(interface) = interface.ty else {
+        panic!("not an interface")
+    };
+    let ComponentItem::ComponentFunc(f) = interface.get_export(engine, "f").unwrap().ty else {
+        panic!("not a function")
+    };
+    f.params().next().unwrap().1
+}
+
+fn key_bytes(value: &Val, ty: &Type) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_key_args(
+        std::slice::from_ref(value),
+        std::slice::from_ref(ty),
+        &[true],
+        &mut out,
+    )
+    .unwrap();
+    out
+}
+
+const SIGNATURE: [u8; 32] = [7; 32];
+
+fn entry(value: &Val, ty: &Type) -> Vec<u8> {
+    encode_entry(
+        &SIGNATURE,
+        std::slice::from_ref(value),
+        std::slice::from_ref(ty),
+    )
+    .unwrap()
+}
+
+/// Checks every property on `values_per_type` values of `ty`.
+fn check_type(ty: &Type, values_per_type: u32) {
+    let mut runner = TestRunner::new(Config {
+        cases: values_per_type,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let pair = (arb_val(ty), arb_val(ty));
+    runner
+        .run(&pair, |(a, b)| {
+            // Deterministic, and independent of how the value was built.
+            prop_assert_eq!(key_bytes(&a, ty), key_bytes(&a.clone(), ty));
+            prop_assert_eq!(key_bytes(&a, ty), key_bytes(&rebuilt(&a), ty));
+            // Injective: equal keys exactly when the values are equal (NaNs
+            // all equal, 0.0 and -0.0 not: `Val`'s own equality).
+            prop_assert_eq!(key_bytes(&a, ty) == key_bytes(&b, ty), a == b);
+            // The key encoding is the entry encoding of the NaN-canonical
+            // value, which decodes back: so it has a left inverse.
+            let canonical_entry = entry(&canonical(&a), ty);
+            prop_assert_eq!(&canonical_entry[36..], &key_bytes(&a, ty)[..]);
+            // Stored results round-trip exactly, NaN payloads included.
+            let stored = entry(&a, ty);
+            let decoded = decode_entry(&stored, &SIGNATURE, std::slice::from_ref(ty)).unwrap();
+            prop_assert_eq!(&decoded, &[a.clone()]);
+            prop_assert_eq!(entry(&decoded[0], ty), stored.clone());
+            // A damaged entry is an error, never a panic or another value.
+            for cut in 0..stored.len() {
+                prop_assert!(
+                    decode_entry(&stored[..cut], &SIGNATURE, std::slice::from_ref(ty)).is_err()
+                );
+            }
+            let mut longer = stored.clone();
+            longer.push(0);
+            prop_assert!(decode_entry(&longer, &SIGNATURE, std::slice::from_ref(ty)).is_err());
+            let other_signature = [8; 32];
+            prop_assert!(matches!(
+                decode_entry(&stored, &other_signature, std::slice::from_ref(ty)),
+                Err(DecodeError::Signature)
+            ));
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn encoding_properties_hold_for_generated_types() {
+    let engine = wasmtime::Engine::default();
+    let mut runner = TestRunner::new(Config {
+        cases: 96,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&arb_ty(), |ty| {
+            let component_ty = component_type(&engine, &ty);
+            check_type(&component_ty, 48);
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn mistyped_values_are_errors_not_keys() {
+    let engine = wasmtime::Engine::default();
+    let u64_ty = component_type(&engine, &Ty::Prim("u64"));
+    let mut out = Vec::new();
+    let wrong = encode_key_args(&[Val::S64(1)], &[u64_ty.clone()], &[true], &mut out);
+    assert!(
+        wrong.is_err(),
+        "an s64 is not a u64 even with the same bytes"
+    );
+    let record = component_type(&engine, &Ty::Record(vec![Ty::Prim("u8"), Ty::Prim("u8")]));
+    let missing_field = Val::Record(vec![("f0".into(), Val::U8(1))]);
+    assert!(encode_key_args(&[missing_field], &[record.clone()], &[true], &mut out).is_err());
+    let unknown_field = Val::Record(vec![("f0".into(), Val::U8(1)), ("zz".into(), Val::U8(1))]);
+    assert!(encode_key_args(&[unknown_field], &[record], &[true], &mut out).is_err());
+    let flags = component_type(&engine, &Ty::Flags(3));
+    assert!(
+        encode_key_args(
+            &[Val::Flags(vec!["nope".into()])],
+            &[flags],
+            &[true],
+            &mut out
+        )
+        .is_err()
+    );
+    assert!(
+        encode_key_args(&[], &[u64_ty], &[true], &mut out).is_err(),
+        "wrong arity"
+    );
+}
+
+#[test]
+fn garbage_never_decodes_to_a_value() {
+    let engine = wasmtime::Engine::default();
+    let ty = component_type(&engine, &Ty::List(Box::new(Ty::Prim("string"))));
+    let mut runner = TestRunner::new(Config {
+        cases: 2000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&proptest::collection::vec(any::<u8>(), 0..64), |bytes| {
+            // Random payloads behind a valid header may decode (to some list),
+            // but must never panic; without the header they never decode.
+            let mut framed = b"AHC\x01".to_vec();
+            framed.extend_from_slice(&SIGNATURE);
+            framed.extend_from_slice(&bytes);
+            let _ = decode_entry(&framed, &SIGNATURE, std::slice::from_ref(&ty));
+            prop_assert!(
+                decode_entry(&bytes, &SIGNATURE, std::slice::from_ref(&ty)).is_err()
+                    || bytes.starts_with(b"AHC\x01")
+            );
+            Ok(())
+        })
+        .unwrap();
+}
