@@ -1,1 +1,402 @@
-//! placeholder
+//! The memoization engine on the real `typed` fixture component, through the
+//! library: single-flight, errors and traps, ignored parameters, refresh,
+//! invalidation, damaged entries, function identity, stats.
+
+mod support;
+
+use std::sync::Arc;
+
+use activity_host::store::{MemoryStore, Slot};
+use activity_host::{
+    CachePolicy, CacheStore, CallOptions, Host, HostError, LoadError, MemoryOutputPipe, Outcome,
+    RuleOverride, RulesConfig, Val,
+};
+use support::guest;
+
+/// A host with the typed fixture loaded as `typed`, its guest output
+/// captured, and `rules` applied.
+async fn typed_host(rules: RulesConfig, store: Arc<dyn CacheStore>) -> (Host, MemoryOutputPipe) {
+    let output = MemoryOutputPipe::new(1 << 20);
+    let host = Host::builder()
+        .rules(rules)
+        .store(store)
+        .capture_guest_stderr(output.clone())
+        .build()
+        .unwrap();
+    host.load_file("typed", guest("typed.wasm")).await.unwrap();
+    (host, output)
+}
+
+async fn typed() -> (Host, MemoryOutputPipe) {
+    typed_host(RulesConfig::default(), Arc::new(MemoryStore::default())).await
+}
+
+/// How many times the guest body `function` ran.
+fn runs(output: &MemoryOutputPipe, function: &str) -> usize {
+    let needle = format!("typed: ran {function}\n");
+    String::from_utf8_lossy(&output.contents())
+        .matches(&needle)
+        .count()
+}
+
+fn stats(host: &Host, export: &str) -> activity_host::ExportStats {
+    host.stats()
+        .into_iter()
+        .find(|(_, path, _)| path.ends_with(&format!("#{export}")))
+        .map(|(_, _, stats)| stats)
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_identical_misses_run_the_body_once() {
+    let (host, output) = typed().await;
+    let host = Arc::new(host);
+    let calls: Vec<_> = (0..20)
+        .map(|_| {
+            let host = host.clone();
+            tokio::spawn(async move { host.call_wave("typed", "slow(7, 300)").await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for call in calls {
+        let report = call.await.unwrap().unwrap();
+        assert_eq!(
+            report.results,
+            [Val::U32(7)],
+            "every waiter gets the result"
+        );
+        outcomes.push(report.outcome);
+    }
+    assert_eq!(runs(&output, "slow"), 1, "the body ran once");
+    assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Miss).count(), 1);
+    let counters = stats(&host, "slow");
+    assert_eq!(
+        (counters.misses, counters.hits, counters.waits),
+        (1, 19, 19)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn different_keys_do_not_wait_for_each_other() {
+    let (host, output) = typed().await;
+    let host = Arc::new(host);
+    let calls: Vec<_> = (0..4)
+        .map(|id| {
+            let host = host.clone();
+            tokio::spawn(async move { host.call_wave("typed", &format!("slow({id}, 100)")).await })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap().unwrap().outcome, Outcome::Miss);
+    }
+    assert_eq!(runs(&output, "slow"), 4);
+    assert_eq!(stats(&host, "slow").waits, 0);
+}
+
+#[tokio::test]
+async fn err_results_are_not_cached_unless_the_rule_says_so() {
+    let (host, output) = typed().await;
+    for _ in 0..2 {
+        let report = host.call_wave("typed", r#"lookup(1, "t")"#).await.unwrap();
+        assert_eq!(report.outcome, Outcome::Miss);
+        assert!(matches!(&report.results[..], [Val::Result(Err(_))]));
+    }
+    assert_eq!(runs(&output, "lookup"), 2, "an err result ran every time");
+
+    let mut rules = RulesConfig::default();
+    let cache_errors = RuleOverride {
+        cache_errors: Some(true),
+        ..RuleOverride::default()
+    };
+    rules.set("typed", "lookup", cache_errors);
+    let (host, output) = typed_host(rules, Arc::new(MemoryStore::default())).await;
+    let first = host.call_wave("typed", r#"lookup(1, "t")"#).await.unwrap();
+    let second = host.call_wave("typed", r#"lookup(1, "t")"#).await.unwrap();
+    assert_eq!(
+        (first.outcome, second.outcome),
+        (Outcome::Miss, Outcome::Hit)
+    );
+    assert_eq!(first.results, second.results);
+    assert_eq!(runs(&output, "lookup"), 1);
+}
+
+#[tokio::test]
+async fn ignored_parameters_do_not_change_the_key() {
+    let (host, output) = typed().await;
+    let first = host
+        .call_wave("typed", r#"lookup(2, "trace-a")"#)
+        .await
+        .unwrap();
+    let second = host
+        .call_wave("typed", r#"lookup(2, "trace-b")"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.outcome, second.outcome),
+        (Outcome::Miss, Outcome::Hit)
+    );
+    assert_eq!(first.key, second.key);
+    assert_eq!(runs(&output, "lookup"), 1);
+    let other_id = host
+        .call_wave("typed", r#"lookup(4, "trace-a")"#)
+        .await
+        .unwrap();
+    assert_eq!(other_id.outcome, Outcome::Miss);
+    // Still type-checked although ignored.
+    let error = host
+        .call("typed", "lookup", &[Val::U32(2), Val::U32(5)])
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("invalid arguments"), "{error}");
+}
+
+#[tokio::test]
+async fn traps_are_errors_never_cached_and_the_host_keeps_serving() {
+    let (host, output) = typed().await;
+    for _ in 0..2 {
+        let error = host.call_wave("typed", "divide(0)").await.unwrap_err();
+        assert!(matches!(error, HostError::Call(_)), "{error}");
+        assert!(error.to_string().contains("divide"), "{error}");
+    }
+    assert_eq!(
+        runs(&output, "divide"),
+        2,
+        "a trap is never served from the cache"
+    );
+    assert_eq!(stats(&host, "divide").errors, 2);
+    let report = host.call_wave("typed", "divide(4)").await.unwrap();
+    assert_eq!(
+        (report.outcome, report.results),
+        (Outcome::Miss, vec![Val::U32(25)])
+    );
+}
+
+#[tokio::test]
+async fn refresh_recomputes_and_overwrites() {
+    let (host, output) = typed().await;
+    let refresh = CallOptions { refresh: true };
+    host.call_wave("typed", r#"echo#echo-string("a")"#)
+        .await
+        .unwrap();
+    let refreshed = host
+        .call_wave_with("typed", r#"echo#echo-string("a")"#, refresh)
+        .await
+        .unwrap();
+    assert_eq!(refreshed.outcome, Outcome::Miss);
+    assert_eq!(runs(&output, "echo-string"), 2);
+    let after = host
+        .call_wave("typed", r#"echo#echo-string("a")"#)
+        .await
+        .unwrap();
+    assert_eq!(after.outcome, Outcome::Hit);
+    assert_eq!(runs(&output, "echo-string"), 2);
+}
+
+#[tokio::test]
+async fn invalidating_an_entry_matches_however_the_arguments_are_written() {
+    let (host, _) = typed().await;
+    let call = r#"echo-record({x: 1, y: 2, label: "p"})"#;
+    host.call_wave("typed", call).await.unwrap();
+    assert_eq!(
+        host.call_wave("typed", call).await.unwrap().outcome,
+        Outcome::Hit
+    );
+    let key = host
+        .invalidate_entry_wave("typed", r#"echo-record({label: "p", y: 2, x: 1})"#)
+        .await
+        .unwrap();
+    let after = host.call_wave("typed", call).await.unwrap();
+    assert_eq!(after.outcome, Outcome::Miss);
+    assert_eq!(after.key.unwrap().short(), key);
+
+    host.call_wave("typed", "echo-flags({read, exec})")
+        .await
+        .unwrap();
+    host.invalidate_entry_wave("typed", "echo-flags({exec, read})")
+        .await
+        .unwrap();
+    let flags = host
+        .call_wave("typed", "echo-flags({read, exec})")
+        .await
+        .unwrap();
+    assert_eq!(flags.outcome, Outcome::Miss);
+
+    // Ignored parameters do not matter either.
+    host.call_wave("typed", r#"lookup(2, "a")"#).await.unwrap();
+    host.invalidate_entry_wave("typed", r#"lookup(2, "zzz")"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        host.call_wave("typed", r#"lookup(2, "a")"#)
+            .await
+            .unwrap()
+            .outcome,
+        Outcome::Miss
+    );
+
+    let not_cached = host.invalidate_entry_wave("typed", "read-counter").await;
+    assert!(not_cached.is_err());
+}
+
+#[tokio::test]
+async fn invalidating_an_export_or_a_component_spares_the_rest() {
+    let (host, _) = typed().await;
+    let warm = || async {
+        host.call_wave("typed", "echo-bool(true)").await.unwrap();
+        host.call_wave("typed", "echo-char('x')").await.unwrap();
+    };
+    let outcome = |call: &'static str| {
+        let host = &host;
+        async move { host.call_wave("typed", call).await.unwrap().outcome }
+    };
+    warm().await;
+    host.invalidate_export("typed", "echo-bool").await.unwrap();
+    assert_eq!(outcome("echo-bool(true)").await, Outcome::Miss);
+    assert_eq!(outcome("echo-char('x')").await, Outcome::Hit);
+
+    host.invalidate_component("typed").await.unwrap();
+    assert_eq!(outcome("echo-bool(true)").await, Outcome::Miss);
+    assert_eq!(outcome("echo-char('x')").await, Outcome::Miss);
+    assert_eq!(
+        outcome("echo-char('x')").await,
+        Outcome::Hit,
+        "new entries are cached again"
+    );
+}
+
+#[tokio::test]
+async fn damaged_entries_are_misses_and_are_overwritten() {
+    let store = MemoryStore::default();
+    let (host, output) = typed_host(RulesConfig::default(), Arc::new(store.clone())).await;
+    let call = r#"echo#echo-string("value")"#;
+    let first = host.call_wave("typed", call).await.unwrap();
+    let key = first.key.unwrap();
+    let export = "example:typed/echo@0.1.0#echo-string";
+    let slot = Slot {
+        key: &key,
+        component: "typed",
+        export,
+    };
+    let good = store.get(slot).await.unwrap().unwrap();
+    let mut other_signature = good.to_vec();
+    other_signature[4] ^= 0xff;
+    let damaged: Vec<Vec<u8>> = vec![
+        b"garbage".to_vec(),
+        good[..good.len() - 1].to_vec(),
+        [&good[..], b"x"].concat(),
+        other_signature,
+        Vec::new(),
+    ];
+    for (round, bytes) in damaged.into_iter().enumerate() {
+        store.set(slot, bytes.into(), None).await.unwrap();
+        let report = host.call_wave("typed", call).await.unwrap();
+        assert_eq!(report.outcome, Outcome::Miss, "round {round}");
+        assert_eq!(report.results, first.results, "round {round}");
+        let again = host.call_wave("typed", call).await.unwrap();
+        assert_eq!(
+            again.outcome,
+            Outcome::Hit,
+            "round {round}: overwritten with a good entry"
+        );
+    }
+    assert_eq!(runs(&output, "echo-string"), 6);
+}
+
+#[tokio::test]
+async fn same_function_names_never_share_entries() {
+    let (host, _) = typed().await;
+    let echo = host
+        .call_wave("typed", r#"echo#echo-string("abc")"#)
+        .await
+        .unwrap();
+    let behave = host
+        .call_wave("typed", r#"behave#echo-string("abc")"#)
+        .await
+        .unwrap();
+    assert_eq!(echo.results, [Val::String("abc".into())]);
+    assert_eq!(behave.outcome, Outcome::Miss);
+    assert_eq!(behave.results, [Val::String("ABC".into())]);
+    let ambiguous = host
+        .call_wave("typed", r#"echo-string("abc")"#)
+        .await
+        .unwrap_err();
+    assert!(ambiguous.to_string().contains("ambiguous"), "{ambiguous}");
+
+    // The same component under two names: separate entries too.
+    host.load_file("twin", guest("typed.wasm")).await.unwrap();
+    let twin = host
+        .call_wave("twin", r#"echo#echo-string("abc")"#)
+        .await
+        .unwrap();
+    assert_eq!(twin.outcome, Outcome::Miss);
+    assert_ne!(twin.key, echo.key);
+}
+
+#[tokio::test]
+async fn resource_functions_cannot_be_cached() {
+    let mut rules = RulesConfig::default();
+    let inputs = RuleOverride {
+        policy: Some(CachePolicy::Inputs),
+        ..RuleOverride::default()
+    };
+    rules.set("typed", "read-counter", inputs);
+    let host = Host::builder().rules(rules).build().unwrap();
+    let error = host
+        .load_file("typed", guest("typed.wasm"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LoadError::Uncacheable { .. }), "{error}");
+    assert!(error.to_string().contains("read-counter"), "{error}");
+    assert!(error.to_string().contains("resource"), "{error}");
+
+    // A default policy for undeclared exports skips them instead.
+    let everything = RulesConfig {
+        undeclared: Some(CachePolicy::Inputs),
+        ..RulesConfig::default()
+    };
+    let host = Host::builder().rules(everything).build().unwrap();
+    let typed = host.load_file("typed", guest("typed.wasm")).await.unwrap();
+    let counter = typed.export("read-counter").unwrap();
+    assert_eq!(counter.rule.policy, CachePolicy::NoCache);
+}
+
+#[tokio::test]
+async fn rules_that_name_unknown_parameters_are_refused() {
+    let mut rules = RulesConfig::default();
+    let ignore = RuleOverride {
+        ignore_params: Some(vec!["trace".into()]),
+        ..RuleOverride::default()
+    };
+    rules.set("typed", "lookup", ignore);
+    let host = Host::builder().rules(rules).build().unwrap();
+    let error = host
+        .load_file("typed", guest("typed.wasm"))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("ignores `trace`"), "{error}");
+    assert!(error.to_string().contains("id, trace-id"), "{error}");
+}
+
+#[tokio::test]
+async fn stats_count_every_outcome_and_stored_bytes() {
+    let mut rules = RulesConfig::default();
+    let no_cache = RuleOverride {
+        policy: Some(CachePolicy::NoCache),
+        ..RuleOverride::default()
+    };
+    rules.set("typed", "echo-char", no_cache);
+    let (host, _) = typed_host(rules, Arc::new(MemoryStore::default())).await;
+    host.call_wave("typed", "echo-bool(true)").await.unwrap();
+    host.call_wave("typed", "echo-bool(true)").await.unwrap();
+    host.call_wave("typed", "echo-char('a')").await.unwrap();
+    host.call_wave("typed", "divide(0)").await.unwrap_err();
+    let bool_stats = stats(&host, "echo-bool");
+    assert_eq!((bool_stats.hits, bool_stats.misses), (1, 1));
+    assert!(
+        bool_stats.stored_bytes > 36,
+        "header plus payload: {}",
+        bool_stats.stored_bytes
+    );
+    assert_eq!(stats(&host, "echo-char").bypasses, 1);
+    assert_eq!(stats(&host, "divide").errors, 1);
+}

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use activity_host::{CachePolicy, Host, Outcome, RuleOverrides, Val};
+use activity_host::{CachePolicy, Host, Outcome, RuleOverride, RulesConfig, Ttl, Val};
 use support::{activity_host, guest};
 
 fn users() -> String {
@@ -284,9 +284,13 @@ async fn mistyped_arguments_are_refused_not_keyed() {
 
 #[tokio::test]
 async fn results_expire_after_their_ttl() {
-    let mut overrides = RuleOverrides::default();
-    overrides.set_ttl("fetch-user", Duration::from_millis(100));
-    let host = Host::builder().overrides(overrides).build().unwrap();
+    let mut rules = RulesConfig::default();
+    let ttl = RuleOverride {
+        ttl: Some(Ttl::After(Duration::from_millis(100))),
+        ..RuleOverride::default()
+    };
+    rules.set("users", "fetch-user", ttl);
+    let host = Host::builder().rules(rules).build().unwrap();
     host.load_file("users", guest("users.wasm")).await.unwrap();
     let call = || host.call("users", "fetch-user", &[Val::U64(1)]);
     assert_eq!(call().await.unwrap().outcome, Outcome::Miss);
@@ -297,9 +301,13 @@ async fn results_expire_after_their_ttl() {
 
 #[tokio::test]
 async fn policy_override_applies_through_the_library() {
-    let mut overrides = RuleOverrides::default();
-    overrides.set_policy("calculate", CachePolicy::NoCache);
-    let host = Host::builder().overrides(overrides).build().unwrap();
+    let mut rules = RulesConfig::default();
+    let no_cache = RuleOverride {
+        policy: Some(CachePolicy::NoCache),
+        ..RuleOverride::default()
+    };
+    rules.set("users", "calculate", no_cache);
+    let host = Host::builder().rules(rules).build().unwrap();
     host.load_file("users", guest("users.wasm")).await.unwrap();
     for _ in 0..2 {
         let report = host

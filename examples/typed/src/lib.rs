@@ -38,7 +38,11 @@ const ECHOES: &[&str] = &[
 
 impl bindings::exports::activity::cache::rules::Guest for Typed {
     fn declare() -> Vec<Rule> {
-        let mut rules: Vec<Rule> = ECHOES.iter().map(|name| Rule::inputs(name)).collect();
+        let mut rules: Vec<Rule> = ECHOES
+            .iter()
+            .map(|name| Rule::inputs(&format!("echo#{name}")))
+            .collect();
+        rules.push(Rule::inputs("behave#echo-string"));
         rules.push(Rule::inputs("noop"));
         rules.push(Rule::inputs("lookup").ignore("trace-id"));
         rules.push(Rule::inputs("slow"));
@@ -148,6 +152,26 @@ impl behave::Guest for Typed {
     fn divide(x: u32) -> u32 {
         ran("divide");
         100 / x
+    }
+
+    fn echo_string(s: String) -> String {
+        ran("behave#echo-string");
+        s.to_uppercase()
+    }
+
+    type Counter = Counter;
+
+    fn read_counter(_: behave::CounterBorrow<'_>) -> u32 {
+        0
+    }
+}
+
+/// The `counter` resource.
+struct Counter;
+
+impl behave::GuestCounter for Counter {
+    fn new() -> Self {
+        Counter
     }
 }
 
