@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 use wasmtime::component::types::{ComponentFunc, ComponentItem};
 use wasmtime::component::wasm_wave::wasm::DisplayType;
@@ -127,13 +128,6 @@ impl ActivityExport {
         Some(format!("{short}#{}", self.name))
     }
 
-    /// Whether `name` addresses this export by its path, short path or bare name.
-    fn answers_to(&self, name: &str) -> bool {
-        self.path == name
-            || self.name == name
-            || self.short_path().is_some_and(|short| short == name)
-    }
-
     /// Applies `rule`, checking it fits the signature. A rule that asks to
     /// cache what cannot be cached is an error if it was `configured` (declared
     /// or overridden), and falls back to `no-cache` if it is only the default.
@@ -185,6 +179,7 @@ pub struct ActivityComponent {
     pub exports: Vec<ActivityExport>,
     /// The component with its imports resolved, ready to instantiate.
     pub pre: InstancePre<HostState>,
+    names: ExportNames,
 }
 
 impl std::fmt::Debug for ActivityComponent {
@@ -225,19 +220,20 @@ impl ActivityComponent {
         for export in &mut exports {
             export.counters = stats.counters(&name, &export.path);
         }
+        let names = ExportNames::new(&exports);
         let mut resolved: Vec<Option<CacheRule>> = vec![None; exports.len()];
         for (function, rule) in declared
             .unwrap_or_default()
             .into_iter()
             .map(contract::declared_rule)
         {
-            resolved[find(&exports, &function)?] = Some(rule);
+            resolved[names.find(&exports, &function)?] = Some(rule);
         }
         // Overrides by bare name first, so more specific names win.
         let mut overrides: Vec<_> = rules.overrides(&name).collect();
         overrides.sort_by_key(|(export, _)| (export.contains('/'), export.contains('#')));
         for (export, change) in overrides {
-            let index = find(&exports, export)?;
+            let index = names.find(&exports, export)?;
             let rule = resolved[index]
                 .take()
                 .unwrap_or_else(|| rules.undeclared_rule());
@@ -252,13 +248,16 @@ impl ActivityComponent {
             code_hash,
             exports,
             pre,
+            names,
         })
     }
 
     /// The export `name` addresses: its path (`iface#func`), its short path
     /// (`api#func`), or its bare name when that is unambiguous.
     pub fn export(&self, name: &str) -> Result<&ActivityExport, ExportLookupError> {
-        find(&self.exports, name).map(|index| &self.exports[index])
+        self.names
+            .find(&self.exports, name)
+            .map(|index| &self.exports[index])
     }
 
     /// The code hash in hex.
@@ -267,29 +266,60 @@ impl ActivityComponent {
     }
 }
 
-fn find(exports: &[ActivityExport], name: &str) -> Result<usize, ExportLookupError> {
-    if let Some(index) = exports.iter().position(|export| export.path == name) {
-        return Ok(index);
-    }
-    let matches: Vec<usize> = (0..exports.len())
-        .filter(|&i| exports[i].answers_to(name))
-        .collect();
-    let paths = |indexes: &mut dyn Iterator<Item = usize>| {
-        indexes
-            .map(|i| exports[i].path.as_str())
+/// Every name that addresses an export (path, short path, bare name), with
+/// the exports answering to it.
+#[derive(Default)]
+struct ExportNames {
+    by_name: FxHashMap<String, Vec<usize>>,
+    paths: String,
+}
+
+impl ExportNames {
+    fn new(exports: &[ActivityExport]) -> Self {
+        let mut by_name: FxHashMap<String, Vec<usize>> = FxHashMap::default();
+        for (index, export) in exports.iter().enumerate() {
+            let names = [
+                Some(export.path.clone()),
+                export.short_path(),
+                Some(export.name.clone()),
+            ];
+            for name in names.into_iter().flatten() {
+                let indexes = by_name.entry(name).or_default();
+                if !indexes.contains(&index) {
+                    indexes.push(index);
+                }
+            }
+        }
+        let paths = exports
+            .iter()
+            .map(|e| e.path.as_str())
             .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match matches.as_slice() {
-        [index] => Ok(*index),
-        [] => Err(ExportLookupError::Unknown {
-            name: name.to_owned(),
-            available: paths(&mut (0..exports.len())),
-        }),
-        _ => Err(ExportLookupError::Ambiguous {
-            name: name.to_owned(),
-            candidates: paths(&mut matches.iter().copied()),
-        }),
+            .join(", ");
+        Self { by_name, paths }
+    }
+
+    /// The one export `name` addresses. A full path always wins.
+    fn find(&self, exports: &[ActivityExport], name: &str) -> Result<usize, ExportLookupError> {
+        match self.by_name.get(name).map(Vec::as_slice) {
+            Some([index]) => Ok(*index),
+            Some(indexes) if !indexes.is_empty() => {
+                if let Some(index) = indexes.iter().find(|&&i| exports[i].path == name) {
+                    return Ok(*index);
+                }
+                Err(ExportLookupError::Ambiguous {
+                    name: name.to_owned(),
+                    candidates: indexes
+                        .iter()
+                        .map(|&i| exports[i].path.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+            }
+            _ => Err(ExportLookupError::Unknown {
+                name: name.to_owned(),
+                available: self.paths.clone(),
+            }),
+        }
     }
 }
 

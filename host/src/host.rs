@@ -1,10 +1,10 @@
 //! [`Host`]: the library's front door. Loads components by name, calls their
 //! exports through the memoizer, invalidates and reports.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
+use rustc_hash::FxHashMap;
 use wasmtime::component::Val;
 use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -113,7 +113,7 @@ pub struct Host {
     memo: Memoizer,
     rules: RulesConfig,
     stats: StatsRegistry,
-    components: RwLock<HashMap<String, Arc<ActivityComponent>>>,
+    components: RwLock<FxHashMap<String, Arc<ActivityComponent>>>,
 }
 
 impl Host {

@@ -20,8 +20,17 @@ use sha2::{Digest, Sha256};
 const RECIPE: &[u8] = b"activity-host/key/v1";
 
 /// The identity of one cached call: a sha256 digest.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct CacheKey([u8; 32]);
+
+impl std::hash::Hash for CacheKey {
+    /// A digest is already uniformly distributed: hash tables get its first
+    /// eight bytes instead of hashing all 32 again.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let (prefix, _) = self.0.split_first_chunk::<8>().expect("32 bytes");
+        state.write_u64(u64::from_le_bytes(*prefix));
+    }
+}
 
 impl CacheKey {
     /// A key from a digest computed elsewhere (tests, stores).

@@ -19,7 +19,7 @@ mod contract;
 mod engine;
 mod flight;
 mod host;
-mod key;
+pub mod key;
 mod memo;
 mod policy;
 mod runner;

@@ -51,8 +51,12 @@ impl bindings::exports::activity::cache::rules::Guest for Typed {
     }
 }
 
+/// Writes `typed: ran <function>` to stderr in one write, so lines of
+/// concurrent instances never interleave.
 fn ran(function: &str) {
-    eprintln!("typed: ran {function}");
+    use std::io::Write;
+    let line = format!("typed: ran {function}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 type Ints = (i8, u8, i16, u16, i32, u32, i64, u64);

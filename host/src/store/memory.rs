@@ -1,12 +1,13 @@
 //! The actor store: an in-memory cache private to one worker process (one
 //! replica). It is the default store and needs no set-up.
 
-use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use moka::Expiry;
-use moka::sync::Cache;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use super::{CacheStore, Slot, StoreFuture};
 use crate::key::CacheKey;
@@ -14,88 +15,107 @@ use crate::key::CacheKey;
 /// Default bound on the bytes held by a [`MemoryStore`]: 256 MiB.
 pub const DEFAULT_CAPACITY_BYTES: u64 = 256 * 1024 * 1024;
 
-/// One stored value, the generations it was written under, and how long it
-/// may live.
+/// One stored value, the generations it was written under, and when it
+/// expires.
 #[derive(Clone)]
 struct Entry {
     value: Arc<[u8]>,
     generations: Generations,
-    ttl: Option<Duration>,
+    expires_at: Option<Instant>,
+}
+
+impl Entry {
+    fn new(value: Arc<[u8]>, generations: Generations, ttl: Option<Duration>) -> Self {
+        let expires_at = ttl.map(|ttl| Instant::now() + ttl);
+        Self {
+            value,
+            generations,
+            expires_at,
+        }
+    }
+
+    fn is_live(&self) -> bool {
+        self.expires_at.is_none_or(|at| Instant::now() < at)
+    }
 }
 
 /// The (component, export) generations an entry belongs to.
 type Generations = (u64, u64);
 
-/// Expires each entry after its own TTL, counted from when it was written.
-struct PerEntryTtl;
+/// Weighs entries by the size of their value.
+#[derive(Clone)]
+struct ValueBytes;
 
-impl Expiry<CacheKey, Entry> for PerEntryTtl {
-    fn expire_after_create(&self, _: &CacheKey, entry: &Entry, _: Instant) -> Option<Duration> {
-        entry.ttl
-    }
-
-    fn expire_after_update(
-        &self,
-        _: &CacheKey,
-        entry: &Entry,
-        _: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        entry.ttl
+impl Weighter<CacheKey, Entry> for ValueBytes {
+    fn weight(&self, _: &CacheKey, entry: &Entry) -> u64 {
+        entry.value.len().max(1) as u64
     }
 }
 
-/// An in-memory store bounded by the total size of its values (least
-/// recently used entries are evicted first), with a TTL per entry.
+/// An in-memory store bounded by the total size of its values (evicting
+/// what is least likely to be used again, S3-FIFO), with a TTL per entry.
 #[derive(Clone)]
 pub struct MemoryStore {
-    entries: Cache<CacheKey, Entry>,
+    entries: Arc<Cache<CacheKey, Entry, ValueBytes, FxBuildHasher>>,
     /// Generations by component name; absent means 0.
-    generations: Arc<RwLock<HashMap<String, ComponentGenerations>>>,
+    generations: Arc<RwLock<FxHashMap<String, ComponentGenerations>>>,
+    /// Whether anything was ever invalidated (if not, every generation is 0
+    /// and lookups skip the lock).
+    invalidated: Arc<AtomicBool>,
 }
 
 /// A component's generation and its exports' generations.
 #[derive(Default)]
 struct ComponentGenerations {
     component: u64,
-    exports: HashMap<String, u64>,
+    exports: FxHashMap<String, u64>,
 }
 
 impl MemoryStore {
     /// A store holding at most `capacity_bytes` of values (keys and
     /// bookkeeping are not counted).
     pub fn new(capacity_bytes: u64) -> Self {
-        let entries = Cache::builder()
-            .max_capacity(capacity_bytes)
-            .weigher(|_, entry: &Entry| u32::try_from(entry.value.len()).unwrap_or(u32::MAX))
-            .expire_after(PerEntryTtl)
-            .build();
+        // A guess at the entry count for sizing the tables: small entries.
+        let estimated_items = (capacity_bytes / 256).clamp(1024, 1 << 20) as usize;
+        let entries = Cache::with(
+            estimated_items,
+            capacity_bytes,
+            ValueBytes,
+            FxBuildHasher,
+            Default::default(),
+        );
         Self {
-            entries,
+            entries: Arc::new(entries),
             generations: Arc::default(),
+            invalidated: Arc::default(),
         }
     }
 
     /// The value under `key`, if present and not expired. (For keys that
     /// belong to no export, such as the actor cache's.)
     pub fn lookup(&self, key: &CacheKey) -> Option<Arc<[u8]>> {
-        self.entries.get(key).map(|entry| entry.value)
+        self.live_entry(key).map(|entry| entry.value)
     }
 
     /// Stores `value` under `key` for `ttl` (`None`: until evicted).
     pub fn insert(&self, key: CacheKey, value: Arc<[u8]>, ttl: Option<Duration>) {
-        let generations = (0, 0);
-        self.entries.insert(
-            key,
-            Entry {
-                value,
-                generations,
-                ttl,
-            },
-        );
+        self.entries.insert(key, Entry::new(value, (0, 0), ttl));
+    }
+
+    /// The entry under `key` unless it expired (an expired one is removed).
+    fn live_entry(&self, key: &CacheKey) -> Option<Entry> {
+        let entry = self.entries.get(key)?;
+        if entry.is_live() {
+            return Some(entry);
+        }
+        self.entries.remove(key);
+        None
     }
 
     fn current(&self, slot: &Slot<'_>) -> Generations {
+        if !self.invalidated.load(Ordering::Acquire) {
+            return (0, 0);
+        }
         let generations = self
             .generations
             .read()
@@ -116,6 +136,7 @@ impl MemoryStore {
             None => component.component += 1,
             Some(export) => *component.exports.entry(export.to_owned()).or_default() += 1,
         }
+        self.invalidated.store(true, Ordering::Release);
     }
 }
 
@@ -133,8 +154,7 @@ impl CacheStore for MemoryStore {
 
     fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Option<Arc<[u8]>>> {
         let found = self
-            .entries
-            .get(slot.key)
+            .live_entry(slot.key)
             .filter(|entry| entry.generations == self.current(&slot))
             .map(|entry| entry.value);
         Box::pin(async move { Ok(found) })
@@ -147,19 +167,13 @@ impl CacheStore for MemoryStore {
         ttl: Option<Duration>,
     ) -> StoreFuture<'a, ()> {
         let generations = self.current(&slot);
-        self.entries.insert(
-            *slot.key,
-            Entry {
-                value,
-                generations,
-                ttl,
-            },
-        );
+        self.entries
+            .insert(*slot.key, Entry::new(value, generations, ttl));
         Box::pin(async { Ok(()) })
     }
 
     fn remove<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, ()> {
-        self.entries.invalidate(slot.key);
+        self.entries.remove(slot.key);
         Box::pin(async { Ok(()) })
     }
 
@@ -254,11 +268,7 @@ mod tests {
         for byte in 0..64u8 {
             store.insert(key(byte), Arc::from(vec![byte; 100]), None);
         }
-        store.entries.run_pending_tasks();
-        assert!(
-            store.entries.weighted_size() <= 1024,
-            "{}",
-            store.entries.weighted_size()
-        );
+        assert!(store.entries.weight() <= 1024, "{}", store.entries.weight());
+        assert!(store.lookup(&key(63)).is_some(), "the newest entry is kept");
     }
 }
