@@ -11,15 +11,28 @@
 //! ignore-params = ["trace-id"]       # parameters left out of the key
 //! ```
 //!
+//! ```toml
+//! [store]                            # where results are cached (default: memory)
+//! type = "redis"                     # memory | redis
+//! url = "redis://127.0.0.1:6379/0"   # redis:// or rediss:// (TLS), user:password@ allowed
+//! prefix = "activity-host"           # prefix of every key
+//! connect-timeout = "250ms"
+//! response-timeout = "250ms"
+//! breaker-window = "1s"              # how long Redis is skipped after a failure
+//! ```
+//!
 //! Precedence, lowest first: the component's declared rules, this file, CLI
 //! flags. Unknown keys are errors that name the key and the file.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::policy::{CachePolicy, RuleOverride, RulesConfig};
+use crate::store::{CacheStore, MemoryStore, RedisConfig, RedisStore, StoreError};
 
 /// The configuration file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +65,100 @@ pub struct ConfigFile {
     /// `[components.NAME]`: per-component settings.
     #[serde(default)]
     pub components: HashMap<String, ComponentSection>,
+    /// `[store]`: where results are cached.
+    #[serde(default)]
+    pub store: StoreSection,
+}
+
+/// The `[store]` table.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum StoreSection {
+    /// The in-memory actor store of this process (the default).
+    Memory {
+        /// Bound on the bytes of cached results (default 256 MiB).
+        #[serde(rename = "capacity-bytes")]
+        capacity_bytes: Option<u64>,
+    },
+    /// Redis (or Redis Cluster), shared by every worker.
+    Redis(RedisSection),
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self::Memory {
+            capacity_bytes: None,
+        }
+    }
+}
+
+/// The `[store]` table with `type = "redis"`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RedisSection {
+    /// `redis://…` or `rediss://…`.
+    pub url: String,
+    /// Key prefix (default `activity-host`).
+    pub prefix: Option<String>,
+    /// Connect timeout (default 250 ms).
+    #[serde(default, deserialize_with = "duration")]
+    pub connect_timeout: Option<Duration>,
+    /// Response timeout (default 250 ms).
+    #[serde(default, deserialize_with = "duration")]
+    pub response_timeout: Option<Duration>,
+    /// Breaker window (default 1 s).
+    #[serde(default, deserialize_with = "duration")]
+    pub breaker_window: Option<Duration>,
+}
+
+fn duration<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    humantime::parse_duration(&text)
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(format!("invalid duration `{text}`: {e}")))
+}
+
+impl StoreSection {
+    /// The section for `--store`: `memory`, or a `redis://` / `rediss://` URL.
+    pub fn from_flag(flag: &str) -> Result<Self, String> {
+        if flag == "memory" {
+            return Ok(Self::default());
+        }
+        if flag.starts_with("redis://") || flag.starts_with("rediss://") {
+            return Ok(Self::Redis(RedisSection {
+                url: flag.to_owned(),
+                prefix: None,
+                connect_timeout: None,
+                response_timeout: None,
+                breaker_window: None,
+            }));
+        }
+        Err(format!(
+            "unknown store `{flag}` (expected memory, redis://… or rediss://…)"
+        ))
+    }
+
+    /// Opens the store this section describes (Redis connects lazily).
+    pub fn open(&self) -> Result<Arc<dyn CacheStore>, StoreError> {
+        Ok(match self {
+            Self::Memory { capacity_bytes } => Arc::new(MemoryStore::new(
+                capacity_bytes.unwrap_or(crate::store::DEFAULT_CAPACITY_BYTES),
+            )),
+            Self::Redis(section) => {
+                let mut config = RedisConfig::new(&section.url);
+                if let Some(prefix) = &section.prefix {
+                    config.prefix.clone_from(prefix);
+                }
+                config.connect_timeout = section.connect_timeout.unwrap_or(config.connect_timeout);
+                config.response_timeout =
+                    section.response_timeout.unwrap_or(config.response_timeout);
+                config.breaker_window = section.breaker_window.unwrap_or(config.breaker_window);
+                Arc::new(RedisStore::new(&config)?)
+            }
+        })
+    }
 }
 
 /// The `[cache]` table.
@@ -152,6 +259,44 @@ mod tests {
         let error =
             ConfigFile::parse("[components.users.exports.f]\nttl = \"soon\"\n").unwrap_err();
         assert!(error.contains("invalid TTL `soon`"), "{error}");
+    }
+
+    #[test]
+    fn parses_the_store_section() {
+        let file = ConfigFile::parse(
+            r#"
+            [store]
+            type = "redis"
+            url = "redis://127.0.0.1:6390/2"
+            prefix = "ah"
+            response-timeout = "100ms"
+            "#,
+        )
+        .unwrap();
+        let StoreSection::Redis(redis) = &file.store else {
+            panic!("{:?}", file.store)
+        };
+        assert_eq!(redis.url, "redis://127.0.0.1:6390/2");
+        assert_eq!(redis.prefix.as_deref(), Some("ah"));
+        assert_eq!(redis.response_timeout, Some(Duration::from_millis(100)));
+        assert_eq!(
+            ConfigFile::parse("").unwrap().store,
+            StoreSection::default()
+        );
+        let error = ConfigFile::parse(
+            "[store]
+type = \"redis\"
+url = \"redis://x\"
+port = 1
+",
+        )
+        .unwrap_err();
+        assert!(error.contains("port"), "{error}");
+        assert!(StoreSection::from_flag("memcached://x").is_err());
+        assert!(matches!(
+            StoreSection::from_flag("rediss://h:1").unwrap(),
+            StoreSection::Redis(_)
+        ));
     }
 
     #[test]

@@ -239,7 +239,9 @@ impl Memoizer {
             Ok(Some(bytes)) => bytes,
             Ok(None) => return Lookup::Miss,
             Err(error) => {
-                tracing::warn!(%error, "cache lookup failed; running uncached");
+                // The store's breaker warns once per outage; a line per call
+                // would drown the log while the store is down.
+                tracing::debug!(%error, "cache lookup failed; running uncached");
                 return Lookup::StoreFailed;
             }
         };
@@ -299,7 +301,7 @@ impl Memoizer {
                 Stored::Yes
             }
             Err(error) => {
-                tracing::warn!(%error, "cache write failed");
+                tracing::debug!(%error, "cache write failed");
                 Stored::Failed
             }
         }

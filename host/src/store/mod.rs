@@ -8,8 +8,11 @@
 //! and of its component, and bumping a generation makes every older entry
 //! unreachable (they age out through eviction or their TTL).
 
+mod breaker;
 mod memory;
+mod redis;
 
+pub use self::redis::{RedisConfig, RedisStore};
 pub use memory::{DEFAULT_CAPACITY_BYTES, MemoryStore};
 
 use std::future::Future;

@@ -35,6 +35,9 @@ enum Command {
     /// Call exports of a component, written as WAVE text, in one process;
     /// print each result as WAVE on stdout.
     Call(commands::call::Args),
+    /// Invalidate cached results: one call's entry, every entry of an export,
+    /// or every entry of the component (useful with a shared store).
+    Invalidate(commands::invalidate::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,6 +57,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Inspect(args) => commands::inspect::run(args).await,
             Command::Call(args) => commands::call::run(args).await,
+            Command::Invalidate(args) => commands::invalidate::run(args).await,
         }
     });
     match result {

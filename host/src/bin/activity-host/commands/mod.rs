@@ -2,10 +2,11 @@
 
 pub mod call;
 pub mod inspect;
+pub mod invalidate;
 
 use std::path::{Path, PathBuf};
 
-use activity_host::config::ConfigFile;
+use activity_host::config::{ConfigFile, StoreSection};
 use activity_host::{CachePolicy, Host, RuleOverride, Ttl, parse_assignment};
 use anyhow::Context;
 
@@ -20,10 +21,15 @@ pub struct ComponentArgs {
     #[arg(long)]
     pub name: Option<String>,
 
-    /// Configuration file (TOML): cache rules per component and export.
-    /// Flags override it.
+    /// Configuration file (TOML): the store, and cache rules per component
+    /// and export. Flags override it.
     #[arg(long, env = "ACTIVITY_HOST_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Where results are cached: `memory` (this process only; the default)
+    /// or a Redis URL, `redis://[user:password@]host:port[/db]` or `rediss://…`.
+    #[arg(long, env = "ACTIVITY_HOST_STORE", value_name = "STORE", value_parser = StoreSection::from_flag)]
+    pub store: Option<StoreSection>,
 
     /// Override the cache policy of an export: EXPORT=inputs|task-source|no-cache.
     /// Repeatable.
@@ -73,7 +79,8 @@ impl ComponentArgs {
             };
             rules.set(&name, export, change);
         }
-        let host = Host::builder().rules(rules).build()?;
+        let store = self.store.as_ref().unwrap_or(&file.store).open()?;
+        let host = Host::builder().rules(rules).store(store).build()?;
         host.load_file(&name, &self.file)
             .await
             .with_context(|| format!("cannot load {}", self.file.display()))?;

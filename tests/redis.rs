@@ -1,0 +1,278 @@
+//! The Redis store against real `redis-server` processes: shared across
+//! worker processes, invalidated from another process, and harmless when
+//! Redis dies, hangs, restarts or holds garbage.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use activity_host::store::{RedisConfig, RedisStore};
+use activity_host::{Host, MemoryOutputPipe, Outcome, Val};
+use support::redis::RedisServer;
+use support::{activity_host, guest};
+
+fn users() -> String {
+    guest("users.wasm").display().to_string()
+}
+
+/// A library host on `server` with a short breaker window.
+async fn host_on(server: &RedisServer) -> (Host, RedisStore) {
+    let mut config = RedisConfig::new(server.url());
+    config.breaker_window = Duration::from_millis(200);
+    let store = RedisStore::new(&config).unwrap();
+    let host = Host::builder()
+        .store(Arc::new(store.clone()))
+        .capture_guest_stderr(MemoryOutputPipe::new(1 << 20))
+        .build()
+        .unwrap();
+    host.load_file("users", guest("users.wasm")).await.unwrap();
+    (host, store)
+}
+
+async fn fetch(host: &Host, id: u64) -> Outcome {
+    let report = host
+        .call("users", "fetch-user", &[Val::U64(id)])
+        .await
+        .unwrap();
+    let Val::Record(fields) = &report.results[0] else {
+        panic!("{:?}", report.results)
+    };
+    assert_eq!(
+        fields[0].1,
+        Val::U64(id),
+        "the right user, whatever the outcome"
+    );
+    report.outcome
+}
+
+#[test]
+fn a_result_cached_by_one_worker_process_is_a_hit_in_another() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let first = activity_host(&["call", &users(), "--store", &url, "fetch-user(42)"]);
+    let second = activity_host(&["call", &users(), "--store", &url, "fetch-user(42)"]);
+    assert!(
+        first.success && second.success,
+        "{}{}",
+        first.stderr,
+        second.stderr
+    );
+    assert_eq!(first.outcomes(), ["miss"]);
+    assert_eq!(second.outcomes(), ["hit"]);
+    assert_eq!(
+        second.stderr_lines_with("users: ran fetch-user"),
+        0,
+        "the body did not run again"
+    );
+    assert_eq!(first.stdout, second.stdout);
+}
+
+#[test]
+fn invalidate_from_another_process() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let warm = || {
+        activity_host(&[
+            "call",
+            &users(),
+            "--store",
+            &url,
+            "fetch-user(1)",
+            "calculate(2)",
+        ])
+    };
+    assert_eq!(warm().outcomes(), ["miss", "miss"]);
+    assert_eq!(warm().outcomes(), ["hit", "hit"]);
+
+    let one = activity_host(&["invalidate", &users(), "--store", &url, "fetch-user(1)"]);
+    assert!(one.success, "{}", one.stderr);
+    assert!(
+        one.stdout.contains("invalidated users fetch-user(1)"),
+        "{}",
+        one.stdout
+    );
+    assert_eq!(warm().outcomes(), ["miss", "hit"]);
+
+    let export = activity_host(&[
+        "invalidate",
+        &users(),
+        "--store",
+        &url,
+        "--export",
+        "calculate",
+    ]);
+    assert!(export.success, "{}", export.stderr);
+    assert_eq!(warm().outcomes(), ["hit", "miss"]);
+
+    let all = activity_host(&["invalidate", &users(), "--store", &url, "--all"]);
+    assert!(all.success, "{}", all.stderr);
+    assert_eq!(warm().outcomes(), ["miss", "miss"]);
+
+    let nothing = activity_host(&["invalidate", &users(), "--store", &url]);
+    assert!(!nothing.success);
+    assert!(
+        nothing.stderr.contains("nothing to invalidate"),
+        "{}",
+        nothing.stderr
+    );
+}
+
+#[test]
+fn calls_succeed_when_redis_is_down_from_the_start() {
+    let mut server = RedisServer::start();
+    let url = server.url();
+    server.kill();
+    let run = activity_host(&[
+        "call",
+        &users(),
+        "--store",
+        &url,
+        "fetch-user(1)",
+        "fetch-user(1)",
+        "fetch-user(1)",
+    ]);
+    assert!(run.success, "{}", run.stderr);
+    assert_eq!(run.outcomes(), ["degraded", "degraded", "degraded"]);
+    assert_eq!(run.stdout_lines().len(), 3);
+    let warnings = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("\"WARN\""))
+        .count();
+    assert_eq!(
+        warnings, 1,
+        "one warning per outage, not per call:\n{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn redis_killed_mid_run_then_restarted() {
+    let mut server = RedisServer::start();
+    let (host, store) = host_on(&server).await;
+    assert_eq!(fetch(&host, 1).await, Outcome::Miss);
+    assert_eq!(fetch(&host, 1).await, Outcome::Hit);
+
+    server.kill();
+    for _ in 0..5 {
+        assert_eq!(fetch(&host, 1).await, Outcome::Degraded, "no call fails");
+    }
+    assert!(!store.is_healthy());
+
+    server.restart();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The restarted server is empty: the probe misses, then the cache works.
+    let mut outcomes = Vec::new();
+    for _ in 0..3 {
+        outcomes.push(fetch(&host, 1).await);
+    }
+    assert_eq!(
+        outcomes,
+        [Outcome::Miss, Outcome::Hit, Outcome::Hit],
+        "cache resumes"
+    );
+    assert!(store.is_healthy());
+}
+
+#[tokio::test]
+async fn a_hung_redis_costs_one_timeout_per_window_then_recovers() {
+    let server = RedisServer::start();
+    let (host, store) = host_on(&server).await;
+    assert_eq!(fetch(&host, 7).await, Outcome::Miss);
+
+    server.pause();
+    // A guard against hanging, not a speed assertion: each call must end.
+    for _ in 0..20 {
+        let outcome = tokio::time::timeout(Duration::from_secs(5), fetch(&host, 7)).await;
+        assert_eq!(
+            outcome.expect("a call against a hung Redis returned"),
+            Outcome::Degraded
+        );
+    }
+    assert!(!store.is_healthy(), "the breaker opened");
+
+    server.resume();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut recovered = false;
+    for _ in 0..10 {
+        if fetch(&host, 7).await == Outcome::Hit {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "hits again after SIGCONT");
+    assert!(store.is_healthy());
+}
+
+#[tokio::test]
+async fn a_corrupted_value_in_redis_is_a_miss_and_is_overwritten() {
+    let server = RedisServer::start();
+    let (host, _) = host_on(&server).await;
+    let miss = host
+        .call("users", "fetch-user", &[Val::U64(9)])
+        .await
+        .unwrap();
+    let key = format!("activity-host:e:{}", miss.key.unwrap());
+    assert_eq!(server.keys("activity-host:e:*"), std::slice::from_ref(&key));
+    for garbage in [&b"garbage"[..], &[0u8; 16][..], &[0u8; 40][..]] {
+        server.raw(&[b"SET", key.as_bytes(), garbage]);
+        let report = host
+            .call("users", "fetch-user", &[Val::U64(9)])
+            .await
+            .unwrap();
+        assert_eq!(report.outcome, Outcome::Miss);
+        assert_eq!(report.results, miss.results);
+        assert_eq!(
+            fetch(&host, 9).await,
+            Outcome::Hit,
+            "overwritten with a good entry"
+        );
+    }
+}
+
+#[tokio::test]
+async fn entries_carry_the_rule_ttl_in_milliseconds() {
+    let server = RedisServer::start();
+    let (host, _) = host_on(&server).await;
+    let report = host
+        .call("users", "fetch-user", &[Val::U64(3)])
+        .await
+        .unwrap();
+    let key = format!("activity-host:e:{}", report.key.unwrap());
+    let pttl = String::from_utf8(server.raw(&[b"PTTL", key.as_bytes()])).unwrap();
+    let ms: u64 = pttl.trim().trim_start_matches(':').parse().unwrap();
+    assert!(
+        ms > 3_500_000 && ms <= 3_600_000,
+        "fetch-user declares 1h: PTTL {ms}"
+    );
+    let calc = host
+        .call("users", "calculate", &[Val::S64(3)])
+        .await
+        .unwrap();
+    let key = format!("activity-host:e:{}", calc.key.unwrap());
+    let pttl = String::from_utf8(server.raw(&[b"PTTL", key.as_bytes()])).unwrap();
+    assert_eq!(pttl.trim(), ":-1", "no TTL: kept until evicted");
+}
+
+#[tokio::test]
+async fn export_and_component_invalidation_are_shared_by_every_host() {
+    let server = RedisServer::start();
+    let (first, _) = host_on(&server).await;
+    let (second, _) = host_on(&server).await;
+    assert_eq!(fetch(&first, 5).await, Outcome::Miss);
+    assert_eq!(fetch(&second, 5).await, Outcome::Hit, "shared");
+    second
+        .invalidate_export("users", "fetch-user")
+        .await
+        .unwrap();
+    assert_eq!(
+        fetch(&first, 5).await,
+        Outcome::Miss,
+        "seen by the other host"
+    );
+    first.invalidate_component("users").await.unwrap();
+    assert_eq!(fetch(&second, 5).await, Outcome::Miss);
+    assert_eq!(fetch(&first, 5).await, Outcome::Hit);
+}
