@@ -94,6 +94,28 @@ fn cli_flags_override_declared_rules() {
 }
 
 #[test]
+fn refresh_runs_the_body_again_and_a_summary_counts_outcomes() {
+    let run = activity_host(&[
+        "call",
+        &users(),
+        "--refresh",
+        "fetch-user(5)",
+        "fetch-user(5)",
+    ]);
+    assert!(run.success, "{}", run.stderr);
+    assert_eq!(run.outcomes(), ["miss", "miss"]);
+    assert_eq!(run.stderr_lines_with("users: ran fetch-user"), 2);
+    assert_eq!(run.calls()[1]["detail"], "refresh");
+    let summary = run
+        .stderr
+        .lines()
+        .find(|line| line.starts_with("users ") && line.contains("#fetch-user"))
+        .unwrap_or_else(|| panic!("no summary row in:\n{}", run.stderr));
+    let counts: Vec<&str> = summary.split_whitespace().skip(2).take(2).collect();
+    assert_eq!(counts, ["0", "2"], "hits, misses: {summary}");
+}
+
+#[test]
 fn inspect_lists_exports_signatures_and_rules() {
     let run = activity_host(&["inspect", &users(), "--ttl", "calculate=90s"]);
     assert!(run.success, "{}", run.stderr);

@@ -14,7 +14,7 @@ use crate::component::{ActivityComponent, ActivityExport, ExportLookupError, Loa
 use crate::memo::{CallError, CallOptions, CallReport, Memoizer};
 use crate::policy::RulesConfig;
 use crate::runner::Runner;
-use crate::stats::{ExportStats, StatsRegistry};
+use crate::stats::{StatsRegistry, StatsRow};
 use crate::store::{CacheStore, MemoryStore, Slot, StoreError};
 
 /// Why a [`Host`] operation on a loaded component failed.
@@ -255,8 +255,24 @@ impl Host {
 
     /// Counters of every export called or loaded since the host started, by
     /// (component, export path).
-    pub fn stats(&self) -> Vec<(String, String, ExportStats)> {
+    pub fn stats(&self) -> Vec<StatsRow> {
         self.stats.snapshot()
+    }
+
+    /// Adds what this host counted since the last flush to the counters its
+    /// store keeps for every worker (Redis does; the memory store keeps none).
+    pub async fn flush_stats(&self) -> Result<(), HostError> {
+        let deltas = self.stats.take_deltas();
+        if !deltas.is_empty() {
+            self.memo.store().add_stats(&deltas).await?;
+        }
+        Ok(())
+    }
+
+    /// The counters the store keeps for every worker, or `None` if it keeps
+    /// none (the memory store).
+    pub async fn shared_stats(&self) -> Result<Option<Vec<StatsRow>>, HostError> {
+        Ok(self.memo.store().stats().await?)
     }
 
     async fn remove_entry(

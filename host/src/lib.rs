@@ -31,7 +31,7 @@ pub use host::{CacheKeyText, Host, HostBuilder, HostError};
 pub use key::CacheKey;
 pub use memo::{CallError, CallOptions, CallReport, Outcome};
 pub use policy::{CachePolicy, CacheRule, RuleOverride, RulesConfig, Ttl, parse_assignment};
-pub use stats::ExportStats;
+pub use stats::{ExportStats, StatsRow};
 pub use store::CacheStore;
 pub use wasmtime::component::{Val, wasm_wave};
 pub use wasmtime_wasi::p2::pipe::MemoryOutputPipe;

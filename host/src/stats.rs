@@ -84,11 +84,60 @@ pub struct ExportStats {
     pub stored_bytes: u64,
 }
 
+impl ExportStats {
+    /// Every counter with its name, as stored and printed.
+    pub fn fields(&self) -> [(&'static str, u64); 7] {
+        [
+            ("hits", self.hits),
+            ("misses", self.misses),
+            ("bypasses", self.bypasses),
+            ("degraded", self.degraded),
+            ("errors", self.errors),
+            ("waits", self.waits),
+            ("stored_bytes", self.stored_bytes),
+        ]
+    }
+
+    /// Sets the counter called `name` (unknown names are ignored).
+    pub fn set(&mut self, name: &str, value: u64) {
+        let counter = match name {
+            "hits" => &mut self.hits,
+            "misses" => &mut self.misses,
+            "bypasses" => &mut self.bypasses,
+            "degraded" => &mut self.degraded,
+            "errors" => &mut self.errors,
+            "waits" => &mut self.waits,
+            "stored_bytes" => &mut self.stored_bytes,
+            _ => return,
+        };
+        *counter = value;
+    }
+
+    /// Whether every counter is zero.
+    pub fn is_zero(&self) -> bool {
+        self.fields().iter().all(|(_, value)| *value == 0)
+    }
+
+    /// The counters of `self` minus those of `earlier`.
+    fn since(&self, earlier: &ExportStats) -> ExportStats {
+        let mut delta = ExportStats::default();
+        for ((name, now), (_, before)) in self.fields().into_iter().zip(earlier.fields()) {
+            delta.set(name, now.saturating_sub(before));
+        }
+        delta
+    }
+}
+
+/// Counters of one export of one component: (component, export path, counters).
+pub type StatsRow = (String, String, ExportStats);
+
 /// The counters of every export of every component, by (component, export
 /// path). Counters survive reloading a component.
 #[derive(Default)]
 pub struct StatsRegistry {
     exports: Mutex<BTreeMap<(String, String), Arc<ExportCounters>>>,
+    /// What was last handed out by [`StatsRegistry::take_deltas`].
+    flushed: Mutex<BTreeMap<(String, String), ExportStats>>,
 }
 
 impl StatsRegistry {
@@ -104,8 +153,29 @@ impl StatsRegistry {
             .clone()
     }
 
+    /// What every export counted since the last call (for stores that keep
+    /// shared counters); exports with nothing new are left out.
+    pub fn take_deltas(&self) -> Vec<StatsRow> {
+        let mut flushed = self
+            .flushed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut deltas = Vec::new();
+        for (component, export, now) in self.snapshot() {
+            let before = flushed
+                .entry((component.clone(), export.clone()))
+                .or_default();
+            let delta = now.since(before);
+            *before = now;
+            if !delta.is_zero() {
+                deltas.push((component, export, delta));
+            }
+        }
+        deltas
+    }
+
     /// A snapshot of every export's counters, sorted by component and export.
-    pub fn snapshot(&self) -> Vec<(String, String, ExportStats)> {
+    pub fn snapshot(&self) -> Vec<StatsRow> {
         let exports = self
             .exports
             .lock()

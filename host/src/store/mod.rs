@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::key::CacheKey;
+use crate::stats::StatsRow;
 
 /// A boxed future returned by [`CacheStore`] methods, so stores can be used
 /// as `Arc<dyn CacheStore>`.
@@ -76,4 +77,17 @@ pub trait CacheStore: Send + Sync + 'static {
 
     /// Makes every entry of `component` unreachable.
     fn invalidate_component<'a>(&'a self, component: &'a str) -> StoreFuture<'a, ()>;
+
+    /// Adds counter deltas to the counters this store keeps for every
+    /// process that uses it. Stores private to one process keep none.
+    fn add_stats<'a>(&'a self, deltas: &'a [StatsRow]) -> StoreFuture<'a, ()> {
+        let _ = deltas;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The counters this store keeps for every process that uses it, or
+    /// `None` if it keeps none.
+    fn stats(&self) -> StoreFuture<'_, Option<Vec<StatsRow>>> {
+        Box::pin(async { Ok(None) })
+    }
 }

@@ -8,6 +8,10 @@
 //! (`MGET` of both generations and the entry); a write is one round trip
 //! (a script that reads the generations and sets the entry).
 //!
+//! Counters shared by every worker live in one hash per export,
+//! `PREFIX:stats:<component>#<export>`, listed in the set `PREFIX:stats`;
+//! workers add what they counted with `HINCRBY`.
+//!
 //! The connection is made lazily (a worker starts while Redis is down) and
 //! every request has its own connect and response timeouts. Failures open a
 //! [`Breaker`], so a dead or hung Redis costs at most one timeout per window.
@@ -20,6 +24,7 @@ use redis::{AsyncCommands, Script};
 
 use super::breaker::Breaker;
 use super::{CacheStore, Slot, StoreError, StoreFuture};
+use crate::stats::{ExportStats, StatsRow};
 
 /// Connection settings of a [`RedisStore`].
 #[derive(Clone, Debug)]
@@ -106,6 +111,14 @@ impl RedisStore {
 
     fn export_generation_key(&self, component: &str, export: &str) -> String {
         format!("{}:g:{component}#{export}", self.prefix)
+    }
+
+    fn stats_index_key(&self) -> String {
+        format!("{}:stats", self.prefix)
+    }
+
+    fn stats_key(&self, member: &str) -> String {
+        format!("{}:stats:{member}", self.prefix)
     }
 
     /// Runs `request` unless the breaker is open, and tells the breaker how
@@ -223,6 +236,55 @@ impl CacheStore for RedisStore {
             let key = self.component_generation_key(component);
             self.guarded(connection.incr::<_, _, u64>(key, 1)).await?;
             Ok(())
+        })
+    }
+
+    fn add_stats<'a>(&'a self, deltas: &'a [StatsRow]) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut pipeline = redis::pipe();
+            for (component, export, delta) in deltas {
+                let member = format!("{component}#{export}");
+                pipeline.sadd(self.stats_index_key(), &member).ignore();
+                for (field, value) in delta.fields() {
+                    if value > 0 {
+                        pipeline
+                            .hincr(self.stats_key(&member), field, value)
+                            .ignore();
+                    }
+                }
+            }
+            let mut connection = self.connection.clone();
+            self.guarded(pipeline.query_async::<()>(&mut connection))
+                .await
+        })
+    }
+
+    fn stats(&self) -> StoreFuture<'_, Option<Vec<StatsRow>>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let mut members: Vec<String> = self
+                .guarded(connection.smembers(self.stats_index_key()))
+                .await?;
+            members.sort();
+            let mut pipeline = redis::pipe();
+            for member in &members {
+                pipeline.hgetall(self.stats_key(member));
+            }
+            let hashes: Vec<Vec<(String, u64)>> =
+                self.guarded(pipeline.query_async(&mut connection)).await?;
+            let rows = members
+                .into_iter()
+                .zip(hashes)
+                .filter_map(|(member, fields)| {
+                    let (component, export) = member.split_once('#')?;
+                    let mut stats = ExportStats::default();
+                    for (field, value) in fields {
+                        stats.set(&field, value);
+                    }
+                    Some((component.to_owned(), export.to_owned(), stats))
+                })
+                .collect();
+            Ok(Some(rows))
         })
     }
 }

@@ -38,6 +38,9 @@ enum Command {
     /// Invalidate cached results: one call's entry, every entry of an export,
     /// or every entry of the component (useful with a shared store).
     Invalidate(commands::invalidate::Args),
+    /// Print the counters per export that a shared store (Redis) keeps for
+    /// every worker: hits, misses, bypasses, degraded, errors, waits, bytes.
+    Stats(commands::stats::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -58,6 +61,7 @@ fn main() -> std::process::ExitCode {
             Command::Inspect(args) => commands::inspect::run(args).await,
             Command::Call(args) => commands::call::run(args).await,
             Command::Invalidate(args) => commands::invalidate::run(args).await,
+            Command::Stats(args) => commands::stats::run(args).await,
         }
     });
     match result {

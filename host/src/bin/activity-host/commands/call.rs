@@ -3,9 +3,9 @@
 
 use std::process::ExitCode;
 
-use activity_host::{CallOptions, ExportStats, wasm_wave};
+use activity_host::{CallOptions, wasm_wave};
 
-use super::ComponentArgs;
+use super::{ComponentArgs, print_stats};
 
 /// Arguments of `call`.
 #[derive(clap::Args)]
@@ -50,33 +50,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    print_summary(&host.stats());
+    print_stats(&host.stats());
+    if let Err(error) = host.flush_stats().await {
+        tracing::warn!(%error, "counters not added to the store's shared counters");
+    }
     Ok(if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// A table of the counters of every export that was called.
-fn print_summary(stats: &[(String, String, ExportStats)]) {
-    let called: Vec<_> = stats
-        .iter()
-        .filter(|(_, _, s)| s.hits + s.misses + s.bypasses + s.degraded + s.errors > 0)
-        .collect();
-    let width = called
-        .iter()
-        .map(|(_, export, _)| export.len())
-        .max()
-        .unwrap_or(6);
-    eprintln!(
-        "{:width$}  {:>5} {:>6} {:>6} {:>8} {:>6} {:>5} {:>12}",
-        "export", "hits", "misses", "bypass", "degraded", "errors", "waits", "stored bytes"
-    );
-    for (_, export, s) in called {
-        eprintln!(
-            "{export:width$}  {:>5} {:>6} {:>6} {:>8} {:>6} {:>5} {:>12}",
-            s.hits, s.misses, s.bypasses, s.degraded, s.errors, s.waits, s.stored_bytes
-        );
-    }
 }

@@ -3,12 +3,66 @@
 pub mod call;
 pub mod inspect;
 pub mod invalidate;
+pub mod stats;
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use activity_host::config::{ConfigFile, StoreSection};
-use activity_host::{CachePolicy, Host, RuleOverride, Ttl, parse_assignment};
+use activity_host::{CachePolicy, CacheStore, Host, RuleOverride, StatsRow, Ttl, parse_assignment};
 use anyhow::Context;
+
+/// The configuration file and the store.
+#[derive(clap::Args)]
+pub struct StoreArgs {
+    /// Configuration file (TOML): the store, and cache rules per component
+    /// and export. Flags override it.
+    #[arg(long, env = "ACTIVITY_HOST_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Where results are cached: `memory` (this process only; the default)
+    /// or a Redis URL, `redis://[user:password@]host:port[/db]` or `rediss://…`.
+    #[arg(long, env = "ACTIVITY_HOST_STORE", value_name = "STORE", value_parser = StoreSection::from_flag)]
+    pub store: Option<StoreSection>,
+}
+
+impl StoreArgs {
+    /// The configuration file (empty without `--config`) and the store it or
+    /// `--store` selects.
+    pub fn open(&self) -> anyhow::Result<(ConfigFile, Arc<dyn CacheStore>)> {
+        let file = match &self.config {
+            Some(path) => ConfigFile::load(path)?,
+            None => ConfigFile::default(),
+        };
+        let store = self.store.as_ref().unwrap_or(&file.store).open()?;
+        Ok((file, store))
+    }
+}
+
+/// Prints counters as a table on stderr.
+pub fn print_stats(rows: &[StatsRow]) {
+    let rows: Vec<_> = rows
+        .iter()
+        .filter(|(_, _, stats)| !stats.is_zero())
+        .collect();
+    let width = rows
+        .iter()
+        .map(|(c, e, _)| c.len() + e.len() + 1)
+        .max()
+        .unwrap_or(6);
+    eprintln!(
+        "{:width$}  {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>12}",
+        "export", "hits", "misses", "bypass", "degraded", "errors", "waits", "stored bytes"
+    );
+    for (component, export, s) in rows {
+        let name = format!("{component} {export}");
+        eprintln!(
+            "{name:width$}  {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>12}",
+            s.hits, s.misses, s.bypasses, s.degraded, s.errors, s.waits, s.stored_bytes
+        );
+    }
+}
 
 /// Which component to load, and how to override its declared cache rules.
 #[derive(clap::Args)]
@@ -21,15 +75,8 @@ pub struct ComponentArgs {
     #[arg(long)]
     pub name: Option<String>,
 
-    /// Configuration file (TOML): the store, and cache rules per component
-    /// and export. Flags override it.
-    #[arg(long, env = "ACTIVITY_HOST_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Where results are cached: `memory` (this process only; the default)
-    /// or a Redis URL, `redis://[user:password@]host:port[/db]` or `rediss://…`.
-    #[arg(long, env = "ACTIVITY_HOST_STORE", value_name = "STORE", value_parser = StoreSection::from_flag)]
-    pub store: Option<StoreSection>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 
     /// Override the cache policy of an export: EXPORT=inputs|task-source|no-cache.
     /// Repeatable.
@@ -60,10 +107,7 @@ impl ComponentArgs {
     /// loaded into it.
     pub async fn load(&self) -> anyhow::Result<(Host, String)> {
         let name = self.name();
-        let file = match &self.config {
-            Some(path) => ConfigFile::load(path)?,
-            None => ConfigFile::default(),
-        };
+        let (file, store) = self.store.open()?;
         let mut rules = file.rules();
         for (export, policy) in &self.policies {
             let change = RuleOverride {
@@ -79,7 +123,6 @@ impl ComponentArgs {
             };
             rules.set(&name, export, change);
         }
-        let store = self.store.as_ref().unwrap_or(&file.store).open()?;
         let host = Host::builder().rules(rules).store(store).build()?;
         host.load_file(&name, &self.file)
             .await
