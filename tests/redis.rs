@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use activity_host::store::{RedisConfig, RedisStore};
-use activity_host::{Host, MemoryOutputPipe, Outcome, Val};
+use activity_host::{CacheStore, Host, MemoryOutputPipe, Outcome, Val};
 use support::redis::RedisServer;
 use support::{activity_host, guest};
 

@@ -68,6 +68,27 @@ pub struct ConfigFile {
     /// `[store]`: where results are cached.
     #[serde(default)]
     pub store: StoreSection,
+    /// `[server]`: the HTTP worker.
+    #[serde(default)]
+    pub server: ServerSection,
+}
+
+/// The `[server]` table (every key optional; flags and `ACTIVITY_HOST_*`
+/// variables override it).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ServerSection {
+    /// Address to listen on (default `127.0.0.1:8080`).
+    pub listen: Option<std::net::SocketAddr>,
+    /// Directory whose `.wasm` files are served.
+    pub dir: Option<PathBuf>,
+    /// Bearer token required by every route but `/healthz`.
+    pub token: Option<String>,
+    /// Largest request body in bytes (default 1 MiB).
+    pub max_body_bytes: Option<usize>,
+    /// Longest a call may take (default 30 s).
+    #[serde(default, deserialize_with = "duration")]
+    pub call_timeout: Option<Duration>,
 }
 
 /// The `[store]` table.

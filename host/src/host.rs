@@ -14,7 +14,7 @@ use crate::component::{ActivityComponent, ActivityExport, ExportLookupError, Loa
 use crate::memo::{CallError, CallOptions, CallReport, Memoizer};
 use crate::policy::RulesConfig;
 use crate::runner::Runner;
-use crate::stats::{StatsRegistry, StatsRow};
+use crate::stats::{ExportCounters, StatsRegistry, StatsRow};
 use crate::store::{CacheStore, MemoryStore, Slot, StoreError};
 
 /// Why a [`Host`] operation on a loaded component failed.
@@ -86,6 +86,7 @@ impl HostBuilder {
     /// Creates the engine and the host.
     pub fn build(self) -> anyhow::Result<Host> {
         let engine = crate::engine::new_engine()?;
+        crate::engine::start_epoch_ticker(&engine)?;
         let actor_cache = MemoryStore::new(DEFAULT_ACTOR_CACHE_BYTES);
         let runner = Runner::new(&engine, actor_cache, self.guest_stderr)?;
         Ok(Host {
@@ -259,6 +260,11 @@ impl Host {
         self.stats.snapshot()
     }
 
+    /// The live counters of every export (for metrics).
+    pub fn counters(&self) -> Vec<(String, String, Arc<ExportCounters>)> {
+        self.stats.counters_by_export()
+    }
+
     /// Adds what this host counted since the last flush to the counters its
     /// store keeps for every worker (Redis does; the memory store keeps none).
     pub async fn flush_stats(&self) -> Result<(), HostError> {
@@ -267,6 +273,22 @@ impl Host {
             self.memo.store().add_stats(&deltas).await?;
         }
         Ok(())
+    }
+
+    /// Whether the store is serving requests (a shared store may be down).
+    pub fn store_is_healthy(&self) -> bool {
+        self.memo.store().is_healthy()
+    }
+
+    /// The names of the loaded components, sorted.
+    pub fn component_names(&self) -> Vec<String> {
+        let components = self
+            .components
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut names: Vec<String> = components.keys().cloned().collect();
+        names.sort();
+        names
     }
 
     /// The counters the store keeps for every worker, or `None` if it keeps

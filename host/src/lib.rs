@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod actor_cache;
+pub mod catalog;
 pub mod codec;
 mod component;
 pub mod config;
@@ -19,10 +20,12 @@ mod contract;
 mod engine;
 mod flight;
 mod host;
+pub mod json;
 pub mod key;
 mod memo;
 mod policy;
 mod runner;
+pub mod server;
 mod stats;
 pub mod store;
 

@@ -138,6 +138,9 @@ impl Memoizer {
         let result = self.call_inner(&call, args, options).await;
         if result.is_err() {
             export.counters.record(Event::Error);
+            export
+                .counters
+                .record_latency(call.started.elapsed().as_micros() as u64);
         }
         result
     }
@@ -275,9 +278,14 @@ impl Memoizer {
                 export.result_types.len(),
             )
             .await
-            .map_err(|error| CallError::Guest {
-                export: export.path.clone(),
-                message: format!("{error:#}"),
+            .map_err(|error| {
+                // The message names the cause (a trap, an instantiation
+                // failure); the guest backtrace stays in the host's log.
+                tracing::debug!(export = %export.path, error = format!("{error:?}"), "call failed");
+                CallError::Guest {
+                    export: export.path.clone(),
+                    message: error.root_cause().to_string(),
+                }
             })
     }
 
@@ -351,6 +359,8 @@ impl Call<'_> {
             Outcome::Bypass => Event::Bypass,
             Outcome::Degraded => Event::Degraded,
         });
+        let elapsed_us = self.started.elapsed().as_micros() as u64;
+        self.export.counters.record_latency(elapsed_us);
         tracing::info!(
             target: "activity_host::call",
             outcome = outcome.as_str(),
@@ -358,7 +368,7 @@ impl Call<'_> {
             export = %self.export.path,
             key = key.as_ref().map(CacheKey::short),
             policy = self.export.rule.policy.as_str(),
-            elapsed_us = self.started.elapsed().as_micros() as u64,
+            elapsed_us,
             detail,
             "call"
         );

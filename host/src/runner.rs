@@ -97,6 +97,8 @@ impl Runner {
             actor_cache: ActorCacheScope::new(self.actor_cache.clone(), component.clone()),
         };
         let mut store = Store::new(&self.engine, state);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
         let instance = pre
             .instantiate_async(&mut store)
             .await

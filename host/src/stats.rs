@@ -4,9 +4,54 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// Upper bounds of the call-latency histogram buckets, in microseconds.
+pub const LATENCY_BUCKETS_US: [u64; 14] = [
+    10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 50_000, 100_000, 500_000, 1_000_000,
+    10_000_000,
+];
+
+/// A histogram of call latencies (cumulative buckets as Prometheus wants).
+#[derive(Debug, Default)]
+pub struct LatencyHistogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS_US.len()],
+    count: AtomicU64,
+    sum_us: AtomicU64,
+}
+
+impl LatencyHistogram {
+    fn record(&self, micros: u64) {
+        if let Some(bucket) = LATENCY_BUCKETS_US.iter().position(|bound| micros <= *bound) {
+            self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// (upper bound in µs, cumulative count) per bucket, then the total
+    /// count and the sum of latencies in µs.
+    pub fn snapshot(&self) -> (Vec<(u64, u64)>, u64, u64) {
+        let mut cumulative = 0;
+        let buckets = LATENCY_BUCKETS_US
+            .iter()
+            .zip(&self.buckets)
+            .map(|(bound, count)| {
+                cumulative += count.load(Ordering::Relaxed);
+                (*bound, cumulative)
+            })
+            .collect();
+        (
+            buckets,
+            self.count.load(Ordering::Relaxed),
+            self.sum_us.load(Ordering::Relaxed),
+        )
+    }
+}
+
 /// Live counters of one export, shared by every call of it.
 #[derive(Debug, Default)]
 pub struct ExportCounters {
+    /// Latency of every call, whatever its outcome.
+    pub latency: LatencyHistogram,
     hits: AtomicU64,
     misses: AtomicU64,
     bypasses: AtomicU64,
@@ -36,6 +81,11 @@ pub enum Event {
 }
 
 impl ExportCounters {
+    /// Records the latency of one call.
+    pub fn record_latency(&self, micros: u64) {
+        self.latency.record(micros);
+    }
+
     /// Counts `event`.
     pub fn record(&self, event: Event) {
         let (counter, amount) = match event {
@@ -172,6 +222,20 @@ impl StatsRegistry {
             }
         }
         deltas
+    }
+
+    /// The live counters of every export, sorted by component and export.
+    pub fn counters_by_export(&self) -> Vec<(String, String, Arc<ExportCounters>)> {
+        let exports = self
+            .exports
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        exports
+            .iter()
+            .map(|((component, export), counters)| {
+                (component.clone(), export.clone(), counters.clone())
+            })
+            .collect()
     }
 
     /// A snapshot of every export's counters, sorted by component and export.

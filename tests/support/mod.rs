@@ -11,6 +11,7 @@ use serde_json::Value;
 
 pub mod redis;
 pub mod values;
+pub mod worker;
 
 /// The repository root.
 pub fn repo_root() -> &'static Path {

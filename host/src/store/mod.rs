@@ -78,6 +78,12 @@ pub trait CacheStore: Send + Sync + 'static {
     /// Makes every entry of `component` unreachable.
     fn invalidate_component<'a>(&'a self, component: &'a str) -> StoreFuture<'a, ()>;
 
+    /// Whether requests are reaching the store (false while a shared store is
+    /// down). The memory store is always healthy.
+    fn is_healthy(&self) -> bool {
+        true
+    }
+
     /// Adds counter deltas to the counters this store keeps for every
     /// process that uses it. Stores private to one process keep none.
     fn add_stats<'a>(&'a self, deltas: &'a [StatsRow]) -> StoreFuture<'a, ()> {

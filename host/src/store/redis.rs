@@ -96,11 +96,6 @@ impl RedisStore {
         })
     }
 
-    /// Whether the last requests reached Redis (the breaker is closed).
-    pub fn is_healthy(&self) -> bool {
-        self.breaker.is_closed()
-    }
-
     fn entry_key(&self, slot: &Slot<'_>) -> String {
         format!("{}:e:{}", self.prefix, slot.key)
     }
@@ -169,6 +164,10 @@ fn generation(value: Option<Vec<u8>>) -> u64 {
 impl CacheStore for RedisStore {
     fn name(&self) -> &'static str {
         "redis"
+    }
+
+    fn is_healthy(&self) -> bool {
+        self.breaker.is_closed()
     }
 
     fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Option<Arc<[u8]>>> {

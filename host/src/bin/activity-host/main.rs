@@ -41,6 +41,9 @@ enum Command {
     /// Print the counters per export that a shared store (Redis) keeps for
     /// every worker: hits, misses, bypasses, degraded, errors, waits, bytes.
     Stats(commands::stats::Args),
+    /// Run the HTTP worker: serve the components of a directory (or files),
+    /// reload them when they change, expose stats, metrics and health.
+    Serve(commands::serve::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -62,6 +65,7 @@ fn main() -> std::process::ExitCode {
             Command::Call(args) => commands::call::run(args).await,
             Command::Invalidate(args) => commands::invalidate::run(args).await,
             Command::Stats(args) => commands::stats::run(args).await,
+            Command::Serve(args) => commands::serve::run(args).await,
         }
     });
     match result {

@@ -3,6 +3,7 @@
 pub mod call;
 pub mod inspect;
 pub mod invalidate;
+pub mod serve;
 pub mod stats;
 
 use std::path::{Path, PathBuf};
@@ -10,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use activity_host::config::{ConfigFile, StoreSection};
-use activity_host::{CachePolicy, CacheStore, Host, RuleOverride, StatsRow, Ttl, parse_assignment};
+use activity_host::{
+    CachePolicy, CacheStore, Host, RuleOverride, RulesConfig, StatsRow, Ttl, parse_assignment,
+};
 use anyhow::Context;
 
 /// The configuration file and the store.
@@ -108,27 +111,39 @@ impl ComponentArgs {
     pub async fn load(&self) -> anyhow::Result<(Host, String)> {
         let name = self.name();
         let (file, store) = self.store.open()?;
-        let mut rules = file.rules();
-        for (export, policy) in &self.policies {
-            let change = RuleOverride {
-                policy: Some(*policy),
-                ..RuleOverride::default()
-            };
-            rules.set(&name, export, change);
-        }
-        for (export, ttl) in &self.ttls {
-            let change = RuleOverride {
-                ttl: Some(*ttl),
-                ..RuleOverride::default()
-            };
-            rules.set(&name, export, change);
-        }
+        let rules = rules_with_flags(&file, &name, &self.policies, &self.ttls);
         let host = Host::builder().rules(rules).store(store).build()?;
         host.load_file(&name, &self.file)
             .await
             .with_context(|| format!("cannot load {}", self.file.display()))?;
         Ok((host, name))
     }
+}
+
+/// The rules of the config `file`, with `--policy` and `--ttl` flags for
+/// component `name` applied on top.
+fn rules_with_flags(
+    file: &ConfigFile,
+    name: &str,
+    policies: &[(String, CachePolicy)],
+    ttls: &[(String, Ttl)],
+) -> RulesConfig {
+    let mut rules = file.rules();
+    for (export, policy) in policies {
+        let change = RuleOverride {
+            policy: Some(*policy),
+            ..RuleOverride::default()
+        };
+        rules.set(name, export, change);
+    }
+    for (export, ttl) in ttls {
+        let change = RuleOverride {
+            ttl: Some(*ttl),
+            ..RuleOverride::default()
+        };
+        rules.set(name, export, change);
+    }
+    rules
 }
 
 fn file_stem(path: &Path) -> String {

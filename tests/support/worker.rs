@@ -1,0 +1,152 @@
+//! A real `activity-host serve` process for one test, on a free loopback
+//! port, stopped when dropped.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A running worker process.
+pub struct Worker {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    child: Option<Child>,
+    token: Option<String>,
+    agent: ureq::Agent,
+}
+
+/// A response: status, `x-cache` header, JSON (or text) body.
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// The `x-cache` header, if any.
+    pub cache: Option<String>,
+    /// The body as JSON (`Value::String` of the text if it is not JSON).
+    pub body: Value,
+}
+
+impl Worker {
+    /// Starts `activity-host serve --dir DIR` with `extra` flags.
+    pub fn start(dir: &Path, extra: &[&str]) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_activity-host"))
+            .args([
+                "serve",
+                "--dir",
+                dir.to_str().unwrap(),
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args(["--log-format", "json"])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start activity-host serve");
+        let token = extra
+            .iter()
+            .position(|a| *a == "--token")
+            .map(|i| extra[i + 1].to_owned());
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let worker = Self {
+            url,
+            child: Some(child),
+            token,
+            agent,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while worker.get("/healthz").status != 200 {
+            assert!(Instant::now() < deadline, "the worker did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        worker
+    }
+
+    fn reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+        let Ok(mut response) = response else {
+            return Reply {
+                status: 0,
+                cache: None,
+                body: Value::Null,
+            };
+        };
+        let status = response.status().as_u16();
+        let cache = response
+            .headers()
+            .get("x-cache")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply {
+            status,
+            cache,
+            body,
+        }
+    }
+
+    /// GET `path` (with the token, if the worker has one).
+    pub fn get(&self, path: &str) -> Reply {
+        let mut request = self.agent.get(&format!("{}{path}", self.url));
+        if let Some(token) = &self.token {
+            request = request.header("authorization", &format!("Bearer {token}"));
+        }
+        Self::reply(request.call())
+    }
+
+    /// POST `body` as JSON to `path` (with the token, if any).
+    pub fn post(&self, path: &str, body: &Value) -> Reply {
+        let mut request = self.agent.post(&format!("{}{path}", self.url));
+        if let Some(token) = &self.token {
+            request = request.header("authorization", &format!("Bearer {token}"));
+        }
+        Self::reply(request.send_json(body))
+    }
+
+    /// POST raw bytes to `path` without the token.
+    pub fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
+        let request = self
+            .agent
+            .post(&format!("{}{path}", self.url))
+            .header("content-type", content_type);
+        Self::reply(request.send(&body[..]))
+    }
+
+    /// Calls `wave` on `component`.
+    pub fn call(&self, component: &str, wave: &str) -> Reply {
+        self.post(
+            &format!("/v1/components/{component}/call"),
+            &serde_json::json!({ "wave": wave }),
+        )
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        child.wait().unwrap()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

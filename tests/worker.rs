@@ -1,0 +1,418 @@
+//! The HTTP worker as operators run it: a real `activity-host serve` process
+//! serving real components from a directory.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+use support::guest;
+use support::redis::RedisServer;
+use support::worker::Worker;
+
+/// A directory holding copies of the users and typed components.
+fn components() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["users.wasm", "typed.wasm"] {
+        std::fs::copy(guest(file), dir.path().join(file)).unwrap();
+    }
+    dir
+}
+
+/// Replaces `name` in `dir` atomically (as a deploy would).
+fn replace(dir: &Path, name: &str, bytes: &[u8]) {
+    let staging = dir.join(format!(".{name}.new"));
+    std::fs::write(&staging, bytes).unwrap();
+    std::fs::rename(staging, dir.join(name)).unwrap();
+}
+
+#[test]
+fn calls_hit_the_cache_through_json_and_wave() {
+    let dir = components();
+    let worker = Worker::start(dir.path(), &[]);
+    let json_call = worker.post(
+        "/v1/components/users/call",
+        &json!({"export": "fetch-user", "args": [7]}),
+    );
+    assert_eq!(
+        (json_call.status, json_call.cache.as_deref()),
+        (200, Some("miss")),
+        "{}",
+        json_call.body
+    );
+    assert_eq!(
+        json_call.body["result"],
+        json!({"id": 7, "name": "User 7", "email": "user7@example.com"})
+    );
+    let wave_call = worker.call("users", "fetch-user(7)");
+    assert_eq!(
+        wave_call.cache.as_deref(),
+        Some("hit"),
+        "same key from either form"
+    );
+    assert_eq!(wave_call.body["result"], json_call.body["result"]);
+    assert_eq!(wave_call.body["key"], json_call.body["key"]);
+    let refreshed = worker.post(
+        "/v1/components/users/call?refresh=true",
+        &json!({"wave": "fetch-user(7)"}),
+    );
+    assert_eq!(refreshed.cache.as_deref(), Some("miss"));
+    let bypass = worker.call("users", r#"send-email("a@b")"#);
+    assert_eq!(
+        (bypass.cache.as_deref(), &bypass.body["result"]),
+        (Some("bypass"), &json!(null))
+    );
+
+    let nested = json!([[{"rect": {"x": 1, "y": -2, "label": "a"}}, ["read", "share"], {"err": "e"}], ["empty", null, {"ok": null}]]);
+    let typed = worker.post(
+        "/v1/components/typed/call",
+        &json!({"export": "echo-nested", "args": [nested]}),
+    );
+    assert_eq!(typed.status, 200, "{}", typed.body);
+    assert_eq!(
+        typed.body["result"], nested,
+        "JSON round-trips through the guest"
+    );
+}
+
+#[test]
+fn bad_requests_get_the_right_status_and_a_clear_error() {
+    let dir = components();
+    let worker = Worker::start(dir.path(), &["--max-body-bytes", "4096"]);
+    let cases = [
+        (
+            "unknown component",
+            worker.call("nope", "f()"),
+            404,
+            "no component named `nope`",
+        ),
+        (
+            "unknown export",
+            worker.call("users", "fetch-users(1)"),
+            404,
+            "not an exported function",
+        ),
+        (
+            "malformed WAVE",
+            worker.call("users", "fetch-user(1"),
+            400,
+            "expected func(user-id: u64)",
+        ),
+        (
+            "wrong type",
+            worker.post(
+                "/v1/components/users/call",
+                &json!({"export": "fetch-user", "args": ["x"]}),
+            ),
+            400,
+            "expected a u64",
+        ),
+        (
+            "wrong arity",
+            worker.post(
+                "/v1/components/users/call",
+                &json!({"export": "fetch-user", "args": [1, 2]}),
+            ),
+            400,
+            "1 arguments",
+        ),
+        (
+            "neither form",
+            worker.post(
+                "/v1/components/users/call",
+                &json!({"export": "fetch-user"}),
+            ),
+            400,
+            "give either",
+        ),
+        (
+            "unknown body field",
+            worker.post(
+                "/v1/components/users/call",
+                &json!({"wave": "fetch-user(1)", "x": 1}),
+            ),
+            422,
+            "unknown field",
+        ),
+        (
+            "not JSON",
+            worker.post_raw(
+                "/v1/components/users/call",
+                "application/json",
+                b"{".to_vec(),
+            ),
+            400,
+            "",
+        ),
+        ("trap", worker.call("typed", "divide(0)"), 500, "wasm trap"),
+        (
+            "too large",
+            worker.post_raw(
+                "/v1/components/users/call",
+                "application/json",
+                vec![b' '; 8192],
+            ),
+            413,
+            "",
+        ),
+    ];
+    for (case, reply, status, message) in cases {
+        assert_eq!(reply.status, status, "{case}: {}", reply.body);
+        let text = reply.body.to_string();
+        assert!(text.contains(message), "{case}: {text}");
+        assert!(
+            !text.contains("wasm backtrace"),
+            "{case}: no backtrace to clients: {text}"
+        );
+    }
+    assert_eq!(
+        worker.call("typed", "divide(4)").body["result"],
+        json!(25),
+        "still serving after a trap"
+    );
+}
+
+#[test]
+fn lists_components_and_serves_stats_and_metrics() {
+    let dir = components();
+    let worker = Worker::start(dir.path(), &[]);
+    let list = worker.get("/v1/components").body;
+    let users = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "users")
+        .unwrap();
+    assert_eq!(users["sha256"].as_str().unwrap().len(), 64);
+    let fetch = users["exports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"].as_str().unwrap().ends_with("#fetch-user"))
+        .unwrap();
+    assert_eq!(
+        fetch["signature"],
+        "func(user-id: u64) -> record { id: u64, name: string, email: string }"
+    );
+    assert_eq!(fetch["rule"]["policy"], "inputs");
+    assert_eq!(fetch["rule"]["ttl_ms"], 3_600_000);
+
+    worker.call("users", "fetch-user(1)");
+    worker.call("users", "fetch-user(1)");
+    let stats = worker.get("/v1/stats").body;
+    let row = stats
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["export"].as_str().unwrap().ends_with("#fetch-user"))
+        .unwrap();
+    assert_eq!(
+        (row["hits"].as_u64(), row["misses"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    let metrics = worker.get("/metrics").body;
+    let text = metrics.as_str().unwrap();
+    let export = r#"component="users",export="example:users/api@0.1.0#fetch-user""#;
+    assert!(
+        text.contains(&format!(
+            r#"activity_host_calls_total{{{export},outcome="hit"}} 1"#
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            r#"activity_host_call_duration_seconds_count{{{export}}} 2"#
+        )),
+        "{text}"
+    );
+    assert!(text.contains("activity_host_store_up 1"), "{text}");
+    assert_eq!(worker.get("/readyz").status, 200);
+}
+
+#[test]
+fn invalidation_over_http() {
+    let dir = components();
+    let worker = Worker::start(dir.path(), &[]);
+    let warm = |calls: [&str; 2]| calls.map(|call| worker.call("users", call).cache.unwrap());
+    warm(["fetch-user(1)", "calculate(2)"]);
+    assert_eq!(warm(["fetch-user(1)", "calculate(2)"]), ["hit", "hit"]);
+    let entry = worker.post(
+        "/v1/components/users/invalidate",
+        &json!({"export": "fetch-user", "args": [1]}),
+    );
+    assert_eq!(entry.body["invalidated"], "entry", "{}", entry.body);
+    assert_eq!(warm(["fetch-user(1)", "calculate(2)"]), ["miss", "hit"]);
+    worker.post(
+        "/v1/components/users/invalidate",
+        &json!({"export": "calculate"}),
+    );
+    assert_eq!(warm(["fetch-user(1)", "calculate(2)"]), ["hit", "miss"]);
+    worker.post("/v1/components/users/invalidate", &json!({}));
+    assert_eq!(warm(["fetch-user(1)", "calculate(2)"]), ["miss", "miss"]);
+    let wave = worker.post(
+        "/v1/components/users/invalidate",
+        &json!({"wave": "fetch-user(1)"}),
+    );
+    assert_eq!(wave.body["invalidated"], "entry");
+    assert_eq!(
+        worker
+            .post(
+                "/v1/components/users/invalidate",
+                &json!({"wave": "send-email(\"x\")"})
+            )
+            .status,
+        400
+    );
+}
+
+#[test]
+fn a_token_guards_everything_but_health() {
+    let dir = components();
+    let worker = Worker::start(dir.path(), &["--token", "s3cret"]);
+    assert_eq!(
+        worker.call("users", "fetch-user(1)").status,
+        200,
+        "with the token"
+    );
+    let without = worker.post_raw(
+        "/v1/components/users/call",
+        "application/json",
+        br#"{"wave":"fetch-user(1)"}"#.to_vec(),
+    );
+    assert_eq!(without.status, 401);
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let health = agent
+        .get(&format!("{}/healthz", worker.url))
+        .call()
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let metrics = agent
+        .get(&format!("{}/metrics", worker.url))
+        .call()
+        .unwrap();
+    assert_eq!(metrics.status().as_u16(), 401);
+}
+
+#[test]
+fn changed_files_are_reloaded_and_broken_ones_keep_the_old_version() {
+    let dir = components();
+    let worker = Worker::start(dir.path(), &[]);
+    assert_eq!(
+        worker.call("users", "calculate(7)").body["result"],
+        json!(14)
+    );
+    assert_eq!(
+        worker.call("users", "fetch-user(3)").cache.as_deref(),
+        Some("miss")
+    );
+
+    replace(
+        dir.path(),
+        "users.wasm",
+        &std::fs::read(guest("users-changed-body.wasm")).unwrap(),
+    );
+    let mut reloaded = false;
+    for _ in 0..100 {
+        if worker.call("users", "calculate(7)").body["result"] == json!(21) {
+            reloaded = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        reloaded,
+        "the new body serves: task-source entries of the old build are not used"
+    );
+    assert_eq!(
+        worker.call("users", "fetch-user(3)").cache.as_deref(),
+        Some("hit"),
+        "inputs entries survive"
+    );
+
+    replace(dir.path(), "users.wasm", b"not a component");
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        worker.call("users", "calculate(7)").body["result"],
+        json!(21),
+        "the last good version keeps serving"
+    );
+}
+
+#[test]
+fn sigterm_lets_in_flight_calls_finish() {
+    let dir = components();
+    let worker = Worker::start(dir.path(), &[]);
+    let url = worker.url.clone();
+    let in_flight = std::thread::spawn(move || {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let mut response = agent
+            .post(&format!("{url}/v1/components/typed/call"))
+            .send_json(json!({"wave": "slow(5, 1500)"}))
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.body_mut().read_to_string().unwrap(),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let status = worker.terminate();
+    assert!(status.success(), "clean exit: {status}");
+    let (code, body) = in_flight.join().unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"result\":5"), "{body}");
+}
+
+#[test]
+fn a_call_over_its_deadline_gets_504_and_the_worker_goes_on() {
+    let dir = components();
+    let worker = Worker::start(dir.path(), &["--call-timeout", "300ms"]);
+    let slow = worker.call("typed", "slow(1, 5000)");
+    assert_eq!(slow.status, 504, "{}", slow.body);
+    assert!(slow.body["error"].as_str().unwrap().contains("300ms"));
+    assert_eq!(worker.call("typed", "slow(2, 10)").status, 200);
+}
+
+#[test]
+fn readiness_follows_the_store_and_calls_still_run() {
+    let mut server = RedisServer::start();
+    let url = server.url();
+    server.kill();
+    let dir = components();
+    let worker = Worker::start(dir.path(), &["--store", &url]);
+    let call = worker.call("users", "fetch-user(1)");
+    assert_eq!(
+        (call.status, call.cache.as_deref()),
+        (200, Some("degraded"))
+    );
+    assert_eq!(worker.get("/readyz").status, 503);
+    assert_eq!(worker.get("/healthz").status, 200);
+}
+
+#[test]
+fn the_cli_calls_a_running_worker() {
+    let dir = components();
+    let worker = Worker::start(dir.path(), &[]);
+    let first = support::activity_host(&["call", "--worker", &worker.url, "users", "calculate(4)"]);
+    let second =
+        support::activity_host(&["call", "--worker", &worker.url, "users", "calculate(4)"]);
+    assert!(first.success && second.success, "{}", first.stderr);
+    assert_eq!((first.stdout.trim(), second.stdout.trim()), ("8", "8"));
+    assert!(
+        first.stderr.contains("calculate(4): miss"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        second.stderr.contains("calculate(4): hit"),
+        "{}",
+        second.stderr
+    );
+}
