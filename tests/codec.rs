@@ -6,7 +6,10 @@
 mod support;
 
 use activity_host::Val;
-use activity_host::codec::{DecodeError, decode_entry, encode_entry, encode_key_args};
+use activity_host::codec::{
+    DecodeError, ENTRY_HEADER_LEN, decode_entry, encode_entry, encode_key_args,
+};
+use activity_host::json::{from_json, to_json};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use support::values::{arb_val, canonical, rebuilt};
@@ -178,10 +181,12 @@ fn key_bytes(value: &Val, ty: &Type) -> Vec<u8> {
 }
 
 const SIGNATURE: [u8; 32] = [7; 32];
+const WRITTEN_AT: u64 = 1_700_000_000_123;
 
 fn entry(value: &Val, ty: &Type) -> Vec<u8> {
     encode_entry(
         &SIGNATURE,
+        WRITTEN_AT,
         std::slice::from_ref(value),
         std::slice::from_ref(ty),
     )
@@ -207,12 +212,18 @@ fn check_type(ty: &Type, values_per_type: u32) {
             // The key encoding is the entry encoding of the NaN-canonical
             // value, which decodes back: so it has a left inverse.
             let canonical_entry = entry(&canonical(&a), ty);
-            prop_assert_eq!(&canonical_entry[36..], &key_bytes(&a, ty)[..]);
+            prop_assert_eq!(&canonical_entry[ENTRY_HEADER_LEN..], &key_bytes(&a, ty)[..]);
             // Stored results round-trip exactly, NaN payloads included.
             let stored = entry(&a, ty);
             let decoded = decode_entry(&stored, &SIGNATURE, std::slice::from_ref(ty)).unwrap();
-            prop_assert_eq!(&decoded, std::slice::from_ref(&a));
-            prop_assert_eq!(entry(&decoded[0], ty), stored.clone());
+            prop_assert_eq!(decoded.written_at_ms, WRITTEN_AT);
+            prop_assert_eq!(&decoded.results, std::slice::from_ref(&a));
+            prop_assert_eq!(entry(&decoded.results[0], ty), stored.clone());
+            // The worker's JSON form round-trips through text (NaN payloads
+            // become "NaN": equal as values, not bit for bit).
+            let text = to_json(&a).to_string();
+            let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+            prop_assert_eq!(from_json(&parsed, ty).unwrap(), a.clone(), "{}", text);
             // A damaged entry is an error, never a panic or another value.
             for cut in 0..stored.len() {
                 prop_assert!(
@@ -308,6 +319,7 @@ fn garbage_never_decodes_to_a_value() {
             // but must never panic; without the header they never decode.
             let mut framed = b"AHC\x01".to_vec();
             framed.extend_from_slice(&SIGNATURE);
+            framed.extend_from_slice(&WRITTEN_AT.to_le_bytes());
             framed.extend_from_slice(&bytes);
             let _ = decode_entry(&framed, &SIGNATURE, std::slice::from_ref(&ty));
             prop_assert!(

@@ -16,7 +16,7 @@ const CALLS_PER_EXPORT: usize = 200;
 
 /// The bytes of `results` as stored, float bits and all.
 fn exact(export: &ActivityExport, results: &[Val]) -> Vec<u8> {
-    encode_entry(&export.signature_hash, results, &export.result_types).unwrap()
+    encode_entry(&export.signature_hash, 0, results, &export.result_types).unwrap()
 }
 
 /// A host with the fixture loaded as `typed`, every echo export's rule

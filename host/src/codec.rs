@@ -31,9 +31,11 @@
 //! # Entry format
 //!
 //! A stored result is `ENTRY_MAGIC`, the 32-byte signature hash of the
-//! function that produced it, then its results. [`decode_entry`] checks all
-//! three and the exact length: anything else is a [`DecodeError`], which the
-//! memoizer treats as a miss.
+//! function that produced it, when it was written (milliseconds since the
+//! Unix epoch, `u64` little-endian, for the age shown on a hit), then its
+//! results. [`decode_entry`] checks the magic, the signature, the values and
+//! the exact length: anything else is a [`DecodeError`], which the memoizer
+//! treats as a miss.
 
 use wasmtime::component::{Type, Val};
 
@@ -122,16 +124,31 @@ pub fn encode_key_args(
     Ok(())
 }
 
+/// Bytes before an entry's results: magic, signature hash, write time.
+pub const ENTRY_HEADER_LEN: usize = 4 + 32 + 8;
+
+/// A decoded entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecodedEntry {
+    /// The function's results.
+    pub results: Vec<Val>,
+    /// When the entry was written, in milliseconds since the Unix epoch.
+    pub written_at_ms: u64,
+}
+
 /// Encodes a function's `results` (typed by `types`) as a stored entry,
-/// tagged with the function's `signature_hash`. Float bits are kept exactly.
+/// tagged with the function's `signature_hash` and written at
+/// `written_at_ms`. Float bits are kept exactly.
 pub fn encode_entry(
     signature_hash: &[u8; 32],
+    written_at_ms: u64,
     results: &[Val],
     types: &[Type],
 ) -> Result<Vec<u8>, EncodeError> {
     let mut out = Vec::with_capacity(64);
     out.extend_from_slice(ENTRY_MAGIC);
     out.extend_from_slice(signature_hash);
+    out.extend_from_slice(&written_at_ms.to_le_bytes());
     let mut encoder = Encoder {
         out: &mut out,
         canonical_nan: false,
@@ -146,20 +163,24 @@ pub fn decode_entry(
     bytes: &[u8],
     signature_hash: &[u8; 32],
     types: &[Type],
-) -> Result<Vec<Val>, DecodeError> {
+) -> Result<DecodedEntry, DecodeError> {
     let rest = bytes.strip_prefix(ENTRY_MAGIC).ok_or(DecodeError::Format)?;
     let rest = rest
         .strip_prefix(signature_hash.as_slice())
         .ok_or(DecodeError::Signature)?;
     let mut decoder = Decoder { bytes: rest };
-    let values = types
+    let written_at_ms = u64::from_le_bytes(decoder.take()?);
+    let results = types
         .iter()
         .map(|ty| decoder.value(ty))
         .collect::<Result<Vec<_>, _>>()?;
     if !decoder.bytes.is_empty() {
         return Err(DecodeError::Corrupt("trailing bytes"));
     }
-    Ok(values)
+    Ok(DecodedEntry {
+        results,
+        written_at_ms,
+    })
 }
 
 fn mismatch(value: &Val, ty: &Type) -> EncodeError {

@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use wasmtime::component::Val;
 
@@ -68,6 +68,8 @@ pub struct CallReport {
     pub outcome: Outcome,
     /// The cache key, unless the call bypassed the cache.
     pub key: Option<CacheKey>,
+    /// On a hit from the store: how long ago the result was stored.
+    pub age: Option<Duration>,
 }
 
 /// Why a call failed. Nothing is cached for a failed call.
@@ -159,8 +161,11 @@ impl Memoizer {
 
         if !options.refresh {
             match self.lookup(call, slot).await {
-                Lookup::Hit(results) => {
-                    return Ok(call.done(results, Outcome::Hit, Some(key), None));
+                Lookup::Hit(entry) => {
+                    let mut report = call.done(entry.results, Outcome::Hit, Some(key), None);
+                    let age_ms = now_ms().saturating_sub(entry.written_at_ms);
+                    report.age = Some(Duration::from_millis(age_ms));
+                    return Ok(report);
                 }
                 Lookup::Miss => {}
                 Lookup::StoreFailed => {
@@ -294,8 +299,13 @@ impl Memoizer {
         if !export.rule.cache_errors && matches!(results, [Val::Result(Err(_))]) {
             return Stored::No("result::err not cached");
         }
-        let entry = match codec::encode_entry(&export.signature_hash, results, &export.result_types)
-        {
+        let written_at = now_ms();
+        let entry = match codec::encode_entry(
+            &export.signature_hash,
+            written_at,
+            results,
+            &export.result_types,
+        ) {
             Ok(entry) => entry,
             Err(error) => {
                 tracing::warn!(export = %export.path, %error, "result not cached");
@@ -317,7 +327,7 @@ impl Memoizer {
 }
 
 enum Lookup {
-    Hit(Vec<Val>),
+    Hit(codec::DecodedEntry),
     Miss,
     StoreFailed,
 }
@@ -376,6 +386,13 @@ impl Call<'_> {
             results,
             outcome,
             key,
+            age: None,
         }
     }
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+fn now_ms() -> u64 {
+    let since_epoch = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
+    since_epoch.map_or(0, |d| d.as_millis() as u64)
 }

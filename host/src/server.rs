@@ -10,8 +10,9 @@
 //! | `GET /v1/stats` | counters per export since the worker started |
 //! | `GET /metrics` | Prometheus text format |
 //!
-//! A call's response carries `x-cache: hit|miss|bypass|degraded` and
-//! `x-cache-key`. Errors are JSON `{"error": "…"}` with a status that says
+//! A call's response carries `x-cache: hit|miss|bypass|degraded`,
+//! `x-cache-key`, and on a hit from the store the entry's age (`age` in
+//! seconds, `x-cache-age-ms`). Errors are JSON `{"error": "…"}` with a status that says
 //! whose fault it is: 400 bad input, 401 missing token, 404 unknown component
 //! or export, 413 body too large, 500 the guest failed, 504 call timeout.
 
@@ -298,6 +299,10 @@ async fn call(
     };
     let mut headers = HeaderMap::new();
     headers.insert("x-cache", HeaderValue::from_static(report.outcome.as_str()));
+    if let Some(age) = report.age {
+        headers.insert("age", HeaderValue::from(age.as_secs()));
+        headers.insert("x-cache-age-ms", HeaderValue::from(age.as_millis() as u64));
+    }
     let key = report.key.map(|key| key.short());
     if let Some(key) = key
         .as_deref()

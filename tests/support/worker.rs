@@ -23,6 +23,8 @@ pub struct Reply {
     pub status: u16,
     /// The `x-cache` header, if any.
     pub cache: Option<String>,
+    /// The `x-cache-age-ms` header, if any.
+    pub age_ms: Option<u64>,
     /// The body as JSON (`Value::String` of the text if it is not JSON).
     pub body: Value,
 }
@@ -78,6 +80,7 @@ impl Worker {
             return Reply {
                 status: 0,
                 cache: None,
+                age_ms: None,
                 body: Value::Null,
             };
         };
@@ -87,11 +90,16 @@ impl Worker {
             .get("x-cache")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let age_ms = response
+            .headers()
+            .get("x-cache-age-ms")
+            .and_then(|v| v.to_str().ok()?.parse().ok());
         let text = response.body_mut().read_to_string().unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Reply {
             status,
             cache,
+            age_ms,
             body,
         }
     }
