@@ -228,6 +228,14 @@ fn lists_components_and_serves_stats_and_metrics() {
         "{text}"
     );
     assert!(text.contains("activity_host_store_up 1"), "{text}");
+    assert!(
+        text.contains(r#"activity_host_store_duration_seconds_count{op="get"} 2"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"activity_host_store_duration_seconds_count{op="set"} 1"#),
+        "{text}"
+    );
     assert_eq!(worker.get("/readyz").status, 200);
 }
 
@@ -414,5 +422,51 @@ fn the_cli_calls_a_running_worker() {
         second.stderr.contains("calculate(4): hit"),
         "{}",
         second.stderr
+    );
+}
+
+#[test]
+fn components_and_rules_can_come_from_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("worker.toml");
+    let users = guest("users.wasm");
+    let text = format!(
+        "[components.people]\npath = {:?}\n\n[components.people.exports.send-email]\npolicy = \"inputs\"\n",
+        users.display().to_string()
+    );
+    std::fs::write(&config, text).unwrap();
+    let worker = Worker::start_with(&["--config", config.to_str().unwrap()]);
+    assert_eq!(
+        worker.call("people", r#"send-email("a")"#).cache.as_deref(),
+        Some("miss")
+    );
+    assert_eq!(
+        worker.call("people", r#"send-email("a")"#).cache.as_deref(),
+        Some("hit"),
+        "the file's rule applies"
+    );
+
+    let check = support::activity_host(&["config", "check", "--config", config.to_str().unwrap()]);
+    assert!(check.success, "{}", check.stderr);
+    assert!(
+        check
+            .stdout
+            .contains("[components.people.exports.\"send-email\"]\npolicy = \"inputs\""),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains("listen = \"127.0.0.1:8080\""),
+        "defaults are filled in: {}",
+        check.stdout
+    );
+
+    std::fs::write(&config, "[server]\nlisten-on = \"0.0.0.0:1\"\n").unwrap();
+    let bad = support::activity_host(&["config", "check", "--config", config.to_str().unwrap()]);
+    assert!(!bad.success);
+    assert!(
+        bad.stderr.contains("worker.toml") && bad.stderr.contains("listen-on"),
+        "{}",
+        bad.stderr
     );
 }

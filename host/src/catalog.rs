@@ -14,8 +14,8 @@ use crate::host::Host;
 pub enum Sources {
     /// Every `*.wasm` file in this directory (new files are picked up too).
     Directory(PathBuf),
-    /// These files.
-    Files(Vec<PathBuf>),
+    /// These files, each under its name.
+    Files(Vec<(String, PathBuf)>),
 }
 
 /// One watched file.
@@ -57,7 +57,7 @@ impl Catalog {
     /// Loads every file that is new or changed since the last refresh.
     /// Returns how many components are loaded in all.
     pub async fn refresh(&self, host: &Host) -> usize {
-        let files = match self.files() {
+        let files = match self.named_files() {
             Ok(files) => files,
             Err(error) => {
                 tracing::error!(%error, "cannot list components");
@@ -70,7 +70,7 @@ impl Catalog {
                 .watched
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            for path in files {
+            for (name, path) in files {
                 let seen = stamp(&path);
                 match watched.iter_mut().find(|w| w.path == path) {
                     Some(entry) if entry.seen == seen => {}
@@ -79,11 +79,7 @@ impl Catalog {
                         changed.push(entry.clone());
                     }
                     None => {
-                        let entry = Watched {
-                            name: stem(&path),
-                            path,
-                            seen,
-                        };
+                        let entry = Watched { name, path, seen };
                         watched.push(entry.clone());
                         changed.push(entry);
                     }
@@ -109,13 +105,14 @@ impl Catalog {
         host.component_names().len()
     }
 
-    fn files(&self) -> std::io::Result<Vec<PathBuf>> {
+    fn named_files(&self) -> std::io::Result<Vec<(String, PathBuf)>> {
         match &self.sources {
             Sources::Files(files) => Ok(files.clone()),
             Sources::Directory(dir) => {
-                let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+                let mut files: Vec<(String, PathBuf)> = std::fs::read_dir(dir)?
                     .filter_map(|entry| entry.ok().map(|e| e.path()))
                     .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+                    .map(|path| (stem(&path), path))
                     .collect();
                 files.sort();
                 Ok(files)

@@ -4,6 +4,9 @@
 //! [cache]
 //! default-policy = "no-cache"        # for exports without a declared rule
 //!
+//! [components.users]
+//! path = "target/wasm32-wasip2/guest/users.wasm"   # served by `serve` without --dir
+//!
 //! [components.users.exports.fetch-user]
 //! policy = "inputs"                  # inputs | task-source | no-cache
 //! ttl = "10m"                        # 250ms, 90s, 10m, 1h, "2h 30m" or never
@@ -194,6 +197,8 @@ pub struct CacheSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComponentSection {
+    /// The component file, for `serve` without `--dir` or FILEs.
+    pub path: Option<PathBuf>,
     /// `[components.NAME.exports.EXPORT]`: rule overrides by export name.
     #[serde(default)]
     pub exports: HashMap<String, RuleOverride>,
@@ -215,6 +220,17 @@ impl ConfigFile {
     /// Parses TOML text.
     pub fn parse(text: &str) -> Result<Self, String> {
         toml::from_str(text).map_err(|error| error.to_string())
+    }
+
+    /// The components listed with a `path`, by name.
+    pub fn component_files(&self) -> Vec<(String, PathBuf)> {
+        let mut files: Vec<(String, PathBuf)> = self
+            .components
+            .iter()
+            .filter_map(|(name, section)| Some((name.clone(), section.path.clone()?)))
+            .collect();
+        files.sort();
+        files
     }
 
     /// The rules configuration this file describes.

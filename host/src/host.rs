@@ -11,7 +11,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use crate::actor_cache::DEFAULT_ACTOR_CACHE_BYTES;
 use crate::component::{ActivityComponent, ActivityExport, ExportLookupError, LoadError};
-use crate::memo::{CallError, CallOptions, CallReport, Memoizer};
+use crate::memo::{CallError, CallOptions, CallReport, Memoizer, StoreLatency};
 use crate::policy::RulesConfig;
 use crate::runner::Runner;
 use crate::stats::{ExportCounters, StatsRegistry, StatsRow};
@@ -258,6 +258,11 @@ impl Host {
     /// (component, export path).
     pub fn stats(&self) -> Vec<StatsRow> {
         self.stats.snapshot()
+    }
+
+    /// Latency of the store's lookups and writes (for metrics).
+    pub fn store_latency(&self) -> &StoreLatency {
+        self.memo.store_latency()
     }
 
     /// The live counters of every export (for metrics).

@@ -26,7 +26,7 @@ mod memo;
 mod policy;
 mod runner;
 pub mod server;
-mod stats;
+pub mod stats;
 pub mod store;
 
 pub use component::{ActivityComponent, ActivityExport, ExportLookupError, LoadError};

@@ -15,7 +15,7 @@ use crate::flight::{Role, SingleFlight};
 use crate::key::{CacheKey, KeyScope, cache_key};
 use crate::policy::CachePolicy;
 use crate::runner::Runner;
-use crate::stats::Event;
+use crate::stats::{Event, LatencyHistogram};
 use crate::store::{CacheStore, Slot};
 
 /// How a call was served.
@@ -102,6 +102,17 @@ pub struct Memoizer {
     runner: Runner,
     store: Arc<dyn CacheStore>,
     flights: SingleFlight<Shared>,
+    /// Latency of store lookups and writes.
+    store_latency: StoreLatency,
+}
+
+/// Latency histograms of the store's lookups and writes.
+#[derive(Debug, Default)]
+pub struct StoreLatency {
+    /// `get`s.
+    pub get: LatencyHistogram,
+    /// `set`s.
+    pub set: LatencyHistogram,
 }
 
 impl Memoizer {
@@ -111,12 +122,18 @@ impl Memoizer {
             runner,
             store,
             flights: SingleFlight::default(),
+            store_latency: StoreLatency::default(),
         }
     }
 
     /// The runner, for loading components.
     pub fn runner(&self) -> &Runner {
         &self.runner
+    }
+
+    /// Latency of the store's lookups and writes.
+    pub fn store_latency(&self) -> &StoreLatency {
+        &self.store_latency
     }
 
     /// The store.
@@ -243,7 +260,12 @@ impl Memoizer {
     }
 
     async fn lookup(&self, call: &Call<'_>, slot: Slot<'_>) -> Lookup {
-        let bytes = match self.store.get(slot).await {
+        let started = Instant::now();
+        let found = self.store.get(slot).await;
+        self.store_latency
+            .get
+            .record(started.elapsed().as_micros() as u64);
+        let bytes = match found {
             Ok(Some(bytes)) => bytes,
             Ok(None) => return Lookup::Miss,
             Err(error) => {
@@ -313,7 +335,12 @@ impl Memoizer {
             }
         };
         let bytes = entry.len() as u64;
-        match self.store.set(slot, entry.into(), export.rule.ttl).await {
+        let started = Instant::now();
+        let written = self.store.set(slot, entry.into(), export.rule.ttl).await;
+        self.store_latency
+            .set
+            .record(started.elapsed().as_micros() as u64);
+        match written {
             Ok(()) => {
                 export.counters.record(Event::Stored(bytes));
                 Stored::Yes

@@ -36,6 +36,7 @@ use crate::host::{Host, HostError};
 use crate::json::{args_from_json, to_json};
 use crate::memo::{CallError, CallOptions};
 use crate::policy::CachePolicy;
+use crate::stats::LatencyHistogram;
 
 /// How the worker serves.
 #[derive(Clone, Debug)]
@@ -435,27 +436,30 @@ async fn metrics(State(worker): State<Arc<Worker>>) -> Response {
             let _ = writeln!(text, "{name}{{{}}} {value}", labels(component, export));
         }
     }
-    let histogram = "activity_host_call_duration_seconds";
+    let calls = "activity_host_call_duration_seconds";
     family(
         &mut text,
-        histogram,
+        calls,
         "histogram",
         "Call latency, whatever the outcome.",
     );
     for (component, export, counters) in host.counters() {
-        let (buckets, count, sum_us) = counters.latency.snapshot();
-        let labels = labels(&component, &export);
-        for (bound_us, cumulative) in buckets {
-            let le = bound_us as f64 / 1e6;
-            let _ = writeln!(
-                text,
-                "{histogram}_bucket{{{labels},le=\"{le}\"}} {cumulative}"
-            );
-        }
-        let _ = writeln!(text, "{histogram}_bucket{{{labels},le=\"+Inf\"}} {count}");
-        let _ = writeln!(text, "{histogram}_sum{{{labels}}} {}", sum_us as f64 / 1e6);
-        let _ = writeln!(text, "{histogram}_count{{{labels}}} {count}");
+        histogram(
+            &mut text,
+            calls,
+            &labels(&component, &export),
+            &counters.latency,
+        );
     }
+    let store = "activity_host_store_duration_seconds";
+    family(
+        &mut text,
+        store,
+        "histogram",
+        "Latency of store lookups (get) and writes (set).",
+    );
+    histogram(&mut text, store, "op=\"get\"", &host.store_latency().get);
+    histogram(&mut text, store, "op=\"set\"", &host.store_latency().set);
     family(
         &mut text,
         "activity_host_store_up",
@@ -479,6 +483,17 @@ async fn metrics(State(worker): State<Arc<Worker>>) -> Response {
         host.component_names().len()
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+fn histogram(text: &mut String, name: &str, labels: &str, latency: &LatencyHistogram) {
+    let (buckets, count, sum_us) = latency.snapshot();
+    for (bound_us, cumulative) in buckets {
+        let le = bound_us as f64 / 1e6;
+        let _ = writeln!(text, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+    }
+    let _ = writeln!(text, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+    let _ = writeln!(text, "{name}_sum{{{labels}}} {}", sum_us as f64 / 1e6);
+    let _ = writeln!(text, "{name}_count{{{labels}}} {count}");
 }
 
 fn family(text: &mut String, name: &str, kind: &str, help: &str) {

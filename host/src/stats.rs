@@ -19,7 +19,8 @@ pub struct LatencyHistogram {
 }
 
 impl LatencyHistogram {
-    fn record(&self, micros: u64) {
+    /// Records one latency.
+    pub fn record(&self, micros: u64) {
         if let Some(bucket) = LATENCY_BUCKETS_US.iter().position(|bound| micros <= *bound) {
             self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         }

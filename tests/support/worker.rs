@@ -32,6 +32,11 @@ pub struct Reply {
 impl Worker {
     /// Starts `activity-host serve --dir DIR` with `extra` flags.
     pub fn start(dir: &Path, extra: &[&str]) -> Self {
+        Self::start_with(&[&["--dir", dir.to_str().unwrap()][..], extra].concat())
+    }
+
+    /// Starts `activity-host serve` with `extra` flags (and a free port).
+    pub fn start_with(extra: &[&str]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -39,13 +44,7 @@ impl Worker {
             .port();
         let url = format!("http://127.0.0.1:{port}");
         let child = Command::new(env!("CARGO_BIN_EXE_activity-host"))
-            .args([
-                "serve",
-                "--dir",
-                dir.to_str().unwrap(),
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(["--log-format", "json"])
             .args(extra)
             .env("RUST_LOG", "info")

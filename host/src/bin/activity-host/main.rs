@@ -44,6 +44,9 @@ enum Command {
     /// Run the HTTP worker: serve the components of a directory (or files),
     /// reload them when they change, expose stats, metrics and health.
     Serve(commands::serve::Args),
+    /// Configuration tools.
+    #[command(subcommand)]
+    Config(commands::config::Command),
 }
 
 fn main() -> std::process::ExitCode {
@@ -66,6 +69,7 @@ fn main() -> std::process::ExitCode {
             Command::Invalidate(args) => commands::invalidate::run(args).await,
             Command::Stats(args) => commands::stats::run(args).await,
             Command::Serve(args) => commands::serve::run(args).await,
+            Command::Config(command) => commands::config::run(command),
         }
     });
     match result {

@@ -1,6 +1,7 @@
 //! One module per subcommand, plus the options they share.
 
 pub mod call;
+pub mod config;
 pub mod inspect;
 pub mod invalidate;
 pub mod serve;

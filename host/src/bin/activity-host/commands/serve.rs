@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use activity_host::Host;
-use activity_host::catalog::{Catalog, Sources};
+use activity_host::catalog::{Catalog, Sources, stem};
 use activity_host::server::{self, ServerConfig};
 
 use super::StoreArgs;
@@ -24,7 +24,8 @@ pub struct Args {
     #[arg(long, env = "ACTIVITY_HOST_DIR", value_name = "DIR")]
     dir: Option<PathBuf>,
 
-    /// Serve these component files (instead of --dir).
+    /// Serve these component files (instead of --dir; without either, the
+    /// config file's `[components.NAME] path` entries are served).
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
 
@@ -68,11 +69,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .unwrap_or(defaults.call_timeout),
         ..defaults
     };
+    let named = |files: Vec<PathBuf>| files.into_iter().map(|f| (stem(&f), f)).collect();
     let sources = match (args.dir.or_else(|| section.dir.clone()), args.files) {
         (Some(dir), files) if files.is_empty() => Sources::Directory(dir),
-        (None, files) if !files.is_empty() => Sources::Files(files),
+        (None, files) if !files.is_empty() => Sources::Files(named(files)),
         (Some(_), _) => anyhow::bail!("give either --dir or FILEs, not both"),
-        (None, _) => anyhow::bail!("nothing to serve: give --dir DIR or component FILEs"),
+        (None, _) if !file.component_files().is_empty() => Sources::Files(file.component_files()),
+        (None, _) => anyhow::bail!(
+            "nothing to serve: give --dir DIR, component FILEs, or [components.NAME] path = … in the config"
+        ),
     };
     let host = Arc::new(Host::builder().rules(file.rules()).store(store).build()?);
     let catalog = Arc::new(Catalog::new(sources));

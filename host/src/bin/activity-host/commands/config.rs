@@ -1,0 +1,154 @@
+//! `activity-host config check`: validate the configuration and print it as
+//! the worker would resolve it, defaults filled in.
+
+use std::process::ExitCode;
+
+use activity_host::config::{ConfigFile, StoreSection};
+use activity_host::server::ServerConfig;
+use activity_host::store::{DEFAULT_CAPACITY_BYTES, RedisConfig};
+use activity_host::{CachePolicy, Ttl};
+
+use super::StoreArgs;
+
+/// `config` subcommands.
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Check the configuration file (unknown keys, bad values) and print the
+    /// resolved configuration, with `--store` / `ACTIVITY_HOST_STORE` applied.
+    Check(StoreArgs),
+}
+
+/// Runs a `config` subcommand.
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let Command::Check(args) = command;
+    let file = match &args.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+    let source = args
+        .config
+        .as_ref()
+        .map_or("none".to_owned(), |p| p.display().to_string());
+    println!("# resolved configuration (file: {source})");
+    print_store(args.store.as_ref().unwrap_or(&file.store));
+    print_server(&file);
+    println!("\n[cache]");
+    let default_policy = file.cache.default_policy.unwrap_or(CachePolicy::NoCache);
+    println!("default-policy = \"{default_policy}\"");
+    for (name, path) in file.component_files() {
+        println!(
+            "\n[components.{name}]\npath = {:?}",
+            path.display().to_string()
+        );
+    }
+    let rules = file.rules();
+    let mut components: Vec<_> = rules.components.iter().collect();
+    components.sort_by_key(|(name, _)| *name);
+    for (component, exports) in components {
+        let mut exports: Vec<_> = exports.iter().collect();
+        exports.sort_by_key(|(name, _)| *name);
+        for (export, change) in exports {
+            println!("\n[components.{component}.exports.{export:?}]");
+            if let Some(policy) = change.policy {
+                println!("policy = \"{policy}\"");
+            }
+            match change.ttl {
+                Some(Ttl::Never) => println!("ttl = \"never\""),
+                Some(Ttl::After(ttl)) => println!("ttl = \"{}\"", humantime::format_duration(ttl)),
+                None => {}
+            }
+            if let Some(cache_errors) = change.cache_errors {
+                println!("cache-errors = {cache_errors}");
+            }
+            if let Some(params) = &change.ignore_params {
+                println!("ignore-params = {params:?}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_store(store: &StoreSection) {
+    println!("\n[store]");
+    match store {
+        StoreSection::Memory { capacity_bytes } => {
+            println!("type = \"memory\"");
+            println!(
+                "capacity-bytes = {}",
+                capacity_bytes.unwrap_or(DEFAULT_CAPACITY_BYTES)
+            );
+        }
+        StoreSection::Redis(redis) => {
+            let defaults = RedisConfig::new(&redis.url);
+            let duration = |value: Option<std::time::Duration>, default| {
+                humantime::format_duration(value.unwrap_or(default)).to_string()
+            };
+            println!("type = \"redis\"");
+            println!("url = \"{}\"", hide_password(&redis.url));
+            println!(
+                "prefix = \"{}\"",
+                redis.prefix.as_deref().unwrap_or(&defaults.prefix)
+            );
+            println!(
+                "connect-timeout = \"{}\"",
+                duration(redis.connect_timeout, defaults.connect_timeout)
+            );
+            println!(
+                "response-timeout = \"{}\"",
+                duration(redis.response_timeout, defaults.response_timeout)
+            );
+            println!(
+                "breaker-window = \"{}\"",
+                duration(redis.breaker_window, defaults.breaker_window)
+            );
+        }
+    }
+}
+
+fn print_server(file: &ConfigFile) {
+    let section = &file.server;
+    let defaults = ServerConfig::default();
+    println!("\n[server]");
+    println!("listen = \"{}\"", section.listen.unwrap_or(defaults.listen));
+    if let Some(dir) = &section.dir {
+        println!("dir = {:?}", dir.display().to_string());
+    }
+    println!(
+        "token = {}",
+        if section.token.is_some() {
+            "\"(set, hidden)\""
+        } else {
+            "\"(none)\""
+        }
+    );
+    println!(
+        "max-body-bytes = {}",
+        section.max_body_bytes.unwrap_or(defaults.max_body_bytes)
+    );
+    let call_timeout = section.call_timeout.unwrap_or(defaults.call_timeout);
+    println!(
+        "call-timeout = \"{}\"",
+        humantime::format_duration(call_timeout)
+    );
+}
+
+/// The URL with any password replaced by `***`.
+fn hide_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials
+                .split_once(':')
+                .map_or(credentials, |(user, _)| user);
+            let hidden = if credentials.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_owned()
+            };
+            format!("{scheme}://{hidden}@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
