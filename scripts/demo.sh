@@ -32,3 +32,22 @@ set -x
     'fetch-user(123)' 'fetch-user(123)' 'fetch-user(456)' \
     'calculate(21)' 'calculate(21)' \
     'send-email("ada@example.com")' 'send-email("ada@example.com")'
+set +x
+
+step "The same component in a worker (activity-host serve), called over HTTP"
+DIR=$(mktemp -d)
+cp "$USERS" "$DIR/"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$HOST" serve --dir "$DIR" --listen "127.0.0.1:$PORT" 2>"$DIR/worker.log" &
+WORKER=$!
+trap 'kill $WORKER 2>/dev/null; rm -rf "$DIR"' EXIT
+for _ in $(seq 50); do
+    "$HOST" call --worker "http://127.0.0.1:$PORT" users 'calculate(1)' >/dev/null 2>&1 && break
+    sleep 0.1
+done
+echo "\$ activity-host call --worker http://127.0.0.1:$PORT users 'fetch-user(7)' 'fetch-user(7)'"
+"$HOST" call --worker "http://127.0.0.1:$PORT" users 'fetch-user(7)' 'fetch-user(7)'
+kill -TERM "$WORKER"
+wait "$WORKER"
+echo "worker log:"
+grep -E 'worker|outcome' "$DIR/worker.log" | tail -n 5
