@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use activity_host::store::{MemoryStore, Slot};
 use activity_host::{
-    CachePolicy, CacheStore, CallOptions, Host, HostError, LoadError, MemoryOutputPipe, Outcome,
-    RuleOverride, RulesConfig, Val,
+    CachePolicy, CacheStore, CallOptions, Host, HostError, InstanceMode, LoadError,
+    MemoryOutputPipe, Outcome, RuleOverride, RulesConfig, Val, WarmConfig,
 };
 use support::guest;
 
@@ -399,4 +399,90 @@ async fn stats_count_every_outcome_and_stored_bytes() {
     );
     assert_eq!(stats(&host, "echo-char").bypasses, 1);
     assert_eq!(stats(&host, "divide").errors, 1);
+}
+
+/// The typed fixture in `mode`, and a closure-friendly counter reader.
+async fn typed_in(mode: InstanceMode) -> Host {
+    let host = Host::builder()
+        .instance_mode("typed", mode)
+        .capture_guest_stderr(MemoryOutputPipe::new(1 << 20))
+        .build()
+        .unwrap();
+    host.load_file("typed", guest("typed.wasm")).await.unwrap();
+    host
+}
+
+async fn counts(host: &Host, calls: usize) -> Vec<u32> {
+    let mut seen = Vec::new();
+    for _ in 0..calls {
+        let report = host.call_wave("typed", "count()").await.unwrap();
+        let [Val::U32(n)] = report.results[..] else {
+            panic!("{:?}", report.results)
+        };
+        seen.push(n);
+    }
+    seen
+}
+
+#[tokio::test]
+async fn fresh_instances_keep_no_state_between_calls() {
+    let host = typed_in(InstanceMode::Fresh).await;
+    assert_eq!(counts(&host, 3).await, [1, 1, 1]);
+    assert!(host.warm_instances().is_empty());
+}
+
+#[tokio::test]
+async fn actor_mode_keeps_guest_memory_warm_and_drops_trapped_instances() {
+    let host = typed_in(InstanceMode::Warm(WarmConfig::default())).await;
+    assert_eq!(
+        counts(&host, 3).await,
+        [1, 2, 3],
+        "guest memory survives between calls"
+    );
+    assert_eq!(host.warm_instances(), [("typed".to_owned(), 1)]);
+    host.call_wave("typed", "divide(0)").await.unwrap_err();
+    assert_eq!(
+        counts(&host, 2).await,
+        [1, 2],
+        "the trapped instance was dropped"
+    );
+}
+
+#[tokio::test]
+async fn actor_mode_recycles_instances_after_max_uses_and_idle_ttl() {
+    let used_up = WarmConfig {
+        max_uses: 2,
+        ..WarmConfig::default()
+    };
+    let host = typed_in(InstanceMode::Warm(used_up)).await;
+    assert_eq!(counts(&host, 5).await, [1, 2, 1, 2, 1]);
+
+    let short_lived = WarmConfig {
+        idle_ttl: std::time::Duration::from_millis(50),
+        ..WarmConfig::default()
+    };
+    let host = typed_in(InstanceMode::Warm(short_lived)).await;
+    assert_eq!(counts(&host, 2).await, [1, 2]);
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    assert_eq!(counts(&host, 1).await, [1], "an idle instance expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actor_mode_bounds_the_instances_of_a_component() {
+    let one = WarmConfig {
+        max_instances: 1,
+        ..WarmConfig::default()
+    };
+    let host = Arc::new(typed_in(InstanceMode::Warm(one)).await);
+    let calls: Vec<_> = (0..4)
+        .map(|id| {
+            let host = host.clone();
+            tokio::spawn(async move { host.call_wave("typed", &format!("slow({id}, 50)")).await })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    // Unbounded, four concurrent calls would have left four warm instances.
+    assert_eq!(host.warm_instances(), [("typed".to_owned(), 1)]);
 }

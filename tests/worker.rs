@@ -431,7 +431,7 @@ fn components_and_rules_can_come_from_the_config_file() {
     let config = dir.path().join("worker.toml");
     let users = guest("users.wasm");
     let text = format!(
-        "[components.people]\npath = {:?}\n\n[components.people.exports.send-email]\npolicy = \"inputs\"\n",
+        "[components.people]\npath = {:?}\ninstances = \"warm\"\n\n[components.people.exports.send-email]\npolicy = \"inputs\"\n",
         users.display().to_string()
     );
     std::fs::write(&config, text).unwrap();

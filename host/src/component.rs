@@ -12,6 +12,7 @@ use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Type};
 use crate::codec;
 use crate::contract::{self, RULES_INTERFACE};
 use crate::policy::{CachePolicy, CacheRule, RulesConfig};
+use crate::pool::{InstanceMode, InstancePool};
 use crate::runner::{HostState, Runner};
 use crate::stats::{ExportCounters, StatsRegistry};
 
@@ -179,6 +180,8 @@ pub struct ActivityComponent {
     pub exports: Vec<ActivityExport>,
     /// The component with its imports resolved, ready to instantiate.
     pub pre: InstancePre<HostState>,
+    /// Warm instances, in actor mode; `None`: a fresh instance per call.
+    pub pool: Option<InstancePool>,
     names: ExportNames,
 }
 
@@ -204,6 +207,7 @@ impl ActivityComponent {
         bytes: &[u8],
         rules: &RulesConfig,
         stats: &StatsRegistry,
+        mode: InstanceMode,
     ) -> Result<Self, LoadError> {
         check_header(bytes)?;
         let code_hash: [u8; 32] = Sha256::digest(bytes).into();
@@ -248,6 +252,10 @@ impl ActivityComponent {
             code_hash,
             exports,
             pre,
+            pool: match mode {
+                InstanceMode::Fresh => None,
+                InstanceMode::Warm(config) => Some(InstancePool::new(config)),
+            },
             names,
         })
     }

@@ -6,6 +6,10 @@
 //!
 //! [components.users]
 //! path = "target/wasm32-wasip2/guest/users.wasm"   # served by `serve` without --dir
+//! instances = "warm"                 # actor mode (default "fresh": an instance per call)
+//! max-instances = 4                  # warm or busy at once; more calls wait
+//! idle-ttl = "5m"                    # drop a warm instance unused this long
+//! max-uses = 10000                   # drop an instance after this many calls
 //!
 //! [components.users.exports.fetch-user]
 //! policy = "inputs"                  # inputs | task-source | no-cache
@@ -35,6 +39,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::policy::{CachePolicy, RuleOverride, RulesConfig};
+use crate::pool::{InstanceMode, WarmConfig};
 use crate::store::{CacheStore, MemoryStore, RedisConfig, RedisStore, StoreError};
 
 /// The configuration file could not be used.
@@ -185,6 +190,16 @@ impl StoreSection {
     }
 }
 
+/// `instances = "fresh" | "warm"`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstancesSetting {
+    /// A fresh instance per call.
+    Fresh,
+    /// Actor mode: warm instances.
+    Warm,
+}
+
 /// The `[cache]` table.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -199,6 +214,17 @@ pub struct CacheSection {
 pub struct ComponentSection {
     /// The component file, for `serve` without `--dir` or FILEs.
     pub path: Option<PathBuf>,
+    /// `fresh` (default: an instance per call) or `warm` (actor mode).
+    pub instances: Option<InstancesSetting>,
+    /// Actor mode: most instances at once (default 4).
+    #[serde(rename = "max-instances")]
+    pub max_instances: Option<usize>,
+    /// Actor mode: drop an instance idle this long (default 5m).
+    #[serde(rename = "idle-ttl", default, deserialize_with = "duration")]
+    pub idle_ttl: Option<Duration>,
+    /// Actor mode: drop an instance after this many calls (default 10000).
+    #[serde(rename = "max-uses")]
+    pub max_uses: Option<u64>,
     /// `[components.NAME.exports.EXPORT]`: rule overrides by export name.
     #[serde(default)]
     pub exports: HashMap<String, RuleOverride>,
@@ -231,6 +257,27 @@ impl ConfigFile {
             .collect();
         files.sort();
         files
+    }
+
+    /// The instance mode of every component that sets one.
+    pub fn instance_modes(&self) -> Vec<(String, InstanceMode)> {
+        self.components
+            .iter()
+            .filter_map(|(name, section)| {
+                let mode = match section.instances? {
+                    InstancesSetting::Fresh => InstanceMode::Fresh,
+                    InstancesSetting::Warm => {
+                        let defaults = WarmConfig::default();
+                        InstanceMode::Warm(WarmConfig {
+                            max_instances: section.max_instances.unwrap_or(defaults.max_instances),
+                            idle_ttl: section.idle_ttl.unwrap_or(defaults.idle_ttl),
+                            max_uses: section.max_uses.unwrap_or(defaults.max_uses),
+                        })
+                    }
+                };
+                Some((name.clone(), mode))
+            })
+            .collect()
     }
 
     /// The rules configuration this file describes.

@@ -13,6 +13,7 @@ use crate::actor_cache::DEFAULT_ACTOR_CACHE_BYTES;
 use crate::component::{ActivityComponent, ActivityExport, ExportLookupError, LoadError};
 use crate::memo::{CallError, CallOptions, CallReport, Memoizer, StoreLatency};
 use crate::policy::RulesConfig;
+use crate::pool::InstanceMode;
 use crate::runner::Runner;
 use crate::stats::{ExportCounters, StatsRegistry, StatsRow};
 use crate::store::{CacheStore, MemoryStore, Slot, StoreError};
@@ -52,6 +53,7 @@ pub struct HostBuilder {
     store: Arc<dyn CacheStore>,
     rules: RulesConfig,
     guest_stderr: Option<MemoryOutputPipe>,
+    instances: FxHashMap<String, InstanceMode>,
 }
 
 impl Default for HostBuilder {
@@ -60,6 +62,7 @@ impl Default for HostBuilder {
             store: Arc::new(MemoryStore::default()),
             rules: RulesConfig::default(),
             guest_stderr: None,
+            instances: FxHashMap::default(),
         }
     }
 }
@@ -74,6 +77,12 @@ impl HostBuilder {
     /// Overrides declared rules (applied to every component loaded later).
     pub fn rules(mut self, rules: RulesConfig) -> Self {
         self.rules = rules;
+        self
+    }
+
+    /// How calls of `component` get instances (default: a fresh one per call).
+    pub fn instance_mode(mut self, component: &str, mode: InstanceMode) -> Self {
+        self.instances.insert(component.to_owned(), mode);
         self
     }
 
@@ -92,6 +101,7 @@ impl HostBuilder {
         Ok(Host {
             memo: Memoizer::new(runner, self.store),
             rules: self.rules,
+            instances: self.instances,
             stats: StatsRegistry::default(),
             components: RwLock::default(),
         })
@@ -113,6 +123,7 @@ impl HostBuilder {
 pub struct Host {
     memo: Memoizer,
     rules: RulesConfig,
+    instances: FxHashMap<String, InstanceMode>,
     stats: StatsRegistry,
     components: RwLock<FxHashMap<String, Arc<ActivityComponent>>>,
 }
@@ -145,9 +156,16 @@ impl Host {
         name: &str,
         bytes: &[u8],
     ) -> Result<Arc<ActivityComponent>, LoadError> {
-        let component =
-            ActivityComponent::load(self.memo.runner(), name, bytes, &self.rules, &self.stats)
-                .await?;
+        let mode = self.instances.get(name).copied().unwrap_or_default();
+        let component = ActivityComponent::load(
+            self.memo.runner(),
+            name,
+            bytes,
+            &self.rules,
+            &self.stats,
+            mode,
+        )
+        .await?;
         let component = Arc::new(component);
         self.components
             .write()
@@ -258,6 +276,20 @@ impl Host {
     /// (component, export path).
     pub fn stats(&self) -> Vec<StatsRow> {
         self.stats.snapshot()
+    }
+
+    /// Warm instances per component in actor mode (for metrics), and drops
+    /// those idle for longer than their idle TTL.
+    pub fn warm_instances(&self) -> Vec<(String, usize)> {
+        self.component_names()
+            .into_iter()
+            .filter_map(|name| {
+                let component = self.component(&name)?;
+                let pool = component.pool.as_ref()?;
+                pool.sweep();
+                Some((name, pool.warm()))
+            })
+            .collect()
     }
 
     /// Latency of the store's lookups and writes (for metrics).

@@ -300,6 +300,7 @@ impl Memoizer {
             .call(
                 &component.pre,
                 &component.name,
+                component.pool.as_ref(),
                 &export.index,
                 args,
                 export.result_types.len(),

@@ -1,7 +1,8 @@
 //! Instances and calls: the only place that creates wasmtime stores.
 //!
-//! Each call runs in a fresh instance (strict isolation: no state leaks from
-//! one call to the next, and an instance that trapped is never reused).
+//! By default each call runs in a fresh instance (strict isolation: no state
+//! leaks from one call to the next, and an instance that trapped is never
+//! reused); components in actor mode reuse warm instances ([`crate::pool`]).
 //! Guests get WASI preview 2 with nothing granted: no preopened directories,
 //! no environment, no network; their stderr goes to the host's stderr (or to
 //! a pipe the embedder captures).
@@ -18,6 +19,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::actor_cache::ActorCacheScope;
 use crate::contract::{self, Activity, RULES_INTERFACE};
+use crate::pool::{InstancePool, WarmInstance};
 use crate::store::MemoryStore;
 
 /// What a guest's store holds: its WASI context and its actor-cache view.
@@ -138,24 +140,51 @@ impl Runner {
         Ok(Some(rules))
     }
 
-    /// Calls the export at `index` with `args` in a fresh instance, and
-    /// returns its `result_count` results.
+    /// Calls the export at `index` with `args`, in a warm instance from
+    /// `pool` if given (actor mode), else in a fresh one; returns its
+    /// `result_count` results. An instance whose call fails is dropped.
     pub async fn call(
         &self,
         pre: &InstancePre<HostState>,
         component: &Arc<str>,
+        pool: Option<&InstancePool>,
         index: &ComponentExportIndex,
         args: &[Val],
         result_count: usize,
     ) -> anyhow::Result<Vec<Val>> {
-        let (mut store, instance) = self.instantiate(pre, component).await?;
-        let func = instance
-            .get_func(&mut store, index)
-            .context("export is not a function")?;
-        let mut results = vec![Val::Bool(false); result_count];
-        func.call_async(&mut store, args, &mut results)
-            .await
-            .map_err(anyhow::Error::from)?;
+        let Some(pool) = pool else {
+            let (store, instance) = self.instantiate(pre, component).await?;
+            let mut fresh = WarmInstance::new(store, instance);
+            return call_in(&mut fresh, index, args, result_count).await;
+        };
+        let (_slot, warm) = pool.acquire().await;
+        let mut warm = match warm {
+            Some(warm) => warm,
+            None => {
+                let (store, instance) = self.instantiate(pre, component).await?;
+                WarmInstance::new(store, instance)
+            }
+        };
+        warm.store.set_epoch_deadline(1);
+        let results = call_in(&mut warm, index, args, result_count).await?;
+        pool.release(warm);
         Ok(results)
     }
+}
+
+async fn call_in(
+    target: &mut WarmInstance,
+    index: &ComponentExportIndex,
+    args: &[Val],
+    result_count: usize,
+) -> anyhow::Result<Vec<Val>> {
+    let func = target
+        .instance
+        .get_func(&mut target.store, index)
+        .context("export is not a function")?;
+    let mut results = vec![Val::Bool(false); result_count];
+    func.call_async(&mut target.store, args, &mut results)
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok(results)
 }

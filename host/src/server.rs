@@ -471,6 +471,20 @@ async fn metrics(State(worker): State<Arc<Worker>>) -> Response {
         "activity_host_store_up {}",
         u8::from(host.store_is_healthy())
     );
+    let warm = "activity_host_instances_warm";
+    family(
+        &mut text,
+        warm,
+        "gauge",
+        "Warm instances per component in actor mode.",
+    );
+    for (component, count) in host.warm_instances() {
+        let _ = writeln!(
+            text,
+            "{warm}{{component=\"{}\"}} {count}",
+            escape(&component)
+        );
+    }
     family(
         &mut text,
         "activity_host_components",

@@ -163,6 +163,11 @@ impl behave::Guest for Typed {
         s.to_uppercase()
     }
 
+    fn count() -> u32 {
+        static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+    }
+
     type Counter = Counter;
 
     fn read_counter(_: behave::CounterBorrow<'_>) -> u32 {

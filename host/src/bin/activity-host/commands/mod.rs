@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use activity_host::config::{ConfigFile, StoreSection};
 use activity_host::{
-    CachePolicy, CacheStore, Host, RuleOverride, RulesConfig, StatsRow, Ttl, parse_assignment,
+    CachePolicy, CacheStore, Host, HostBuilder, RuleOverride, RulesConfig, StatsRow, Ttl,
+    parse_assignment,
 };
 use anyhow::Context;
 
@@ -42,6 +43,19 @@ impl StoreArgs {
         let store = self.store.as_ref().unwrap_or(&file.store).open()?;
         Ok((file, store))
     }
+}
+
+/// A host builder with `rules`, `store` and the config file's instance modes.
+pub fn host_builder(
+    file: &ConfigFile,
+    rules: RulesConfig,
+    store: Arc<dyn CacheStore>,
+) -> HostBuilder {
+    let mut builder = Host::builder().rules(rules).store(store);
+    for (component, mode) in file.instance_modes() {
+        builder = builder.instance_mode(&component, mode);
+    }
+    builder
 }
 
 /// Prints counters as a table on stderr.
@@ -113,7 +127,7 @@ impl ComponentArgs {
         let name = self.name();
         let (file, store) = self.store.open()?;
         let rules = rules_with_flags(&file, &name, &self.policies, &self.ttls);
-        let host = Host::builder().rules(rules).store(store).build()?;
+        let host = host_builder(&file, rules, store).build()?;
         host.load_file(&name, &self.file)
             .await
             .with_context(|| format!("cannot load {}", self.file.display()))?;

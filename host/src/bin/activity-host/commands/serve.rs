@@ -6,11 +6,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use activity_host::Host;
 use activity_host::catalog::{Catalog, Sources, stem};
 use activity_host::server::{self, ServerConfig};
 
-use super::StoreArgs;
+use super::{StoreArgs, host_builder};
 
 /// Arguments of `serve`. Each flag overrides the config file's `[server]`
 /// table; `ACTIVITY_HOST_*` variables stand for flags.
@@ -79,7 +78,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             "nothing to serve: give --dir DIR, component FILEs, or [components.NAME] path = … in the config"
         ),
     };
-    let host = Arc::new(Host::builder().rules(file.rules()).store(store).build()?);
+    let host = Arc::new(host_builder(&file, file.rules(), store).build()?);
     let catalog = Arc::new(Catalog::new(sources));
     if catalog.refresh(&host).await == 0 {
         anyhow::bail!("no component could be loaded (see the errors above)");
