@@ -40,7 +40,7 @@ cp "$USERS" "$DIR/"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$HOST" serve --dir "$DIR" --listen "127.0.0.1:$PORT" 2>"$DIR/worker.log" &
 WORKER=$!
-trap 'kill $WORKER 2>/dev/null; rm -rf "$DIR"' EXIT
+trap 'kill $WORKER 2>/dev/null || true; rm -rf "$DIR"' EXIT
 for _ in $(seq 50); do
     "$HOST" call --worker "http://127.0.0.1:$PORT" users 'calculate(1)' >/dev/null 2>&1 && break
     sleep 0.1

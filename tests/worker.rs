@@ -470,3 +470,98 @@ fn components_and_rules_can_come_from_the_config_file() {
         bad.stderr
     );
 }
+
+/// The README's walkthrough, step by step: a worker on a directory with
+/// Redis, called with JSON, hit/miss log lines, metrics, invalidation.
+#[test]
+fn the_readme_walkthrough_with_redis() {
+    let redis = RedisServer::start();
+    let dir = components();
+    let worker = Worker::start(dir.path(), &["--store", &redis.url()]);
+    let call = || {
+        worker.post(
+            "/v1/components/users/call",
+            &json!({"export": "fetch-user", "args": [123]}),
+        )
+    };
+    assert_eq!(call().cache.as_deref(), Some("miss"));
+    let hit = call();
+    assert_eq!(hit.cache.as_deref(), Some("hit"));
+    assert_eq!(hit.body["result"]["name"], "User 123");
+
+    let lines = worker.calls();
+    let outcomes: Vec<&str> = lines
+        .iter()
+        .map(|l| l["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["miss", "hit"]);
+    let line = &lines[1];
+    assert_eq!(line["component"], "users");
+    assert_eq!(line["export"], "example:users/api@0.1.0#fetch-user");
+    assert_eq!(line["policy"], "inputs");
+    assert_eq!(line["store"], "redis");
+    assert_eq!(line["key"], hit.body["key"]);
+    assert!(
+        line["elapsed_us"].is_u64() && line["age_ms"].is_u64(),
+        "{line}"
+    );
+    assert!(
+        !line.to_string().contains("User 123"),
+        "values never reach the log: {line}"
+    );
+
+    let metrics = worker.get("/metrics").body;
+    let metrics = metrics.as_str().unwrap();
+    assert!(metrics.contains(r#"outcome="hit"} 1"#), "{metrics}");
+    assert!(metrics.contains("activity_host_store_up 1"), "{metrics}");
+
+    let invalidated = worker.post(
+        "/v1/components/users/invalidate",
+        &json!({"export": "fetch-user"}),
+    );
+    assert_eq!(invalidated.status, 200);
+    assert_eq!(call().cache.as_deref(), Some("miss"));
+}
+
+#[test]
+fn the_openapi_description_matches_the_live_routes() {
+    let dir = components();
+    let worker = Worker::start(dir.path(), &[]);
+    let served = worker.get("/openapi.json").body;
+    let document: serde_json::Value = serde_json::from_str(activity_host::server::OPENAPI).unwrap();
+    assert_eq!(
+        served, document,
+        "the worker serves the file in the repository"
+    );
+    let mut documented = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let live_path = path.replace("{component}", "users");
+            let reply = match method.as_str() {
+                "get" => worker.get(&live_path),
+                "post" => worker.post(&live_path, &json!({"wave": "fetch-user(1)"})),
+                other => panic!("undocumented method {other}"),
+            };
+            assert!(
+                ![404, 405].contains(&reply.status),
+                "{method} {path}: {}",
+                reply.status
+            );
+            documented.push(format!("{method} {path}"));
+        }
+    }
+    documented.sort();
+    // Every route the router has (see server.rs) is documented.
+    let routes = [
+        "get /healthz",
+        "get /metrics",
+        "get /openapi.json",
+        "get /readyz",
+        "get /v1/components",
+        "get /v1/stats",
+        "post /v1/components/{component}/call",
+        "post /v1/components/{component}/invalidate",
+    ];
+    assert_eq!(documented, routes);
+    assert_eq!(worker.get("/v1/nothing-here").status, 404);
+}

@@ -152,6 +152,7 @@ impl Memoizer {
         let call = Call {
             component,
             export,
+            store: self.store.name(),
             started: Instant::now(),
         };
         let result = self.call_inner(&call, args, options).await;
@@ -172,22 +173,21 @@ impl Memoizer {
     ) -> Result<CallReport, CallError> {
         let Some(key) = self.key(call.component, call.export, args)? else {
             let results = self.run(call, args).await?;
-            return Ok(call.done(results, Outcome::Bypass, None, None));
+            return Ok(call.done(results, Done::new(Outcome::Bypass, None)));
         };
         let slot = call.slot(&key);
 
         if !options.refresh {
             match self.lookup(call, slot).await {
                 Lookup::Hit(entry) => {
-                    let mut report = call.done(entry.results, Outcome::Hit, Some(key), None);
-                    let age_ms = now_ms().saturating_sub(entry.written_at_ms);
-                    report.age = Some(Duration::from_millis(age_ms));
-                    return Ok(report);
+                    let age = Duration::from_millis(now_ms().saturating_sub(entry.written_at_ms));
+                    let hit = Done::new(Outcome::Hit, Some(key)).aged(age);
+                    return Ok(call.done(entry.results, hit));
                 }
                 Lookup::Miss => {}
                 Lookup::StoreFailed => {
                     let results = self.run(call, args).await?;
-                    return Ok(call.done(results, Outcome::Degraded, Some(key), None));
+                    return Ok(call.done(results, Done::new(Outcome::Degraded, Some(key))));
                 }
             }
         }
@@ -197,8 +197,9 @@ impl Memoizer {
                 Role::Waiter(waiter) => {
                     call.export.counters.record(Event::Wait);
                     if let Some(shared) = waiter.outcome().await {
-                        let detail = Some("waited for a concurrent identical call");
-                        return Ok(call.done(shared?, Outcome::Hit, Some(key), detail));
+                        let waited = Done::new(Outcome::Hit, Some(key))
+                            .detail("waited for a concurrent identical call");
+                        return Ok(call.done(shared?, waited));
                     }
                     // The leader was cancelled: try again, perhaps as leader.
                 }
@@ -210,16 +211,16 @@ impl Memoizer {
                     };
                     leader.finish(ran.clone());
                     let results = ran?;
-                    let detail = match outcome {
-                        Stored::No(why) if !why.is_empty() => Some(why),
-                        _ if options.refresh => Some("refresh"),
-                        _ => None,
+                    let mut done = match outcome {
+                        Stored::Failed => Done::new(Outcome::Degraded, Some(key)),
+                        _ => Done::new(Outcome::Miss, Some(key)),
                     };
-                    let outcome = match outcome {
-                        Stored::Failed => Outcome::Degraded,
-                        _ => Outcome::Miss,
-                    };
-                    return Ok(call.done(results, outcome, Some(key), detail));
+                    match outcome {
+                        Stored::No(why) if !why.is_empty() => done = done.detail(why),
+                        _ if options.refresh => done = done.detail("refresh"),
+                        _ => {}
+                    }
+                    return Ok(call.done(results, done));
                 }
             }
         }
@@ -371,7 +372,41 @@ enum Stored {
 struct Call<'a> {
     component: &'a ActivityComponent,
     export: &'a ActivityExport,
+    store: &'static str,
     started: Instant,
+}
+
+/// How a call ended, for its report and its log line.
+struct Done {
+    outcome: Outcome,
+    key: Option<CacheKey>,
+    age: Option<Duration>,
+    detail: Option<&'static str>,
+}
+
+impl Done {
+    fn new(outcome: Outcome, key: Option<CacheKey>) -> Self {
+        Self {
+            outcome,
+            key,
+            age: None,
+            detail: None,
+        }
+    }
+
+    fn aged(self, age: Duration) -> Self {
+        Self {
+            age: Some(age),
+            ..self
+        }
+    }
+
+    fn detail(self, detail: &'static str) -> Self {
+        Self {
+            detail: Some(detail),
+            ..self
+        }
+    }
 }
 
 impl Call<'_> {
@@ -384,13 +419,13 @@ impl Call<'_> {
     }
 
     /// Counts and logs the call; returns its report.
-    fn done(
-        &self,
-        results: Vec<Val>,
-        outcome: Outcome,
-        key: Option<CacheKey>,
-        detail: Option<&str>,
-    ) -> CallReport {
+    fn done(&self, results: Vec<Val>, done: Done) -> CallReport {
+        let Done {
+            outcome,
+            key,
+            age,
+            detail,
+        } = done;
         self.export.counters.record(match outcome {
             Outcome::Hit => Event::Hit,
             Outcome::Miss => Event::Miss,
@@ -406,7 +441,9 @@ impl Call<'_> {
             export = %self.export.path,
             key = key.as_ref().map(CacheKey::short),
             policy = self.export.rule.policy.as_str(),
+            store = self.store,
             elapsed_us,
+            age_ms = age.map(|age| age.as_millis() as u64),
             detail,
             "call"
         );
@@ -414,7 +451,7 @@ impl Call<'_> {
             results,
             outcome,
             key,
-            age: None,
+            age,
         }
     }
 }

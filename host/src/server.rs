@@ -9,6 +9,7 @@
 //! | `POST /v1/components/{name}/invalidate` | `{"export", "args"}` or `{"wave"}`: one entry; `{"export"}`: an export; `{}`: the component |
 //! | `GET /v1/stats` | counters per export since the worker started |
 //! | `GET /metrics` | Prometheus text format |
+//! | `GET /openapi.json` | the OpenAPI description of these routes (`host/openapi.json`) |
 //!
 //! A call's response carries `x-cache: hit|miss|bypass|degraded`,
 //! `x-cache-key`, and on a hit from the store the entry's age (`age` in
@@ -119,6 +120,7 @@ pub fn router(host: Arc<Host>, catalog: Arc<Catalog>, config: ServerConfig) -> R
         .route("/v1/components/{component}/invalidate", post(invalidate))
         .route("/v1/stats", get(stats))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .layer(middleware::from_fn_with_state(
             worker.clone(),
             require_token,
@@ -168,6 +170,13 @@ fn host_error(failure: HostError) -> Response {
         HostError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
     error(status, failure.to_string())
+}
+
+/// The OpenAPI description of the routes, kept in `host/openapi.json`.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
 async fn ready(State(worker): State<Arc<Worker>>) -> Response {

@@ -241,15 +241,9 @@ impl StatsRegistry {
 
     /// A snapshot of every export's counters, sorted by component and export.
     pub fn snapshot(&self) -> Vec<StatsRow> {
-        let exports = self
-            .exports
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        exports
-            .iter()
-            .map(|((component, export), counters)| {
-                (component.clone(), export.clone(), counters.snapshot())
-            })
+        self.counters_by_export()
+            .into_iter()
+            .map(|(component, export, counters)| (component, export, counters.snapshot()))
             .collect()
     }
 }

@@ -13,6 +13,7 @@ pub struct Worker {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     child: Option<Child>,
+    log: tempfile::NamedTempFile,
     token: Option<String>,
     agent: ureq::Agent,
 }
@@ -43,13 +44,14 @@ impl Worker {
             .unwrap()
             .port();
         let url = format!("http://127.0.0.1:{port}");
+        let log = tempfile::NamedTempFile::new().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_activity-host"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(["--log-format", "json"])
             .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log.reopen().unwrap())
             .spawn()
             .expect("start activity-host serve");
         let token = extra
@@ -63,6 +65,7 @@ impl Worker {
         let worker = Self {
             url,
             child: Some(child),
+            log,
             token,
             agent,
         };
@@ -136,6 +139,16 @@ impl Worker {
             &format!("/v1/components/{component}/call"),
             &serde_json::json!({ "wave": wave }),
         )
+    }
+
+    /// The worker's per-call log lines so far, parsed.
+    pub fn calls(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.log.path())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|line| line["target"] == "activity_host::call")
+            .collect()
     }
 
     /// Sends SIGTERM and waits for the exit status.
