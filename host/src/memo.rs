@@ -5,7 +5,9 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+
+use quanta::Instant;
 
 use wasmtime::component::Val;
 
@@ -104,6 +106,7 @@ pub struct Memoizer {
     flights: SingleFlight<Shared>,
     /// Latency of store lookups and writes.
     store_latency: StoreLatency,
+    clock: WallClock,
 }
 
 /// Latency histograms of the store's lookups and writes.
@@ -123,6 +126,7 @@ impl Memoizer {
             store,
             flights: SingleFlight::default(),
             store_latency: StoreLatency::default(),
+            clock: WallClock::new(),
         }
     }
 
@@ -180,7 +184,9 @@ impl Memoizer {
         if !options.refresh {
             match self.lookup(call, slot).await {
                 Lookup::Hit(entry) => {
-                    let age = Duration::from_millis(now_ms().saturating_sub(entry.written_at_ms));
+                    let age = Duration::from_millis(
+                        self.clock.now_ms().saturating_sub(entry.written_at_ms),
+                    );
                     let hit = Done::new(Outcome::Hit, Some(key)).aged(age);
                     return Ok(call.done(entry.results, hit));
                 }
@@ -323,7 +329,7 @@ impl Memoizer {
         if !export.rule.cache_errors && matches!(results, [Val::Result(Err(_))]) {
             return Stored::No("result::err not cached");
         }
-        let written_at = now_ms();
+        let written_at = self.clock.now_ms();
         let entry = match codec::encode_entry(
             &export.signature_hash,
             written_at,
@@ -456,8 +462,26 @@ impl Call<'_> {
     }
 }
 
-/// Milliseconds since the Unix epoch (0 if the clock is before it).
-fn now_ms() -> u64 {
-    let since_epoch = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
-    since_epoch.map_or(0, |d| d.as_millis() as u64)
+/// Wall-clock milliseconds for entry write times and ages, read from the
+/// cheap monotonic clock: the wall clock when the memoizer started plus the
+/// time elapsed since. (An entry's age is informational; stepping the
+/// system clock while a worker runs shifts it by that step.)
+struct WallClock {
+    start_ms: u64,
+    start: Instant,
+}
+
+impl WallClock {
+    fn new() -> Self {
+        let since_epoch = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
+        Self {
+            start_ms: since_epoch.map_or(0, |d| d.as_millis() as u64),
+            start: Instant::now(),
+        }
+    }
+
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64 {
+        self.start_ms + self.start.elapsed().as_millis() as u64
+    }
 }
