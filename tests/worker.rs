@@ -100,6 +100,12 @@ fn bad_requests_get_the_right_status_and_a_clear_error() {
             "expected func(user-id: u64)",
         ),
         (
+            "ambiguous export",
+            worker.call("typed", r#"echo-string("a")"#),
+            400,
+            "ambiguous",
+        ),
+        (
             "wrong type",
             worker.post(
                 "/v1/components/users/call",
@@ -564,4 +570,60 @@ fn the_openapi_description_matches_the_live_routes() {
     ];
     assert_eq!(documented, routes);
     assert_eq!(worker.get("/v1/nothing-here").status, 404);
+}
+
+#[test]
+fn every_wit_type_round_trips_through_the_http_json_mapping() {
+    let dir = components();
+    let worker = Worker::start(dir.path(), &[]);
+    let ints = json!([
+        -128,
+        255,
+        -32768,
+        65535,
+        -2147483648i64,
+        4294967295u64,
+        i64::MIN,
+        u64::MAX
+    ]);
+    let single = [
+        ("echo-bool", json!(true)),
+        ("echo-char", json!("é")),
+        ("echo#echo-string", json!("hello \"world\"")),
+        ("echo-lists", json!([[1, 2], []])),
+        ("echo-record", json!({"x": 1, "y": -2, "label": "p"})),
+        ("echo-variant", json!({"circle": 2.5})),
+        ("echo-variant", json!("empty")),
+        ("echo-enum", json!("green")),
+        ("echo-flags", json!(["read", "share"])),
+        ("echo-option", json!(null)),
+        ("echo-option", json!({"some": null})),
+        ("echo-option", json!({"some": "x"})),
+        ("echo-result", json!({"err": "blue"})),
+        ("echo-result", json!({"ok": {"x": 0, "y": 0, "label": ""}})),
+        ("echo-bare-result", json!({"ok": null})),
+        ("echo-bare-result", json!({"err": null})),
+    ];
+    for (export, value) in single {
+        let reply = worker.post(
+            "/v1/components/typed/call",
+            &json!({"export": export, "args": [value]}),
+        );
+        assert_eq!(reply.status, 200, "{export}: {}", reply.body);
+        assert_eq!(reply.body["result"], value, "{export}");
+    }
+    for (export, args) in [
+        ("echo-ints", ints),
+        ("echo-floats", json!([1.5, "NaN"])),
+        ("echo-floats", json!(["-Infinity", -0.0])),
+    ] {
+        let reply = worker.post(
+            "/v1/components/typed/call",
+            &json!({"export": export, "args": args}),
+        );
+        assert_eq!(
+            reply.body["result"], args,
+            "{export}: a tuple result is the arguments"
+        );
+    }
 }

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! "activity-host/key/v1" | component name | export path | signature hash
-//!   | policy ("inputs" or "task-source") | [code hash, task-source only]
+//!   | 0 (inputs) or 1 and the component's code hash (task-source)
 //!   | canonical argument values (encoded by crate::codec, last, so unprefixed)
 //! ```
 //!

@@ -14,8 +14,8 @@
 //! A call's response carries `x-cache: hit|miss|bypass|degraded`,
 //! `x-cache-key`, and on a hit from the store the entry's age (`age` in
 //! seconds, `x-cache-age-ms`). Errors are JSON `{"error": "…"}` with a status that says
-//! whose fault it is: 400 bad input, 401 missing token, 404 unknown component
-//! or export, 413 body too large, 500 the guest failed, 504 call timeout.
+//! whose fault it is: 400 bad input (an ambiguous export name too), 401
+//! missing token, 404 unknown component or export, 413 body too large, 500 the guest failed, 504 call timeout.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -33,6 +33,7 @@ use serde_json::{Value, json};
 use wasmtime::component::wasm_wave::wasm::DisplayValue;
 
 use crate::catalog::Catalog;
+use crate::component::ExportLookupError;
 use crate::host::{Host, HostError};
 use crate::json::{args_from_json, to_json};
 use crate::memo::{CallError, CallOptions};
@@ -163,6 +164,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 fn host_error(failure: HostError) -> Response {
     let status = match &failure {
+        HostError::Export(ExportLookupError::Ambiguous { .. }) => StatusCode::BAD_REQUEST,
         HostError::UnknownComponent(_) | HostError::Export(_) => StatusCode::NOT_FOUND,
         HostError::Wave { .. } | HostError::NotCached(_) => StatusCode::BAD_REQUEST,
         HostError::Call(CallError::Arguments { .. }) => StatusCode::BAD_REQUEST,
