@@ -30,6 +30,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use wasmtime::component::Val;
 use wasmtime::component::wasm_wave::wasm::DisplayValue;
 
 use crate::catalog::Catalog;
@@ -285,15 +286,7 @@ async fn call(
         match &invocation {
             Invocation::Wave(wave) => host.call_wave_with(&component, wave, options).await,
             Invocation::Json(export, args) => {
-                let loaded = host
-                    .component(&component)
-                    .ok_or_else(|| HostError::UnknownComponent(component.clone()))?;
-                let described = loaded.export(export)?;
-                let args =
-                    args_from_json(args, &described.param_types).map_err(|e| HostError::Wave {
-                        text: args.to_string(),
-                        message: format!("{e}; expected {}", described.signature),
-                    })?;
+                let args = typed_args(host, &component, export, args)?;
                 host.call_with(&component, export, &args, options).await
             }
         }
@@ -332,6 +325,23 @@ async fn call(
     (StatusCode::OK, headers, Json(body)).into_response()
 }
 
+/// The JSON `args` of a call of `export` of `component`, as typed values.
+fn typed_args(
+    host: &Host,
+    component: &str,
+    export: &str,
+    args: &Value,
+) -> Result<Vec<Val>, HostError> {
+    let loaded = host
+        .component(component)
+        .ok_or_else(|| HostError::UnknownComponent(component.to_owned()))?;
+    let described = loaded.export(export)?;
+    args_from_json(args, &described.param_types).map_err(|e| HostError::Wave {
+        text: args.to_string(),
+        message: format!("{e}; expected {}", described.signature),
+    })
+}
+
 async fn invalidate(
     State(worker): State<Arc<Worker>>,
     Path(component): Path<String>,
@@ -352,20 +362,13 @@ async fn invalidate(
             .invalidate_entry_wave(&component, &wave)
             .await
             .map(|key| json!({ "invalidated": "entry", "key": key })),
-        (Some(export), Some(args), None) => {
-            let described = host
-                .component(&component)
-                .ok_or_else(|| HostError::UnknownComponent(component.clone()))
-                .and_then(|loaded| Ok(loaded.export(&export)?.param_types.clone()));
-            match described.map(|types| args_from_json(&args, &types)) {
-                Ok(Ok(args)) => host
-                    .invalidate_entry(&component, &export, &args)
-                    .await
-                    .map(|key| json!({ "invalidated": "entry", "key": key })),
-                Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, e.to_string()),
-                Err(failure) => Err(failure),
-            }
-        }
+        (Some(export), Some(args), None) => match typed_args(host, &component, &export, &args) {
+            Ok(args) => host
+                .invalidate_entry(&component, &export, &args)
+                .await
+                .map(|key| json!({ "invalidated": "entry", "key": key })),
+            Err(failure) => Err(failure),
+        },
         _ => {
             return error(
                 StatusCode::BAD_REQUEST,

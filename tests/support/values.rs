@@ -115,8 +115,6 @@ pub fn rebuilt(value: &Val) -> Val {
     match value {
         Val::Float32(x) if x.is_nan() => Val::Float32(f32::from_bits(0x7fc0_0001)),
         Val::Float64(x) if x.is_nan() => Val::Float64(f64::from_bits(0x7ff8_0000_0000_0001)),
-        Val::List(items) => Val::List(items.iter().map(rebuilt).collect()),
-        Val::Tuple(items) => Val::Tuple(items.iter().map(rebuilt).collect()),
         Val::Record(fields) => Val::Record(
             fields
                 .iter()
@@ -124,19 +122,8 @@ pub fn rebuilt(value: &Val) -> Val {
                 .map(|(n, v)| (n.clone(), rebuilt(v)))
                 .collect(),
         ),
-        Val::Variant(name, payload) => Val::Variant(
-            name.clone(),
-            payload.as_deref().map(|v| Box::new(rebuilt(v))),
-        ),
-        Val::Option(payload) => Val::Option(payload.as_deref().map(|v| Box::new(rebuilt(v)))),
-        Val::Result(Ok(payload)) => {
-            Val::Result(Ok(payload.as_deref().map(|v| Box::new(rebuilt(v)))))
-        }
-        Val::Result(Err(payload)) => {
-            Val::Result(Err(payload.as_deref().map(|v| Box::new(rebuilt(v)))))
-        }
         Val::Flags(names) => Val::Flags(names.iter().rev().cloned().collect()),
-        other => other.clone(),
+        other => map_children(other, rebuilt),
     }
 }
 
@@ -145,25 +132,21 @@ pub fn canonical(value: &Val) -> Val {
     match value {
         Val::Float32(x) if x.is_nan() => Val::Float32(f32::NAN),
         Val::Float64(x) if x.is_nan() => Val::Float64(f64::NAN),
-        Val::List(items) => Val::List(items.iter().map(canonical).collect()),
-        Val::Tuple(items) => Val::Tuple(items.iter().map(canonical).collect()),
-        Val::Record(fields) => Val::Record(
-            fields
-                .iter()
-                .map(|(n, v)| (n.clone(), canonical(v)))
-                .collect(),
-        ),
-        Val::Variant(name, payload) => Val::Variant(
-            name.clone(),
-            payload.as_deref().map(|v| Box::new(canonical(v))),
-        ),
-        Val::Option(payload) => Val::Option(payload.as_deref().map(|v| Box::new(canonical(v)))),
-        Val::Result(Ok(payload)) => {
-            Val::Result(Ok(payload.as_deref().map(|v| Box::new(canonical(v)))))
-        }
-        Val::Result(Err(payload)) => {
-            Val::Result(Err(payload.as_deref().map(|v| Box::new(canonical(v)))))
-        }
+        other => map_children(other, canonical),
+    }
+}
+
+/// `value` with `f` applied to each value directly inside it.
+fn map_children(value: &Val, f: fn(&Val) -> Val) -> Val {
+    let boxed = |payload: &Option<Box<Val>>| payload.as_deref().map(|v| Box::new(f(v)));
+    match value {
+        Val::List(items) => Val::List(items.iter().map(f).collect()),
+        Val::Tuple(items) => Val::Tuple(items.iter().map(f).collect()),
+        Val::Record(fields) => Val::Record(fields.iter().map(|(n, v)| (n.clone(), f(v))).collect()),
+        Val::Variant(name, payload) => Val::Variant(name.clone(), boxed(payload)),
+        Val::Option(payload) => Val::Option(boxed(payload)),
+        Val::Result(Ok(payload)) => Val::Result(Ok(boxed(payload))),
+        Val::Result(Err(payload)) => Val::Result(Err(boxed(payload))),
         other => other.clone(),
     }
 }
