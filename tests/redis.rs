@@ -208,7 +208,7 @@ async fn a_corrupted_value_in_redis_is_a_miss_and_is_overwritten() {
         .call("users", "fetch-user", &[Val::U64(9)])
         .await
         .unwrap();
-    let key = format!("activity-host:e:{}", miss.key.unwrap());
+    let key = format!("activity-host:e:{{{}}}", miss.key.unwrap());
     assert_eq!(server.keys("activity-host:e:*"), std::slice::from_ref(&key));
     for garbage in [&b"garbage"[..], &[0u8; 16][..], &[0u8; 40][..]] {
         server.raw(&[b"SET", key.as_bytes(), garbage]);
@@ -234,7 +234,7 @@ async fn entries_carry_the_rule_ttl_in_milliseconds() {
         .call("users", "fetch-user", &[Val::U64(3)])
         .await
         .unwrap();
-    let key = format!("activity-host:e:{}", report.key.unwrap());
+    let key = format!("activity-host:e:{{{}}}", report.key.unwrap());
     let pttl = String::from_utf8(server.raw(&[b"PTTL", key.as_bytes()])).unwrap();
     let ms: u64 = pttl.trim().trim_start_matches(':').parse().unwrap();
     assert!(
@@ -245,7 +245,7 @@ async fn entries_carry_the_rule_ttl_in_milliseconds() {
         .call("users", "calculate", &[Val::S64(3)])
         .await
         .unwrap();
-    let key = format!("activity-host:e:{}", calc.key.unwrap());
+    let key = format!("activity-host:e:{{{}}}", calc.key.unwrap());
     let pttl = String::from_utf8(server.raw(&[b"PTTL", key.as_bytes()])).unwrap();
     assert_eq!(pttl.trim(), ":-1", "no TTL: kept until evicted");
 }

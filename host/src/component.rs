@@ -41,6 +41,14 @@ pub enum LoadError {
     /// A rule (declared or configured) does not name exactly one export.
     #[error("cache rule: {0}")]
     Rule(#[from] ExportLookupError),
+    /// A rule keeps results in a store the host does not have.
+    #[error("cache rule for `{export}` names store `{store}`, which is not configured ([stores.{store}])")]
+    UnknownStore {
+        /// The export.
+        export: String,
+        /// The store named by the rule.
+        store: String,
+    },
     /// A rule leaves out a parameter the function does not have.
     #[error(
         "cache rule for `{export}` ignores `{param}`, which is not one of its parameters ({params})"

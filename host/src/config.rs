@@ -22,10 +22,22 @@
 //! [store]                            # where results are cached (default: memory)
 //! type = "redis"                     # memory | redis
 //! url = "redis://127.0.0.1:6379/0"   # redis:// or rediss:// (TLS), user:password@ allowed
+//! # nodes = ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"]  # a Redis Cluster, instead of url
 //! prefix = "activity-host"           # prefix of every key
 //! connect-timeout = "250ms"
 //! response-timeout = "250ms"
 //! breaker-window = "1s"              # how long Redis is skipped after a failure
+//! lease = "5s"                       # lease on computing a key, renewed while the body runs
+//! lease-wait = "60s"                 # longest wait for another worker's result
+//! l1-ttl = "10s"                     # set: this worker's memory in front of Redis (tiered)
+//! l1-capacity-bytes = 268435456
+//!
+//! [stores.shared]                    # named stores, same keys as [store]
+//! type = "redis"
+//! url = "redis://10.0.0.5:6379"
+//!
+//! [components.users.exports.fetch-user]
+//! store = "shared"                   # this export's results live in that store
 //! ```
 //!
 //! Precedence, lowest first: the component's declared rules, this file, CLI
@@ -40,7 +52,7 @@ use serde::Deserialize;
 
 use crate::policy::{CachePolicy, RuleOverride, RulesConfig};
 use crate::pool::{InstanceMode, WarmConfig};
-use crate::store::{CacheStore, MemoryStore, RedisConfig, RedisStore, StoreError};
+use crate::store::{CacheStore, MemoryStore, RedisConfig, RedisStore, StoreError, TieredStore};
 
 /// The configuration file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +88,9 @@ pub struct ConfigFile {
     /// `[store]`: where results are cached.
     #[serde(default)]
     pub store: StoreSection,
+    /// `[stores.NAME]`: more stores, for exports whose rule names one.
+    #[serde(default)]
+    pub stores: HashMap<String, StoreSection>,
     /// `[server]`: the HTTP worker.
     #[serde(default)]
     pub server: ServerSection,
@@ -122,11 +137,13 @@ impl Default for StoreSection {
 }
 
 /// The `[store]` table with `type = "redis"`.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RedisSection {
-    /// `redis://…` or `rediss://…`.
-    pub url: String,
+    /// One node: `redis://…` or `rediss://…`.
+    pub url: Option<String>,
+    /// A Redis Cluster: some of its nodes (instead of `url`).
+    pub nodes: Option<Vec<String>>,
     /// Key prefix (default `activity-host`).
     pub prefix: Option<String>,
     /// Connect timeout (default 250 ms).
@@ -138,6 +155,18 @@ pub struct RedisSection {
     /// Breaker window (default 1 s).
     #[serde(default, deserialize_with = "duration")]
     pub breaker_window: Option<Duration>,
+    /// Lease on computing a key (default 5 s), renewed while the body runs.
+    #[serde(default, deserialize_with = "duration")]
+    pub lease: Option<Duration>,
+    /// Longest wait for another worker's computation (default 60 s).
+    #[serde(default, deserialize_with = "duration")]
+    pub lease_wait: Option<Duration>,
+    /// When set, this worker's memory caches entries in front of Redis for
+    /// at most this long (the tiered store).
+    #[serde(default, deserialize_with = "duration")]
+    pub l1_ttl: Option<Duration>,
+    /// Bound on the bytes in the in-memory tier (default 256 MiB).
+    pub l1_capacity_bytes: Option<u64>,
 }
 
 fn duration<'de, D: serde::Deserializer<'de>>(
@@ -150,41 +179,76 @@ fn duration<'de, D: serde::Deserializer<'de>>(
 }
 
 impl StoreSection {
-    /// The section for `--store`: `memory`, or a `redis://` / `rediss://` URL.
+    /// The section for `--store`: `memory`; a `redis://` or `rediss://` URL;
+    /// `redis-cluster://HOST:PORT,HOST:PORT…` (or `rediss-cluster://`) for a
+    /// cluster; any Redis form prefixed with `tiered+` for an in-memory tier
+    /// in front of it.
     pub fn from_flag(flag: &str) -> Result<Self, String> {
         if flag == "memory" {
             return Ok(Self::default());
         }
-        if flag.starts_with("redis://") || flag.starts_with("rediss://") {
-            return Ok(Self::Redis(RedisSection {
-                url: flag.to_owned(),
-                prefix: None,
-                connect_timeout: None,
-                response_timeout: None,
-                breaker_window: None,
-            }));
+        let (tiered, rest) = match flag.strip_prefix("tiered+") {
+            Some(rest) => (true, rest),
+            None => (false, flag),
+        };
+        let mut section = RedisSection {
+            l1_ttl: tiered.then_some(crate::store::DEFAULT_L1_TTL),
+            ..RedisSection::default()
+        };
+        if rest.starts_with("redis://") || rest.starts_with("rediss://") {
+            section.url = Some(rest.to_owned());
+        } else if let Some((scheme, nodes)) = rest.split_once("-cluster://") {
+            if scheme != "redis" && scheme != "rediss" {
+                return Err(format!("unknown store `{flag}`"));
+            }
+            let nodes = nodes.split(',').map(|node| format!("{scheme}://{node}"));
+            section.nodes = Some(nodes.collect());
+        } else {
+            return Err(format!(
+                "unknown store `{flag}` (expected memory, redis://…, rediss://…, \
+                 redis-cluster://HOST:PORT,…, or tiered+ before a Redis store)"
+            ));
         }
-        Err(format!(
-            "unknown store `{flag}` (expected memory, redis://… or rediss://…)"
-        ))
+        Ok(Self::Redis(section))
     }
 
     /// Opens the store this section describes (Redis connects lazily).
     pub fn open(&self) -> Result<Arc<dyn CacheStore>, StoreError> {
-        Ok(match self {
-            Self::Memory { capacity_bytes } => Arc::new(MemoryStore::new(
-                capacity_bytes.unwrap_or(crate::store::DEFAULT_CAPACITY_BYTES),
-            )),
-            Self::Redis(section) => {
-                let mut config = RedisConfig::new(&section.url);
-                if let Some(prefix) = &section.prefix {
-                    config.prefix.clone_from(prefix);
-                }
-                config.connect_timeout = section.connect_timeout.unwrap_or(config.connect_timeout);
-                config.response_timeout =
-                    section.response_timeout.unwrap_or(config.response_timeout);
-                config.breaker_window = section.breaker_window.unwrap_or(config.breaker_window);
-                Arc::new(RedisStore::new(&config)?)
+        let section = match self {
+            Self::Memory { capacity_bytes } => {
+                let capacity = capacity_bytes.unwrap_or(crate::store::DEFAULT_CAPACITY_BYTES);
+                return Ok(Arc::new(MemoryStore::new(capacity)));
+            }
+            Self::Redis(section) => section,
+        };
+        let mut config = match (&section.url, &section.nodes) {
+            (Some(url), None) => RedisConfig::new(url),
+            (None, Some(nodes)) if !nodes.is_empty() => RedisConfig::cluster(nodes.clone()),
+            _ => {
+                return Err(StoreError {
+                    store: "redis",
+                    message: "set exactly one of `url` (one node) and `nodes` (a cluster)"
+                        .to_owned(),
+                });
+            }
+        };
+        if let Some(prefix) = &section.prefix {
+            config.prefix.clone_from(prefix);
+        }
+        let or = |value: Option<Duration>, default: Duration| value.unwrap_or(default);
+        config.connect_timeout = or(section.connect_timeout, config.connect_timeout);
+        config.response_timeout = or(section.response_timeout, config.response_timeout);
+        config.breaker_window = or(section.breaker_window, config.breaker_window);
+        config.lease = or(section.lease, config.lease);
+        config.lease_wait = or(section.lease_wait, config.lease_wait);
+        let redis = RedisStore::new(&config)?;
+        Ok(match section.l1_ttl {
+            None => Arc::new(redis),
+            Some(l1_ttl) => {
+                let capacity = section
+                    .l1_capacity_bytes
+                    .unwrap_or(crate::store::DEFAULT_CAPACITY_BYTES);
+                Arc::new(TieredStore::new(MemoryStore::new(capacity), redis, l1_ttl))
             }
         })
     }
@@ -280,6 +344,17 @@ impl ConfigFile {
             .collect()
     }
 
+    /// Opens the `[stores.NAME]` stores, by name.
+    pub fn open_named_stores(&self) -> Result<Vec<(String, Arc<dyn CacheStore>)>, StoreError> {
+        let mut stores = self
+            .stores
+            .iter()
+            .map(|(name, section)| Ok((name.clone(), section.open()?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        stores.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(stores)
+    }
+
     /// The rules configuration this file describes.
     pub fn rules(&self) -> RulesConfig {
         let mut rules = RulesConfig {
@@ -360,7 +435,7 @@ mod tests {
         let StoreSection::Redis(redis) = &file.store else {
             panic!("{:?}", file.store)
         };
-        assert_eq!(redis.url, "redis://127.0.0.1:6390/2");
+        assert_eq!(redis.url.as_deref(), Some("redis://127.0.0.1:6390/2"));
         assert_eq!(redis.prefix.as_deref(), Some("ah"));
         assert_eq!(redis.response_timeout, Some(Duration::from_millis(100)));
         assert_eq!(
@@ -381,6 +456,60 @@ port = 1
             StoreSection::from_flag("rediss://h:1").unwrap(),
             StoreSection::Redis(_)
         ));
+    }
+
+    #[test]
+    fn store_flags_name_clusters_and_tiers() {
+        let StoreSection::Redis(cluster) =
+            StoreSection::from_flag("redis-cluster://a:7000,b:7001").unwrap()
+        else {
+            panic!("a Redis store")
+        };
+        assert_eq!(
+            cluster.nodes.as_deref(),
+            Some(&["redis://a:7000".to_owned(), "redis://b:7001".to_owned()][..])
+        );
+        assert_eq!(cluster.url, None);
+        assert_eq!(cluster.l1_ttl, None);
+        let StoreSection::Redis(tiered) = StoreSection::from_flag("tiered+redis://h:1").unwrap()
+        else {
+            panic!("a Redis store")
+        };
+        assert_eq!(tiered.url.as_deref(), Some("redis://h:1"));
+        assert_eq!(tiered.l1_ttl, Some(crate::store::DEFAULT_L1_TTL));
+        assert!(StoreSection::from_flag("tiered+memory").is_err());
+        assert!(StoreSection::from_flag("foo-cluster://a:1").is_err());
+    }
+
+    #[test]
+    fn a_redis_store_needs_one_of_url_and_nodes() {
+        for text in [
+            "[store]\ntype = \"redis\"\n",
+            "[store]\ntype = \"redis\"\nurl = \"redis://a\"\nnodes = [\"redis://b\"]\n",
+        ] {
+            let file = ConfigFile::parse(text).unwrap();
+            let error = file.store.open().err().expect("rejected").to_string();
+            assert!(error.contains("exactly one of `url`"), "{error}");
+        }
+    }
+
+    #[test]
+    fn named_stores_and_rules_that_use_them() {
+        let file = ConfigFile::parse(
+            r#"
+            [stores.shared]
+            type = "redis"
+            url = "redis://127.0.0.1:1"
+
+            [components.users.exports.fetch-user]
+            store = "shared"
+            "#,
+        )
+        .unwrap();
+        assert!(matches!(file.stores["shared"], StoreSection::Redis(_)));
+        let rules = file.rules();
+        let users: HashMap<_, _> = rules.overrides("users").collect();
+        assert_eq!(users["fetch-user"].store.as_deref(), Some("shared"));
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub fn declared_rule(rule: Rule) -> (String, CacheRule) {
         ttl: rule.ttl_ms.map(Duration::from_millis),
         cache_errors: rule.cache_errors,
         ignore_params: rule.ignore_params,
+        store: None,
     };
     (rule.function, rule_for_host)
 }

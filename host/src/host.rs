@@ -16,7 +16,7 @@ use crate::policy::RulesConfig;
 use crate::pool::InstanceMode;
 use crate::runner::Runner;
 use crate::stats::{ExportCounters, StatsRegistry, StatsRow};
-use crate::store::{CacheStore, MemoryStore, Slot, StoreError};
+use crate::store::{CacheStore, MemoryStore, Slot, StoreError, Stores};
 
 /// Why a [`Host`] operation on a loaded component failed.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +50,7 @@ pub enum HostError {
 /// a 64 MiB actor cache, and each component's declared rules unchanged
 /// (undeclared exports not cached).
 pub struct HostBuilder {
-    store: Arc<dyn CacheStore>,
+    stores: Stores,
     rules: RulesConfig,
     guest_stderr: Option<MemoryOutputPipe>,
     instances: FxHashMap<String, InstanceMode>,
@@ -59,7 +59,7 @@ pub struct HostBuilder {
 impl Default for HostBuilder {
     fn default() -> Self {
         Self {
-            store: Arc::new(MemoryStore::default()),
+            stores: Stores::new(Arc::new(MemoryStore::default())),
             rules: RulesConfig::default(),
             guest_stderr: None,
             instances: FxHashMap::default(),
@@ -70,7 +70,14 @@ impl Default for HostBuilder {
 impl HostBuilder {
     /// Stores cached results in `store` instead of the in-memory default.
     pub fn store(mut self, store: Arc<dyn CacheStore>) -> Self {
-        self.store = store;
+        self.stores.set_default(store);
+        self
+    }
+
+    /// Adds a store that rules can keep an export's results in, by `name`
+    /// (a rule's `store = "NAME"`).
+    pub fn named_store(mut self, name: &str, store: Arc<dyn CacheStore>) -> Self {
+        self.stores.insert(name, store);
         self
     }
 
@@ -99,7 +106,7 @@ impl HostBuilder {
         let actor_cache = MemoryStore::new(DEFAULT_ACTOR_CACHE_BYTES);
         let runner = Runner::new(&engine, actor_cache, self.guest_stderr)?;
         Ok(Host {
-            memo: Memoizer::new(runner, self.store),
+            memo: Memoizer::new(runner, self.stores),
             rules: self.rules,
             instances: self.instances,
             stats: StatsRegistry::default(),
@@ -166,6 +173,12 @@ impl Host {
             mode,
         )
         .await?;
+        if let Some((export, store)) = component.exports.iter().find_map(|export| {
+            let store = export.rule.store.as_deref()?;
+            (!self.memo.stores().contains(store)).then(|| (export.path.clone(), store.to_owned()))
+        }) {
+            return Err(LoadError::UnknownStore { export, store });
+        }
         let component = Arc::new(component);
         self.components
             .write()
@@ -260,16 +273,17 @@ impl Host {
     pub async fn invalidate_export(&self, component: &str, export: &str) -> Result<(), HostError> {
         let loaded = self.loaded(component)?;
         let export = loaded.export(export)?;
-        Ok(self
-            .memo
-            .store()
-            .invalidate_export(&loaded.name, &export.path)
-            .await?)
+        let store = self.memo.stores().for_rule(&export.rule);
+        Ok(store.invalidate_export(&loaded.name, &export.path).await?)
     }
 
-    /// Makes every cached result of `component` unreachable, in O(1).
+    /// Makes every cached result of `component` unreachable, in O(1) per
+    /// store.
     pub async fn invalidate_component(&self, component: &str) -> Result<(), HostError> {
-        Ok(self.memo.store().invalidate_component(component).await?)
+        for store in self.memo.stores().all() {
+            store.invalidate_component(component).await?;
+        }
+        Ok(())
     }
 
     /// Counters of every export called or loaded since the host started, by
@@ -307,14 +321,14 @@ impl Host {
     pub async fn flush_stats(&self) -> Result<(), HostError> {
         let deltas = self.stats.take_deltas();
         if !deltas.is_empty() {
-            self.memo.store().add_stats(&deltas).await?;
+            self.memo.stores().default_store().add_stats(&deltas).await?;
         }
         Ok(())
     }
 
-    /// Whether the store is serving requests (a shared store may be down).
+    /// Whether every store is serving requests (a shared store may be down).
     pub fn store_is_healthy(&self) -> bool {
-        self.memo.store().is_healthy()
+        self.memo.stores().all().all(|store| store.is_healthy())
     }
 
     /// The names of the loaded components, sorted.
@@ -331,7 +345,7 @@ impl Host {
     /// The counters the store keeps for every worker, or `None` if it keeps
     /// none (the memory store).
     pub async fn shared_stats(&self) -> Result<Option<Vec<StatsRow>>, HostError> {
-        Ok(self.memo.store().stats().await?)
+        Ok(self.memo.stores().default_store().stats().await?)
     }
 
     async fn remove_entry(
@@ -349,7 +363,8 @@ impl Host {
             component: &component.name,
             export: &export.path,
         };
-        self.memo.store().remove(slot).await?;
+        let store = self.memo.stores().for_rule(&export.rule);
+        store.remove(slot).await?;
         Ok(key.short())
     }
 

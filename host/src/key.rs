@@ -38,6 +38,13 @@ impl CacheKey {
         Self(bytes)
     }
 
+    /// The key whose full digest is `text` in hex (as [`fmt::Display`] writes it).
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let mut bytes = [0; 32];
+        hex::decode_to_slice(text, &mut bytes).ok()?;
+        Some(Self(bytes))
+    }
+
     /// The digest.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0

@@ -18,7 +18,7 @@ use crate::key::{CacheKey, KeyScope, cache_key};
 use crate::policy::CachePolicy;
 use crate::runner::Runner;
 use crate::stats::{Event, LatencyHistogram};
-use crate::store::{CacheStore, Slot};
+use crate::store::{CacheStore, Claim, Lease, Slot, Stores};
 
 /// How a call was served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,7 +102,7 @@ type Shared = Result<Vec<Val>, CallError>;
 /// results, and the calls in flight.
 pub struct Memoizer {
     runner: Runner,
-    store: Arc<dyn CacheStore>,
+    stores: Stores,
     flights: SingleFlight<Shared>,
     /// Latency of store lookups and writes.
     store_latency: StoreLatency,
@@ -119,11 +119,11 @@ pub struct StoreLatency {
 }
 
 impl Memoizer {
-    /// A memoizer running calls with `runner` and caching in `store`.
-    pub fn new(runner: Runner, store: Arc<dyn CacheStore>) -> Self {
+    /// A memoizer running calls with `runner` and caching in `stores`.
+    pub fn new(runner: Runner, stores: Stores) -> Self {
         Self {
             runner,
-            store,
+            stores,
             flights: SingleFlight::default(),
             store_latency: StoreLatency::default(),
             clock: WallClock::new(),
@@ -140,9 +140,9 @@ impl Memoizer {
         &self.store_latency
     }
 
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn CacheStore> {
-        &self.store
+    /// The stores.
+    pub fn stores(&self) -> &Stores {
+        &self.stores
     }
 
     /// Calls `export` of `component` with `args`, memoized by the export's rule.
@@ -156,7 +156,7 @@ impl Memoizer {
         let call = Call {
             component,
             export,
-            store: self.store.name(),
+            store: self.stores.for_rule(&export.rule).as_ref(),
             started: Instant::now(),
         };
         let result = self.call_inner(&call, args, options).await;
@@ -184,10 +184,7 @@ impl Memoizer {
         if !options.refresh {
             match self.lookup(call, slot).await {
                 Lookup::Hit(entry) => {
-                    let age = Duration::from_millis(
-                        self.clock.now_ms().saturating_sub(entry.written_at_ms),
-                    );
-                    let hit = Done::new(Outcome::Hit, Some(key)).aged(age);
+                    let hit = self.hit(key, &entry);
                     return Ok(call.done(entry.results, hit));
                 }
                 Lookup::Miss => {}
@@ -210,26 +207,117 @@ impl Memoizer {
                     // The leader was cancelled: try again, perhaps as leader.
                 }
                 Role::Leader(leader) => {
-                    let ran = self.run(call, args).await;
-                    let outcome = match &ran {
-                        Ok(results) => self.store_results(call, slot, results).await,
-                        Err(_) => Stored::No(""),
-                    };
-                    leader.finish(ran.clone());
-                    let results = ran?;
-                    let mut done = match outcome {
-                        Stored::Failed => Done::new(Outcome::Degraded, Some(key)),
-                        _ => Done::new(Outcome::Miss, Some(key)),
-                    };
-                    match outcome {
-                        Stored::No(why) if !why.is_empty() => done = done.detail(why),
-                        _ if options.refresh => done = done.detail("refresh"),
-                        _ => {}
-                    }
+                    let led = self.lead(call, slot, args, options).await;
+                    leader.finish(led.as_ref().map(|(results, _)| results.clone()).map_err(Clone::clone));
+                    let (results, done) = led?;
                     return Ok(call.done(results, done));
                 }
             }
         }
+    }
+
+    /// Runs a missed call once for every process sharing the store: as the
+    /// holder of the store's lease on the key, or by waiting for the holder
+    /// and reading what it stored.
+    async fn lead(
+        &self,
+        call: &Call<'_>,
+        slot: Slot<'_>,
+        args: &[Val],
+        options: CallOptions,
+    ) -> Result<(Vec<Val>, Done), CallError> {
+        let key = *slot.key;
+        let mut waiting_since = None;
+        loop {
+            let claim = match call.store.claim(slot).await {
+                Ok(claim) => claim,
+                Err(error) => {
+                    tracing::debug!(%error, "lease claim failed; running uncached");
+                    let results = self.run(call, args).await?;
+                    return Ok((results, Done::new(Outcome::Degraded, Some(key))));
+                }
+            };
+            match claim {
+                Claim::Unshared => return self.run_and_store(call, slot, args, None, options).await,
+                Claim::Owner(lease) => {
+                    if lease.entry_existed() && !options.refresh {
+                        if let Lookup::Hit(entry) = self.lookup(call, slot).await {
+                            let _ = lease.finish(None).await;
+                            let hit = self.hit(key, &entry).detail("stored by another worker meanwhile");
+                            return Ok((entry.results, hit));
+                        }
+                    }
+                    return self.run_and_store(call, slot, args, Some(lease), options).await;
+                }
+                Claim::Held { released, max_wait } => {
+                    let since = *waiting_since.get_or_insert_with(|| {
+                        call.export.counters.record(Event::Wait);
+                        Instant::now()
+                    });
+                    let left = max_wait.saturating_sub(since.elapsed());
+                    if tokio::time::timeout(left, released).await.is_err() {
+                        let (results, done) =
+                            self.run_and_store(call, slot, args, None, options).await?;
+                        return Ok((results, done.detail("stopped waiting for another worker")));
+                    }
+                    match self.lookup(call, slot).await {
+                        Lookup::Hit(entry) => {
+                            let hit = self.hit(key, &entry).detail("waited for another worker");
+                            return Ok((entry.results, hit));
+                        }
+                        // The holder stored nothing (an error) or died: claim again.
+                        Lookup::Miss => {}
+                        Lookup::StoreFailed => {
+                            let results = self.run(call, args).await?;
+                            return Ok((results, Done::new(Outcome::Degraded, Some(key))));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs the call and stores its result (through `lease`, releasing it,
+    /// if this process holds one).
+    async fn run_and_store(
+        &self,
+        call: &Call<'_>,
+        slot: Slot<'_>,
+        args: &[Val],
+        lease: Option<Box<dyn Lease>>,
+        options: CallOptions,
+    ) -> Result<(Vec<Val>, Done), CallError> {
+        let key = Some(*slot.key);
+        let results = match self.run(call, args).await {
+            Ok(results) => results,
+            Err(error) => {
+                if let Some(lease) = lease {
+                    let _ = lease.finish(None).await;
+                }
+                return Err(error);
+            }
+        };
+        let stored = match (self.entry_for(call.export, &results), lease) {
+            (Ok(entry), lease) => self.store_entry(call, slot, entry, lease).await,
+            (Err(why), Some(lease)) => {
+                let _ = lease.finish(None).await;
+                Stored::No(why)
+            }
+            (Err(why), None) => Stored::No(why),
+        };
+        let done = match stored {
+            Stored::Failed => Done::new(Outcome::Degraded, key),
+            Stored::No(why) => Done::new(Outcome::Miss, key).detail(why),
+            Stored::Yes if options.refresh => Done::new(Outcome::Miss, key).detail("refresh"),
+            Stored::Yes => Done::new(Outcome::Miss, key),
+        };
+        Ok((results, done))
+    }
+
+    /// How a hit on `entry` is reported.
+    fn hit(&self, key: CacheKey, entry: &codec::DecodedEntry) -> Done {
+        let age = Duration::from_millis(self.clock.now_ms().saturating_sub(entry.written_at_ms));
+        Done::new(Outcome::Hit, Some(key)).aged(age)
     }
 
     /// The key of a call of `export` with `args`, or `None` if its rule
@@ -268,7 +356,7 @@ impl Memoizer {
 
     async fn lookup(&self, call: &Call<'_>, slot: Slot<'_>) -> Lookup {
         let started = Instant::now();
-        let found = self.store.get(slot).await;
+        let found = call.store.get(slot).await;
         self.store_latency
             .get
             .record(started.elapsed().as_micros() as u64);
@@ -324,27 +412,39 @@ impl Memoizer {
             })
     }
 
-    async fn store_results(&self, call: &Call<'_>, slot: Slot<'_>, results: &[Val]) -> Stored {
-        let export = call.export;
+    /// The stored form of `results`, or why they are not stored.
+    fn entry_for(&self, export: &ActivityExport, results: &[Val]) -> Result<Vec<u8>, &'static str> {
         if !export.rule.cache_errors && matches!(results, [Val::Result(Err(_))]) {
-            return Stored::No("result::err not cached");
+            return Err("result::err not cached");
         }
-        let written_at = self.clock.now_ms();
-        let entry = match codec::encode_entry(
+        codec::encode_entry(
             &export.signature_hash,
-            written_at,
+            self.clock.now_ms(),
             results,
             &export.result_types,
-        ) {
-            Ok(entry) => entry,
-            Err(error) => {
-                tracing::warn!(export = %export.path, %error, "result not cached");
-                return Stored::No("result has no encoding");
-            }
-        };
+        )
+        .map_err(|error| {
+            tracing::warn!(export = %export.path, %error, "result not cached");
+            "result has no encoding"
+        })
+    }
+
+    /// Writes `entry` into `slot`, through `lease` if this process holds one.
+    async fn store_entry(
+        &self,
+        call: &Call<'_>,
+        slot: Slot<'_>,
+        entry: Vec<u8>,
+        lease: Option<Box<dyn Lease>>,
+    ) -> Stored {
+        let export = call.export;
         let bytes = entry.len() as u64;
+        let (entry, ttl) = (Arc::from(entry), export.rule.ttl);
         let started = Instant::now();
-        let written = self.store.set(slot, entry.into(), export.rule.ttl).await;
+        let written = match lease {
+            Some(lease) => lease.finish(Some((entry, ttl))).await,
+            None => call.store.set(slot, entry, ttl).await,
+        };
         self.store_latency
             .set
             .record(started.elapsed().as_micros() as u64);
@@ -378,7 +478,7 @@ enum Stored {
 struct Call<'a> {
     component: &'a ActivityComponent,
     export: &'a ActivityExport,
-    store: &'static str,
+    store: &'a dyn CacheStore,
     started: Instant,
 }
 
@@ -447,7 +547,7 @@ impl Call<'_> {
             export = %self.export.path,
             key = key.as_ref().map(CacheKey::short),
             policy = self.export.rule.policy.as_str(),
-            store = self.store,
+            store = self.store.name(),
             elapsed_us,
             age_ms = age.map(|age| age.as_millis() as u64),
             detail,

@@ -68,6 +68,9 @@ pub struct CacheRule {
     pub cache_errors: bool,
     /// Parameters left out of the key.
     pub ignore_params: Vec<String>,
+    /// The named store that keeps this export's results (`None`: the
+    /// host's store).
+    pub store: Option<String>,
 }
 
 impl CacheRule {
@@ -78,6 +81,7 @@ impl CacheRule {
             ttl: None,
             cache_errors: false,
             ignore_params: Vec::new(),
+            store: None,
         }
     }
 }
@@ -98,6 +102,9 @@ impl fmt::Display for CacheRule {
         }
         if !self.ignore_params.is_empty() {
             write!(f, ", ignores {}", self.ignore_params.join(", "))?;
+        }
+        if let Some(store) = &self.store {
+            write!(f, ", store {store}")?;
         }
         Ok(())
     }
@@ -151,6 +158,8 @@ pub struct RuleOverride {
     pub cache_errors: Option<bool>,
     /// Replaces the parameters left out of the key.
     pub ignore_params: Option<Vec<String>>,
+    /// Keeps this export's results in the named store (`[stores.NAME]`).
+    pub store: Option<String>,
 }
 
 impl RuleOverride {
@@ -170,6 +179,9 @@ impl RuleOverride {
         if let Some(ignore_params) = &self.ignore_params {
             rule.ignore_params = ignore_params.clone();
         }
+        if let Some(store) = &self.store {
+            rule.store = Some(store.clone());
+        }
         rule
     }
 
@@ -180,6 +192,9 @@ impl RuleOverride {
         self.cache_errors = later.cache_errors.or(self.cache_errors);
         if later.ignore_params.is_some() {
             self.ignore_params = later.ignore_params;
+        }
+        if later.store.is_some() {
+            self.store = later.store;
         }
     }
 }

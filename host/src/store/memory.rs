@@ -40,7 +40,7 @@ impl Entry {
 }
 
 /// The (component, export) generations an entry belongs to.
-type Generations = (u64, u64);
+pub(super) type Generations = (u64, u64);
 
 /// Weighs entries by the size of their value.
 #[derive(Clone)]
@@ -112,7 +112,37 @@ impl MemoryStore {
         None
     }
 
-    fn current(&self, slot: &Slot<'_>) -> Generations {
+    /// Stores `value` in `slot` as of `generations` (read before the value
+    /// was fetched elsewhere: an invalidation in between hides it).
+    pub(super) fn insert_as_of(
+        &self,
+        slot: Slot<'_>,
+        value: Arc<[u8]>,
+        ttl: Option<Duration>,
+        generations: Generations,
+    ) {
+        self.entries
+            .insert(*slot.key, Entry::new(value, generations, ttl));
+    }
+
+    /// The value in `slot` if it was written as of `generations`.
+    pub(super) fn lookup_current(
+        &self,
+        slot: Slot<'_>,
+        generations: Generations,
+    ) -> Option<Arc<[u8]>> {
+        self.live_entry(slot.key)
+            .filter(|entry| entry.generations == generations)
+            .map(|entry| entry.value)
+    }
+
+    /// Removes every entry.
+    pub(super) fn clear(&self) {
+        self.entries.clear();
+    }
+
+    /// The current generations of `slot`'s component and export.
+    pub(super) fn current(&self, slot: &Slot<'_>) -> Generations {
         if !self.invalidated.load(Ordering::Acquire) {
             return (0, 0);
         }
@@ -153,10 +183,7 @@ impl CacheStore for MemoryStore {
     }
 
     fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Option<Arc<[u8]>>> {
-        let found = self
-            .live_entry(slot.key)
-            .filter(|entry| entry.generations == self.current(&slot))
-            .map(|entry| entry.value);
+        let found = self.lookup_current(slot, self.current(&slot));
         Box::pin(async move { Ok(found) })
     }
 
@@ -166,9 +193,7 @@ impl CacheStore for MemoryStore {
         value: Arc<[u8]>,
         ttl: Option<Duration>,
     ) -> StoreFuture<'a, ()> {
-        let generations = self.current(&slot);
-        self.entries
-            .insert(*slot.key, Entry::new(value, generations, ttl));
+        self.insert_as_of(slot, value, ttl, self.current(&slot));
         Box::pin(async { Ok(()) })
     }
 

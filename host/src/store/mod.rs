@@ -7,20 +7,33 @@
 //! O(1): each entry is written under the current *generation* of its export
 //! and of its component, and bumping a generation makes every older entry
 //! unreachable (they age out through eviction or their TTL).
+//!
+//! A store shared by several processes also coordinates them: [`CacheStore::claim`]
+//! hands the right to compute a key to one process at a time (a lease), so
+//! concurrent identical misses on different workers run the body once.
 
 mod breaker;
+mod connection;
+mod events;
+mod lease;
 mod memory;
 mod redis;
+mod tiered;
 
-pub use self::redis::{RedisConfig, RedisStore};
+pub use self::redis::{RedisConfig, RedisStore, RedisTopology};
+pub use lease::{Claim, Lease};
 pub use memory::{DEFAULT_CAPACITY_BYTES, MemoryStore};
+pub use tiered::{DEFAULT_L1_TTL, TieredStore};
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustc_hash::FxHashMap;
+
 use crate::key::CacheKey;
+use crate::policy::CacheRule;
 use crate::stats::StatsRow;
 
 /// A boxed future returned by [`CacheStore`] methods, so stores can be used
@@ -78,6 +91,14 @@ pub trait CacheStore: Send + Sync + 'static {
     /// Makes every entry of `component` unreachable.
     fn invalidate_component<'a>(&'a self, component: &'a str) -> StoreFuture<'a, ()>;
 
+    /// Claims the right to compute the entry in `slot` for every process
+    /// sharing this store. A store private to one process answers
+    /// [`Claim::Unshared`] (the in-process single-flight is enough).
+    fn claim<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Claim> {
+        let _ = slot;
+        Box::pin(async { Ok(Claim::Unshared) })
+    }
+
     /// Whether requests are reaching the store (false while a shared store is
     /// down). The memory store is always healthy.
     fn is_healthy(&self) -> bool {
@@ -95,5 +116,57 @@ pub trait CacheStore: Send + Sync + 'static {
     /// `None` if it keeps none.
     fn stats(&self) -> StoreFuture<'_, Option<Vec<StatsRow>>> {
         Box::pin(async { Ok(None) })
+    }
+}
+
+/// The host's store, and the named stores that rules may keep an export's
+/// results in (the config file's `[stores.NAME]`).
+#[derive(Clone)]
+pub struct Stores {
+    default: Arc<dyn CacheStore>,
+    named: FxHashMap<String, Arc<dyn CacheStore>>,
+}
+
+impl Stores {
+    /// Just the host's store.
+    pub fn new(default: Arc<dyn CacheStore>) -> Self {
+        Self {
+            default,
+            named: FxHashMap::default(),
+        }
+    }
+
+    /// Replaces the host's store.
+    pub fn set_default(&mut self, store: Arc<dyn CacheStore>) {
+        self.default = store;
+    }
+
+    /// Adds the store `name`.
+    pub fn insert(&mut self, name: &str, store: Arc<dyn CacheStore>) {
+        self.named.insert(name.to_owned(), store);
+    }
+
+    /// Whether a store is called `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.named.contains_key(name)
+    }
+
+    /// The host's store.
+    pub fn default_store(&self) -> &Arc<dyn CacheStore> {
+        &self.default
+    }
+
+    /// The store that keeps results under `rule` (the host's store unless
+    /// the rule names a known one; names are checked when components load).
+    pub fn for_rule(&self, rule: &CacheRule) -> &Arc<dyn CacheStore> {
+        rule.store
+            .as_deref()
+            .and_then(|name| self.named.get(name))
+            .unwrap_or(&self.default)
+    }
+
+    /// Every store: the host's first.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn CacheStore>> {
+        std::iter::once(&self.default).chain(self.named.values())
     }
 }

@@ -1,16 +1,23 @@
-//! The shared store: Redis, for every worker on every machine.
+//! The shared store: Redis or Redis Cluster, for every worker on every machine.
 //!
-//! Entries live at `PREFIX:e:<key hex>` with a millisecond TTL (`PX`); their
-//! value is the component and export generations they were written under
-//! (two little-endian `u64`) followed by the entry bytes. Generations live at
-//! `PREFIX:g:<component>` and `PREFIX:g:<component>#<export>`; invalidating
-//! an export or a component is one `INCR`. A lookup is one round trip
-//! (`MGET` of both generations and the entry); a write is one round trip
-//! (a script that reads the generations and sets the entry).
+//! Keys (`P` is the prefix; `{…}` is a hash tag: keys with the same tag live
+//! on the same cluster node):
 //!
-//! Counters shared by every worker live in one hash per export,
-//! `PREFIX:stats:<component>#<export>`, listed in the set `PREFIX:stats`;
-//! workers add what they counted with `HINCRBY`.
+//! | key | holds |
+//! |---|---|
+//! | `P:e:{KEY}` | an entry: the generations it was written under, its expiry, the bytes |
+//! | `P:l:{KEY}` | the lease on computing that entry (see [`super::lease`]) |
+//! | `P:g:{COMPONENT}` | the component's generation |
+//! | `P:g:{COMPONENT}#EXPORT` | the export's generation |
+//! | `P:{stats}`, `P:{stats}:COMPONENT#EXPORT` | counters shared by every worker |
+//!
+//! An entry's value is three little-endian `u64`s (component generation,
+//! export generation, expiry in Unix ms from Redis's clock or 0) and then the
+//! entry bytes; it expires through `PX`. Invalidating an export or a
+//! component is one `INCR` (O(1) whatever the number of entries), announced
+//! on `P:events` for the workers' in-memory tiers. A lookup is one round trip
+//! (`MGET`, split by slot in a cluster); a write is one script (a cluster
+//! reads the generations first: a script may only touch keys of one slot).
 //!
 //! The connection is made lazily (a worker starts while Redis is down) and
 //! every request has its own connect and response timeouts. Failures open a
@@ -19,18 +26,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
 use super::breaker::Breaker;
+pub use super::connection::RedisTopology;
+use super::connection::RedisConnection;
+use super::events::{Events, Invalidation, message};
+use super::lease::{CLAIM_SCRIPT, Claim, OwnedSlot, RedisLease, new_token};
 use super::{CacheStore, Slot, StoreError, StoreFuture};
+use crate::key::CacheKey;
 use crate::stats::{ExportStats, StatsRow};
 
 /// Connection settings of a [`RedisStore`].
 #[derive(Clone, Debug)]
 pub struct RedisConfig {
-    /// `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS).
-    pub url: String,
+    /// A single node or a cluster.
+    pub topology: RedisTopology,
     /// Prefix of every key this store writes (default `activity-host`).
     pub prefix: String,
     /// Time allowed to connect (default 250 ms).
@@ -39,81 +50,158 @@ pub struct RedisConfig {
     pub response_timeout: Duration,
     /// How long the breaker stays open after a failure (default 1 s).
     pub breaker_window: Duration,
+    /// How long a lease on computing a key lasts without renewal; its owner
+    /// renews it every third of this while the body runs (default 5 s).
+    pub lease: Duration,
+    /// How long a caller waits in all for another worker's computation
+    /// before running the body itself (default 60 s).
+    pub lease_wait: Duration,
 }
 
 impl RedisConfig {
-    /// Settings for `url` with the documented defaults.
+    /// Settings for one node at `url` (`redis://[user:password@]host:port[/db]`
+    /// or `rediss://…` for TLS) with the documented defaults.
     pub fn new(url: impl Into<String>) -> Self {
+        Self::with_topology(RedisTopology::Single(url.into()))
+    }
+
+    /// Settings for the cluster reachable through `nodes` (`redis://host:port`).
+    pub fn cluster(nodes: Vec<String>) -> Self {
+        Self::with_topology(RedisTopology::Cluster(nodes))
+    }
+
+    fn with_topology(topology: RedisTopology) -> Self {
         Self {
-            url: url.into(),
+            topology,
             prefix: "activity-host".to_owned(),
             connect_timeout: Duration::from_millis(250),
             response_timeout: Duration::from_millis(250),
             breaker_window: Duration::from_secs(1),
+            lease: Duration::from_secs(5),
+            lease_wait: Duration::from_secs(60),
         }
     }
 }
 
-/// Sets an entry under the current generations: KEYS = component generation,
-/// export generation, entry; ARGV = entry bytes, TTL in ms (0: none).
-const SET_SCRIPT: &str = r"
-local c = tonumber(redis.call('GET', KEYS[1]) or '0')
-local e = tonumber(redis.call('GET', KEYS[2]) or '0')
-local value = struct.pack('<i8<i8', c, e) .. ARGV[1]
-if tonumber(ARGV[2]) > 0 then
-  redis.call('SET', KEYS[3], value, 'PX', ARGV[2])
-else
-  redis.call('SET', KEYS[3], value)
+/// Writes an entry and/or releases a lease.
+/// KEYS: entry, lease[, component generation, export generation].
+/// ARGV: lease token ('' for none), events channel, "done" message,
+///       TTL in ms (-1: no entry to write; 0: no TTL), entry bytes
+///       [, component generation, export generation when not in KEYS].
+const WRITE_SCRIPT: &str = r"
+local ttl = tonumber(ARGV[4])
+if ttl >= 0 then
+  local c, e
+  if #KEYS == 4 then
+    c = tonumber(redis.call('GET', KEYS[3]) or '0')
+    e = tonumber(redis.call('GET', KEYS[4]) or '0')
+  else
+    c = tonumber(ARGV[6])
+    e = tonumber(ARGV[7])
+  end
+  local expires = 0
+  if ttl > 0 then
+    local now = redis.call('TIME')
+    expires = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + ttl
+  end
+  local value = struct.pack('<i8<i8<i8', c, e, expires) .. ARGV[5]
+  if ttl > 0 then
+    redis.call('SET', KEYS[1], value, 'PX', ttl)
+  else
+    redis.call('SET', KEYS[1], value)
+  end
+end
+if ARGV[1] ~= '' then
+  if redis.call('GET', KEYS[2]) == ARGV[1] then
+    redis.call('DEL', KEYS[2])
+  end
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
 end
 return 1
 ";
 
+/// Bytes before the entry in a stored value.
+const HEADER_BYTES: usize = 24;
+
 /// A [`CacheStore`] in Redis.
 #[derive(Clone)]
 pub struct RedisStore {
-    connection: ConnectionManager,
+    connection: RedisConnection,
     prefix: Arc<str>,
     breaker: Arc<Breaker>,
-    set_script: Arc<Script>,
+    write_script: Arc<Script>,
+    claim_script: Arc<Script>,
+    events: Arc<Events>,
+    lease: Duration,
+    lease_wait: Duration,
+}
+
+/// An entry read from Redis, and when Redis will expire it.
+pub struct RedisEntry {
+    /// The entry bytes.
+    pub bytes: Arc<[u8]>,
+    /// Unix milliseconds (Redis's clock) when it expires; `None`: never.
+    pub expires_at_ms: Option<u64>,
 }
 
 impl RedisStore {
     /// A store for `config`. Does not connect yet: the first request does.
     pub fn new(config: &RedisConfig) -> Result<Self, StoreError> {
-        let client = redis::Client::open(config.url.as_str())
-            .map_err(|e| error(format!("invalid URL: {e}")))?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(Some(config.response_timeout))
-            .set_number_of_retries(0);
-        let connection = ConnectionManager::new_lazy_with_config(client, manager_config)
-            .map_err(|e| error(format!("cannot create the connection: {e}")))?;
+        let connection = RedisConnection::open(
+            &config.topology,
+            config.connect_timeout,
+            config.response_timeout,
+        )
+        .map_err(|e| error(format!("invalid Redis settings: {e}")))?;
+        let events = Events::new(
+            format!("{}:events", config.prefix),
+            config.topology.node_urls(),
+            config.connect_timeout,
+        );
         Ok(Self {
             connection,
             prefix: Arc::from(config.prefix.as_str()),
             breaker: Arc::new(Breaker::new("redis", config.breaker_window)),
-            set_script: Arc::new(Script::new(SET_SCRIPT)),
+            write_script: Arc::new(Script::new(WRITE_SCRIPT)),
+            claim_script: Arc::new(Script::new(CLAIM_SCRIPT)),
+            events: Arc::new(events),
+            lease: config.lease.max(Duration::from_millis(1)),
+            lease_wait: config.lease_wait,
         })
     }
 
-    fn entry_key(&self, slot: &Slot<'_>) -> String {
-        format!("{}:e:{}", self.prefix, slot.key)
+    /// A handle on the connection (cheap).
+    pub(super) fn connection(&self) -> RedisConnection {
+        self.connection.clone()
+    }
+
+    /// The messages between the workers sharing this Redis.
+    pub(super) fn events(&self) -> &Events {
+        &self.events
+    }
+
+    fn entry_key(&self, key: &CacheKey) -> String {
+        format!("{}:e:{{{key}}}", self.prefix)
+    }
+
+    pub(super) fn lease_key(&self, key: &CacheKey) -> String {
+        format!("{}:l:{{{key}}}", self.prefix)
     }
 
     fn component_generation_key(&self, component: &str) -> String {
-        format!("{}:g:{component}", self.prefix)
+        format!("{}:g:{{{component}}}", self.prefix)
     }
 
     fn export_generation_key(&self, component: &str, export: &str) -> String {
-        format!("{}:g:{component}#{export}", self.prefix)
+        format!("{}:g:{{{component}}}#{export}", self.prefix)
     }
 
     fn stats_index_key(&self) -> String {
-        format!("{}:stats", self.prefix)
+        format!("{}:{{stats}}", self.prefix)
     }
 
     fn stats_key(&self, member: &str) -> String {
-        format!("{}:stats:{member}", self.prefix)
+        format!("{}:{{stats}}:{member}", self.prefix)
     }
 
     /// Runs `request` unless the breaker is open, and tells the breaker how
@@ -136,6 +224,83 @@ impl RedisStore {
             }
         }
     }
+
+    /// The entry in `slot` with its expiry, if present under the current
+    /// generations.
+    pub async fn get_entry(&self, slot: Slot<'_>) -> Result<Option<RedisEntry>, StoreError> {
+        let keys = [
+            self.component_generation_key(slot.component),
+            self.export_generation_key(slot.component, slot.export),
+            self.entry_key(slot.key),
+        ];
+        let mut connection = self.connection.clone();
+        let values: Vec<Option<Vec<u8>>> = self.guarded(connection.mget(&keys)).await?;
+        let mut values = values.into_iter();
+        let (component, export, entry) = (values.next(), values.next(), values.next());
+        let generations = (
+            generation(component.flatten()),
+            generation(export.flatten()),
+        );
+        Ok(current_entry(entry.flatten(), generations))
+    }
+
+    /// Writes `entry` (bytes and TTL) into `slot` under the current
+    /// generations, if given, and releases the lease held with `token`, if
+    /// given, announcing that the key is done.
+    pub(super) async fn write(
+        &self,
+        slot: Slot<'_>,
+        entry: Option<(Arc<[u8]>, Option<Duration>)>,
+        token: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        let mut invocation = self.write_script.prepare_invoke();
+        invocation
+            .key(self.entry_key(slot.key))
+            .key(self.lease_key(slot.key))
+            .arg(token.unwrap_or(""))
+            .arg(self.events.channel())
+            .arg(message::done(slot.key));
+        match &entry {
+            None => {
+                invocation.arg(-1i64).arg("");
+            }
+            Some((bytes, ttl)) => {
+                let ttl_ms = ttl.map_or(0, |ttl| ttl.as_millis().max(1) as u64);
+                invocation.arg(ttl_ms).arg(&**bytes);
+                let component_key = self.component_generation_key(slot.component);
+                let export_key = self.export_generation_key(slot.component, slot.export);
+                if self.connection.is_cluster() {
+                    // The generations live in another slot: read them first.
+                    let values: Vec<Option<Vec<u8>>> = self
+                        .guarded(connection.mget(&[component_key, export_key]))
+                        .await?;
+                    let mut values = values.into_iter();
+                    invocation
+                        .arg(generation(values.next().flatten()))
+                        .arg(generation(values.next().flatten()));
+                } else {
+                    invocation.key(component_key).key(export_key);
+                }
+            }
+        }
+        self.guarded(invocation.invoke_async::<i64>(&mut connection))
+            .await?;
+        Ok(())
+    }
+
+    /// Bumps the generation at `key` and announces `invalidation`.
+    async fn bump(&self, key: String, invalidation: Invalidation) -> Result<(), StoreError> {
+        let mut pipeline = redis::pipe();
+        pipeline
+            .incr(key, 1)
+            .ignore()
+            .publish(self.events.channel(), message::invalidated(&invalidation))
+            .ignore();
+        let mut connection = self.connection.clone();
+        self.guarded(pipeline.query_async::<()>(&mut connection))
+            .await
+    }
 }
 
 fn error(message: String) -> StoreError {
@@ -145,13 +310,15 @@ fn error(message: String) -> StoreError {
     }
 }
 
-/// The entry bytes of a stored value, if it was written under `generations`.
-fn current_entry(value: Option<Vec<u8>>, generations: (u64, u64)) -> Option<Arc<[u8]>> {
+/// The entry of a stored value, if it was written under `generations`.
+fn current_entry(value: Option<Vec<u8>>, generations: (u64, u64)) -> Option<RedisEntry> {
     let value = value?;
-    let (written, entry) = value.split_at_checked(16)?;
-    let component = u64::from_le_bytes(written[..8].try_into().ok()?);
-    let export = u64::from_le_bytes(written[8..].try_into().ok()?);
-    ((component, export) == generations).then(|| Arc::from(entry))
+    let (header, entry) = value.split_at_checked(HEADER_BYTES)?;
+    let field = |i: usize| u64::from_le_bytes(header[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    ((field(0), field(1)) == generations).then(|| RedisEntry {
+        bytes: Arc::from(entry),
+        expires_at_ms: Some(field(2)).filter(|&at| at != 0),
+    })
 }
 
 fn generation(value: Option<Vec<u8>>) -> u64 {
@@ -171,22 +338,7 @@ impl CacheStore for RedisStore {
     }
 
     fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Option<Arc<[u8]>>> {
-        Box::pin(async move {
-            let keys = [
-                self.component_generation_key(slot.component),
-                self.export_generation_key(slot.component, slot.export),
-                self.entry_key(&slot),
-            ];
-            let mut connection = self.connection.clone();
-            let values: Vec<Option<Vec<u8>>> = self.guarded(connection.mget(&keys)).await?;
-            let mut values = values.into_iter();
-            let (component, export, entry) = (values.next(), values.next(), values.next());
-            let generations = (
-                generation(component.flatten()),
-                generation(export.flatten()),
-            );
-            Ok(current_entry(entry.flatten(), generations))
-        })
+        Box::pin(async move { Ok(self.get_entry(slot).await?.map(|entry| entry.bytes)) })
     }
 
     fn set<'a>(
@@ -195,46 +347,76 @@ impl CacheStore for RedisStore {
         value: Arc<[u8]>,
         ttl: Option<Duration>,
     ) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            let ttl_ms = ttl.map_or(0, |ttl| ttl.as_millis().max(1) as u64);
-            let mut connection = self.connection.clone();
-            let mut invocation = self.set_script.prepare_invoke();
-            invocation
-                .key(self.component_generation_key(slot.component))
-                .key(self.export_generation_key(slot.component, slot.export))
-                .key(self.entry_key(&slot))
-                .arg(&*value)
-                .arg(ttl_ms);
-            self.guarded(invocation.invoke_async::<i64>(&mut connection))
-                .await?;
-            Ok(())
-        })
+        Box::pin(self.write(slot, Some((value, ttl)), None))
     }
 
     fn remove<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, ()> {
         Box::pin(async move {
+            let mut pipeline = redis::pipe();
+            pipeline
+                .del(self.entry_key(slot.key))
+                .ignore()
+                .publish(
+                    self.events.channel(),
+                    message::invalidated(&Invalidation::Entry(*slot.key)),
+                )
+                .ignore();
             let mut connection = self.connection.clone();
-            self.guarded(connection.del::<_, i64>(self.entry_key(&slot)))
-                .await?;
-            Ok(())
+            self.guarded(pipeline.query_async::<()>(&mut connection))
+                .await
         })
     }
 
     fn invalidate_export<'a>(&'a self, component: &'a str, export: &'a str) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            let mut connection = self.connection.clone();
-            let key = self.export_generation_key(component, export);
-            self.guarded(connection.incr::<_, _, u64>(key, 1)).await?;
-            Ok(())
-        })
+        let invalidation = Invalidation::Export {
+            component: component.to_owned(),
+            export: export.to_owned(),
+        };
+        Box::pin(self.bump(
+            self.export_generation_key(component, export),
+            invalidation,
+        ))
     }
 
     fn invalidate_component<'a>(&'a self, component: &'a str) -> StoreFuture<'a, ()> {
+        let invalidation = Invalidation::Component(component.to_owned());
+        Box::pin(self.bump(self.component_generation_key(component), invalidation))
+    }
+
+    fn claim<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Claim> {
         Box::pin(async move {
+            self.events.start();
+            // Registered before the claim: a "done" sent right after it is
+            // not missed.
+            let done = self.events.watch_done(*slot.key);
+            let token = new_token();
+            let mut invocation = self.claim_script.prepare_invoke();
+            invocation
+                .key(self.lease_key(slot.key))
+                .key(self.entry_key(slot.key))
+                .arg(&token)
+                .arg(self.lease.as_millis().max(1) as u64);
             let mut connection = self.connection.clone();
-            let key = self.component_generation_key(component);
-            self.guarded(connection.incr::<_, _, u64>(key, 1)).await?;
-            Ok(())
+            let (taken, detail): (i64, i64) = self
+                .guarded(invocation.invoke_async(&mut connection))
+                .await?;
+            if taken == 1 {
+                let lease = RedisLease::start(
+                    self.clone(),
+                    OwnedSlot::new(slot),
+                    token,
+                    self.lease,
+                    detail == 1,
+                );
+                return Ok(Claim::Owner(Box::new(lease)));
+            }
+            // Wake up when the holder is done, or just after its lease lapses
+            // (it died, or renewed it: then claim again and wait again).
+            let lapse = Duration::from_millis(detail.max(0) as u64 + 2);
+            Ok(Claim::Held {
+                released: Box::pin(done.done_or(lapse)),
+                max_wait: self.lease_wait,
+            })
         })
     }
 

@@ -30,7 +30,12 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map_or("none".to_owned(), |p| p.display().to_string());
     println!("# resolved configuration (file: {source})");
-    print_store(args.store.as_ref().unwrap_or(&file.store));
+    print_store("store", args.store.as_ref().unwrap_or(&file.store));
+    let mut named: Vec<_> = file.stores.iter().collect();
+    named.sort_by_key(|(name, _)| *name);
+    for (name, store) in named {
+        print_store(&format!("stores.{name}"), store);
+    }
     print_server(&file);
     println!("\n[cache]");
     let default_policy = file.cache.default_policy.unwrap_or(CachePolicy::NoCache);
@@ -63,45 +68,62 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             if let Some(params) = &change.ignore_params {
                 println!("ignore-params = {params:?}");
             }
+            if let Some(store) = &change.store {
+                println!("store = {store:?}");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_store(store: &StoreSection) {
-    println!("\n[store]");
-    match store {
+fn print_store(table: &str, store: &StoreSection) {
+    println!("\n[{table}]");
+    let redis = match store {
         StoreSection::Memory { capacity_bytes } => {
             println!("type = \"memory\"");
             println!(
                 "capacity-bytes = {}",
                 capacity_bytes.unwrap_or(DEFAULT_CAPACITY_BYTES)
             );
+            return;
         }
-        StoreSection::Redis(redis) => {
-            let defaults = RedisConfig::new(&redis.url);
-            let duration = |value: Option<std::time::Duration>, default| {
-                humantime::format_duration(value.unwrap_or(default)).to_string()
-            };
-            println!("type = \"redis\"");
-            println!("url = \"{}\"", hide_password(&redis.url));
+        StoreSection::Redis(redis) => redis,
+    };
+    let defaults = RedisConfig::new("");
+    let duration = |value: Option<std::time::Duration>, default| {
+        humantime::format_duration(value.unwrap_or(default)).to_string()
+    };
+    println!("type = \"redis\"");
+    if let Some(url) = &redis.url {
+        println!("url = \"{}\"", hide_password(url));
+    }
+    if let Some(nodes) = &redis.nodes {
+        let nodes: Vec<String> = nodes.iter().map(|node| hide_password(node)).collect();
+        println!("nodes = {nodes:?}");
+    }
+    println!(
+        "prefix = \"{}\"",
+        redis.prefix.as_deref().unwrap_or(&defaults.prefix)
+    );
+    let durations = [
+        ("connect-timeout", redis.connect_timeout, defaults.connect_timeout),
+        ("response-timeout", redis.response_timeout, defaults.response_timeout),
+        ("breaker-window", redis.breaker_window, defaults.breaker_window),
+        ("lease", redis.lease, defaults.lease),
+        ("lease-wait", redis.lease_wait, defaults.lease_wait),
+    ];
+    for (key, value, default) in durations {
+        println!("{key} = \"{}\"", duration(value, default));
+    }
+    match redis.l1_ttl {
+        Some(l1_ttl) => {
+            println!("l1-ttl = \"{}\"", humantime::format_duration(l1_ttl));
             println!(
-                "prefix = \"{}\"",
-                redis.prefix.as_deref().unwrap_or(&defaults.prefix)
-            );
-            println!(
-                "connect-timeout = \"{}\"",
-                duration(redis.connect_timeout, defaults.connect_timeout)
-            );
-            println!(
-                "response-timeout = \"{}\"",
-                duration(redis.response_timeout, defaults.response_timeout)
-            );
-            println!(
-                "breaker-window = \"{}\"",
-                duration(redis.breaker_window, defaults.breaker_window)
+                "l1-capacity-bytes = {}",
+                redis.l1_capacity_bytes.unwrap_or(DEFAULT_CAPACITY_BYTES)
             );
         }
+        None => println!("# l1-ttl unset: no in-memory tier in front of Redis"),
     }
 }
 

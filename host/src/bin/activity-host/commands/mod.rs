@@ -26,8 +26,10 @@ pub struct StoreArgs {
     #[arg(long, env = "ACTIVITY_HOST_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Where results are cached: `memory` (this process only; the default)
-    /// or a Redis URL, `redis://[user:password@]host:port[/db]` or `rediss://…`.
+    /// Where results are cached: `memory` (this process only; the default);
+    /// Redis, `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS);
+    /// a Redis Cluster, `redis-cluster://HOST:PORT,HOST:PORT…`; or `tiered+`
+    /// before either, for this process's memory in front of Redis.
     #[arg(long, env = "ACTIVITY_HOST_STORE", value_name = "STORE", value_parser = StoreSection::from_flag)]
     pub store: Option<StoreSection>,
 }
@@ -45,17 +47,21 @@ impl StoreArgs {
     }
 }
 
-/// A host builder with `rules`, `store` and the config file's instance modes.
+/// A host builder with `rules`, `store`, and the config file's named stores
+/// and instance modes.
 pub fn host_builder(
     file: &ConfigFile,
     rules: RulesConfig,
     store: Arc<dyn CacheStore>,
-) -> HostBuilder {
+) -> anyhow::Result<HostBuilder> {
     let mut builder = Host::builder().rules(rules).store(store);
+    for (name, store) in file.open_named_stores()? {
+        builder = builder.named_store(&name, store);
+    }
     for (component, mode) in file.instance_modes() {
         builder = builder.instance_mode(&component, mode);
     }
-    builder
+    Ok(builder)
 }
 
 /// Prints counters as a table on stderr.
@@ -127,7 +133,7 @@ impl ComponentArgs {
         let name = self.name();
         let (file, store) = self.store.open()?;
         let rules = rules_with_flags(&file, &name, &self.policies, &self.ttls);
-        let host = host_builder(&file, rules, store).build()?;
+        let host = host_builder(&file, rules, store)?.build()?;
         host.load_file(&name, &self.file)
             .await
             .with_context(|| format!("cannot load {}", self.file.display()))?;

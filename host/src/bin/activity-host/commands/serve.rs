@@ -78,7 +78,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             "nothing to serve: give --dir DIR, component FILEs, or [components.NAME] path = … in the config"
         ),
     };
-    let host = Arc::new(host_builder(&file, file.rules(), store).build()?);
+    let host = Arc::new(host_builder(&file, file.rules(), store)?.build()?);
     let catalog = Arc::new(Catalog::new(sources));
     if catalog.refresh(&host).await == 0 {
         anyhow::bail!("no component could be loaded (see the errors above)");

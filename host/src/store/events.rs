@@ -1,0 +1,283 @@
+//! Messages between the workers that share one Redis: "this key is done"
+//! (wakes processes waiting on a lease) and invalidations (drop entries from
+//! every worker's in-memory tier).
+//!
+//! Every worker keeps one pub/sub connection, subscribed to the channel
+//! `PREFIX:events`, and dispatches what arrives to its local waiters and
+//! listeners; nothing is polled. In a cluster, published messages reach
+//! every node, so the subscription follows one node and moves to the next
+//! when that node fails. Whenever the subscription is (re)established,
+//! listeners get [`Invalidation::Resync`]: messages may have been missed.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::{broadcast, watch};
+
+use crate::key::CacheKey;
+
+/// An invalidation announced by some worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Invalidation {
+    /// One entry was removed.
+    Entry(CacheKey),
+    /// Every entry of an export was invalidated.
+    Export {
+        /// The component.
+        component: String,
+        /// The export's path.
+        export: String,
+    },
+    /// Every entry of a component was invalidated.
+    Component(String),
+    /// The subscription was (re)established: messages may have been missed.
+    Resync,
+}
+
+/// The wire form of messages: a word, then fields separated by NUL bytes
+/// (component names and export paths may contain any other character).
+pub mod message {
+    use super::{CacheKey, Invalidation};
+
+    /// The message announcing that the entry `key` is written (or that its
+    /// computation ended without one).
+    pub fn done(key: &CacheKey) -> String {
+        format!("done\0{key}")
+    }
+
+    /// The message announcing `invalidation`.
+    pub fn invalidated(invalidation: &Invalidation) -> String {
+        match invalidation {
+            Invalidation::Entry(key) => format!("entry\0{key}"),
+            Invalidation::Export { component, export } => {
+                format!("export\0{component}\0{export}")
+            }
+            Invalidation::Component(component) => format!("component\0{component}"),
+            Invalidation::Resync => "resync".to_owned(),
+        }
+    }
+
+    /// A received message: a finished key, or an invalidation.
+    pub fn parse(payload: &[u8]) -> Option<Result<CacheKey, Invalidation>> {
+        let text = std::str::from_utf8(payload).ok()?;
+        let mut fields = text.split('\0');
+        Some(match (fields.next()?, fields.next(), fields.next()) {
+            ("done", Some(key), None) => Ok(CacheKey::from_hex(key)?),
+            ("entry", Some(key), None) => Err(Invalidation::Entry(CacheKey::from_hex(key)?)),
+            ("export", Some(component), Some(export)) => Err(Invalidation::Export {
+                component: component.to_owned(),
+                export: export.to_owned(),
+            }),
+            ("component", Some(component), None) => {
+                Err(Invalidation::Component(component.to_owned()))
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// Pause between attempts to (re)subscribe.
+const RESUBSCRIBE_PAUSE: Duration = Duration::from_millis(200);
+
+/// This worker's end of the channel.
+pub struct Events {
+    shared: Arc<Shared>,
+    subscriber: OnceLock<tokio::task::AbortHandle>,
+}
+
+struct Shared {
+    channel: String,
+    node_urls: Vec<String>,
+    connect_timeout: Duration,
+    subscribed: AtomicBool,
+    /// One sender per key some local caller waits on.
+    waiters: Mutex<HashMap<CacheKey, watch::Sender<()>>>,
+    invalidations: broadcast::Sender<Invalidation>,
+}
+
+/// A registration for the "done" message of one key: dropped, it unregisters.
+pub struct DoneWatch {
+    shared: Arc<Shared>,
+    key: CacheKey,
+    done: watch::Receiver<()>,
+}
+
+impl Events {
+    /// The events on `channel`, read through any of `node_urls`. Nothing
+    /// connects before [`Events::start`].
+    pub fn new(channel: String, node_urls: Vec<String>, connect_timeout: Duration) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                channel,
+                node_urls,
+                connect_timeout,
+                subscribed: AtomicBool::new(false),
+                waiters: Mutex::default(),
+                invalidations: broadcast::channel(1024).0,
+            }),
+            subscriber: OnceLock::new(),
+        }
+    }
+
+    /// The channel messages are published on.
+    pub fn channel(&self) -> &str {
+        &self.shared.channel
+    }
+
+    /// Starts the subscriber task, once (from within a tokio runtime).
+    pub fn start(&self) {
+        self.subscriber.get_or_init(|| {
+            let shared = Arc::downgrade(&self.shared);
+            tokio::spawn(subscribe_forever(shared)).abort_handle()
+        });
+    }
+
+    /// Whether messages are being received right now.
+    pub fn is_subscribed(&self) -> bool {
+        self.shared.subscribed.load(Ordering::Acquire)
+    }
+
+    /// Registers for the "done" message of `key` (register before checking
+    /// whether the key is done, so the message cannot slip in between).
+    pub fn watch_done(&self, key: CacheKey) -> DoneWatch {
+        let mut waiters = self.shared.lock_waiters();
+        let done = waiters
+            .entry(key)
+            .or_insert_with(|| watch::channel(()).0)
+            .subscribe();
+        DoneWatch {
+            shared: self.shared.clone(),
+            key,
+            done,
+        }
+    }
+
+    /// Invalidations announced from now on (and resyncs).
+    pub fn invalidations(&self) -> broadcast::Receiver<Invalidation> {
+        self.shared.invalidations.subscribe()
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        if let Some(subscriber) = self.subscriber.get() {
+            subscriber.abort();
+        }
+    }
+}
+
+impl DoneWatch {
+    /// Resolves when the key's "done" message arrives, when the subscription
+    /// is re-established (a message may have been missed), or after `limit`.
+    pub async fn done_or(mut self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, self.done.changed()).await;
+    }
+}
+
+impl Drop for DoneWatch {
+    fn drop(&mut self) {
+        let mut waiters = self.shared.lock_waiters();
+        if waiters
+            .get(&self.key)
+            .is_some_and(|sender| sender.receiver_count() <= 1)
+        {
+            waiters.remove(&self.key);
+        }
+    }
+}
+
+impl Shared {
+    fn lock_waiters(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, watch::Sender<()>>> {
+        self.waiters
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn dispatch(&self, payload: &[u8]) {
+        match message::parse(payload) {
+            Some(Ok(key)) => {
+                if let Some(sender) = self.lock_waiters().get(&key) {
+                    sender.send_replace(());
+                }
+            }
+            Some(Err(invalidation)) => {
+                let _ = self.invalidations.send(invalidation);
+            }
+            None => tracing::debug!("ignored an unknown message on the events channel"),
+        }
+    }
+
+    /// After (re)subscribing: wake every waiter and tell every listener.
+    fn resync(&self) {
+        for sender in self.lock_waiters().values() {
+            sender.send_replace(());
+        }
+        let _ = self.invalidations.send(Invalidation::Resync);
+    }
+}
+
+/// Keeps a subscription open, moving from node to node, until the [`Events`]
+/// it serves is dropped.
+async fn subscribe_forever(shared: Weak<Shared>) {
+    for attempt in 0usize.. {
+        let Some(strong) = shared.upgrade() else {
+            return;
+        };
+        let url = strong.node_urls[attempt % strong.node_urls.len()].clone();
+        let (channel, timeout) = (strong.channel.clone(), strong.connect_timeout);
+        drop(strong);
+        let subscription = tokio::time::timeout(timeout, async {
+            let mut pubsub = redis::Client::open(url.as_str())?.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            redis::RedisResult::Ok(pubsub)
+        })
+        .await;
+        if let Ok(Ok(pubsub)) = subscription {
+            let Some(strong) = shared.upgrade() else {
+                return;
+            };
+            strong.subscribed.store(true, Ordering::Release);
+            strong.resync();
+            drop(strong);
+            let mut messages = pubsub.into_on_message();
+            while let Some(message) = messages.next().await {
+                let Some(strong) = shared.upgrade() else {
+                    return;
+                };
+                strong.dispatch(message.get_payload_bytes());
+            }
+            if let Some(strong) = shared.upgrade() {
+                strong.subscribed.store(false, Ordering::Release);
+            }
+            tracing::debug!(%url, "events subscription lost; resubscribing");
+        }
+        tokio::time::sleep(RESUBSCRIBE_PAUSE).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        let key = CacheKey::from_bytes([7; 32]);
+        assert_eq!(message::parse(message::done(&key).as_bytes()), Some(Ok(key)));
+        for invalidation in [
+            Invalidation::Entry(key),
+            Invalidation::Export {
+                component: "users".into(),
+                export: "example:users/api@0.1.0#fetch-user".into(),
+            },
+            Invalidation::Component("a#b".into()),
+        ] {
+            let text = message::invalidated(&invalidation);
+            assert_eq!(message::parse(text.as_bytes()), Some(Err(invalidation)));
+        }
+        assert_eq!(message::parse(b"nonsense\0x"), None);
+        assert_eq!(message::parse(b"done\0zz"), None);
+    }
+}
