@@ -313,3 +313,122 @@ fn stats_add_up_the_counters_of_every_worker_process() {
         memory.stderr
     );
 }
+
+/// Two library hosts with the in-memory tier in front of `server`.
+async fn tiered_host(server: &RedisServer, rules: activity_host::RulesConfig) -> Host {
+    use activity_host::store::{MemoryStore, TieredStore};
+    let mut config = RedisConfig::new(server.url());
+    config.breaker_window = Duration::from_millis(200);
+    let redis = RedisStore::new(&config).unwrap();
+    let tiered = TieredStore::new(MemoryStore::default(), redis, Duration::from_secs(10));
+    let host = Host::builder()
+        .store(Arc::new(tiered))
+        .rules(rules)
+        .capture_guest_stderr(MemoryOutputPipe::new(1 << 20))
+        .build()
+        .unwrap();
+    host.load_file("users", guest("users.wasm")).await.unwrap();
+    host
+}
+
+/// Time for a message published on Redis to reach the other host (loopback).
+const PROPAGATION: Duration = Duration::from_millis(300);
+
+#[tokio::test]
+async fn tiered_hosts_serve_from_memory_and_hear_every_invalidation() {
+    let mut server = RedisServer::start();
+    let first = tiered_host(&server, Default::default()).await;
+    let second = tiered_host(&server, Default::default()).await;
+    assert_eq!(fetch(&first, 5).await, Outcome::Miss);
+    tokio::time::sleep(PROPAGATION).await; // both subscribed
+    assert_eq!(fetch(&second, 5).await, Outcome::Hit, "from Redis, now in its memory");
+
+    first.invalidate_export("users", "fetch-user").await.unwrap();
+    tokio::time::sleep(PROPAGATION).await;
+    assert_eq!(fetch(&second, 5).await, Outcome::Miss, "export invalidation reached its memory");
+    assert_eq!(fetch(&first, 5).await, Outcome::Hit);
+
+    second.invalidate_entry_wave("users", "fetch-user(5)").await.unwrap();
+    tokio::time::sleep(PROPAGATION).await;
+    assert_eq!(fetch(&first, 5).await, Outcome::Miss, "entry removal reached its memory");
+
+    second.invalidate_component("users").await.unwrap();
+    tokio::time::sleep(PROPAGATION).await;
+    assert_eq!(fetch(&first, 5).await, Outcome::Miss, "component invalidation too");
+    assert_eq!(fetch(&second, 5).await, Outcome::Hit);
+
+    server.kill();
+    assert_eq!(
+        fetch(&second, 5).await,
+        Outcome::Hit,
+        "served from memory while Redis is down"
+    );
+    assert_eq!(fetch(&second, 6).await, Outcome::Degraded);
+}
+
+#[tokio::test]
+async fn the_memory_tier_never_outlives_the_rule_ttl() {
+    let server = RedisServer::start();
+    let mut rules = activity_host::RulesConfig::default();
+    let short = activity_host::RuleOverride {
+        ttl: Some("1s".parse().unwrap()),
+        ..Default::default()
+    };
+    rules.set("users", "fetch-user", short);
+    let host = tiered_host(&server, rules).await;
+    assert_eq!(fetch(&host, 1).await, Outcome::Miss);
+    tokio::time::sleep(PROPAGATION).await; // subscribed: the memory tier fills
+    assert_eq!(fetch(&host, 1).await, Outcome::Hit, "from Redis, copied into memory");
+    assert_eq!(fetch(&host, 1).await, Outcome::Hit);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        fetch(&host, 1).await,
+        Outcome::Miss,
+        "expired in both tiers (the memory tier's own TTL is 10 s)"
+    );
+}
+
+#[test]
+fn a_rule_can_keep_one_export_in_a_named_store() {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("host.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[stores.shared]\ntype = \"redis\"\nurl = \"{}\"\n\n\
+             [components.users.exports.fetch-user]\nstore = \"shared\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let run = || {
+        let run = activity_host(&["call", &users(), "--config", &config, "fetch-user(1)", "calculate(2)"]);
+        assert!(run.success, "{}", run.stderr);
+        run
+    };
+    let first = run();
+    assert_eq!(first.outcomes(), ["miss", "miss"]);
+    let stores: Vec<_> = first.calls().iter().map(|c| c["store"].clone()).collect();
+    assert_eq!(stores, ["redis", "memory"]);
+    assert_eq!(
+        run().outcomes(),
+        ["hit", "miss"],
+        "fetch-user is shared through Redis; calculate stays in each process's memory"
+    );
+
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[components.users.exports.fetch-user]\nstore = \"nowhere\"\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.toml").display().to_string();
+    let refused = activity_host(&["call", &users(), "--config", &bad, "fetch-user(1)"]);
+    assert!(!refused.success);
+    assert!(
+        refused.stderr.contains("names store `nowhere`, which is not configured"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -16,17 +16,19 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts a server on a free port and waits until it answers.
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut server = Self { port, child: None };
+        let mut server = Self {
+            port: free_port(),
+            child: None,
+        };
         server.spawn();
         server
     }
 
     fn spawn(&mut self) {
+        self.spawn_with(&[]);
+    }
+
+    fn spawn_with(&mut self, extra: &[&str]) {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -38,6 +40,7 @@ impl RedisServer {
                 "--appendonly",
                 "no",
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -68,6 +71,19 @@ impl RedisServer {
         let n = stream.read(&mut reply).ok()?;
         let text = String::from_utf8_lossy(&reply[..n]).into_owned();
         text.lines().next().map(str::to_owned)
+    }
+
+    /// The whole reply of an inline command (such as `CLUSTER INFO`) as text.
+    pub fn info(&self, command: &str) -> String {
+        String::from_utf8_lossy(&self.raw(&command.split(' ').map(str::as_bytes).collect::<Vec<_>>()))
+            .into_owned()
+    }
+
+    /// How many keys the server holds.
+    pub fn dbsize(&self) -> u64 {
+        self.command("DBSIZE")
+            .and_then(|reply| reply.trim_start_matches(':').parse().ok())
+            .unwrap_or(0)
     }
 
     /// Sends a command with binary-safe arguments (RESP); returns the reply.
@@ -128,6 +144,70 @@ impl RedisServer {
         self.kill();
         self.spawn();
     }
+}
+
+/// A Redis Cluster of `redis-server` processes (primaries only, no
+/// replicas), each on a free loopback port, stopped when dropped.
+pub struct RedisCluster {
+    /// The nodes.
+    pub nodes: Vec<RedisServer>,
+    _config_dir: tempfile::TempDir,
+}
+
+impl RedisCluster {
+    /// Starts `size` nodes, joins them with `redis-cli --cluster create`, and
+    /// waits until every node reports `cluster_state:ok`.
+    pub fn start(size: usize) -> Self {
+        let config_dir = tempfile::tempdir().unwrap();
+        let nodes: Vec<RedisServer> = (0..size)
+            .map(|_| {
+                let port = free_port();
+                let config = config_dir.path().join(format!("nodes-{port}.conf"));
+                let mut server = RedisServer { port, child: None };
+                server.spawn_with(&[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    config.to_str().unwrap(),
+                ]);
+                server
+            })
+            .collect();
+        let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli is required for this test (it comes with redis-server)");
+        assert!(created.success(), "redis-cli --cluster create failed");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for node in &nodes {
+            while !node.info("CLUSTER INFO").contains("cluster_state:ok") {
+                assert!(Instant::now() < deadline, "the cluster did not form");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Self {
+            nodes,
+            _config_dir: config_dir,
+        }
+    }
+
+    /// The nodes' URLs.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Drop for RedisServer {

@@ -120,6 +120,19 @@ end
 return 1
 ";
 
+/// Bumps the generation KEYS[1] (ARGV[1] = "incr") or deletes the entry
+/// KEYS[1] (ARGV[1] = "del"), and publishes ARGV[3] on channel ARGV[2]. (A
+/// script, because a cluster would route a pipeline's PUBLISH elsewhere.)
+const INVALIDATE_SCRIPT: &str = r"
+if ARGV[1] == 'incr' then
+  redis.call('INCR', KEYS[1])
+else
+  redis.call('DEL', KEYS[1])
+end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+";
+
 /// Bytes before the entry in a stored value.
 const HEADER_BYTES: usize = 24;
 
@@ -131,6 +144,7 @@ pub struct RedisStore {
     breaker: Arc<Breaker>,
     write_script: Arc<Script>,
     claim_script: Arc<Script>,
+    invalidate_script: Arc<Script>,
     events: Arc<Events>,
     lease: Duration,
     lease_wait: Duration,
@@ -164,6 +178,7 @@ impl RedisStore {
             breaker: Arc::new(Breaker::new("redis", config.breaker_window)),
             write_script: Arc::new(Script::new(WRITE_SCRIPT)),
             claim_script: Arc::new(Script::new(CLAIM_SCRIPT)),
+            invalidate_script: Arc::new(Script::new(INVALIDATE_SCRIPT)),
             events: Arc::new(events),
             lease: config.lease.max(Duration::from_millis(1)),
             lease_wait: config.lease_wait,
@@ -289,17 +304,24 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Bumps the generation at `key` and announces `invalidation`.
-    async fn bump(&self, key: String, invalidation: Invalidation) -> Result<(), StoreError> {
-        let mut pipeline = redis::pipe();
-        pipeline
-            .incr(key, 1)
-            .ignore()
-            .publish(self.events.channel(), message::invalidated(&invalidation))
-            .ignore();
+    /// Applies `operation` (`incr` a generation or `del` an entry) to `key`
+    /// and announces `invalidation`, in one round trip.
+    async fn invalidate(
+        &self,
+        operation: &str,
+        key: String,
+        invalidation: Invalidation,
+    ) -> Result<(), StoreError> {
+        let mut invocation = self.invalidate_script.prepare_invoke();
+        invocation
+            .key(key)
+            .arg(operation)
+            .arg(self.events.channel())
+            .arg(message::invalidated(&invalidation));
         let mut connection = self.connection.clone();
-        self.guarded(pipeline.query_async::<()>(&mut connection))
-            .await
+        self.guarded(invocation.invoke_async::<i64>(&mut connection))
+            .await?;
+        Ok(())
     }
 }
 
@@ -351,20 +373,8 @@ impl CacheStore for RedisStore {
     }
 
     fn remove<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            let mut pipeline = redis::pipe();
-            pipeline
-                .del(self.entry_key(slot.key))
-                .ignore()
-                .publish(
-                    self.events.channel(),
-                    message::invalidated(&Invalidation::Entry(*slot.key)),
-                )
-                .ignore();
-            let mut connection = self.connection.clone();
-            self.guarded(pipeline.query_async::<()>(&mut connection))
-                .await
-        })
+        let invalidation = Invalidation::Entry(*slot.key);
+        Box::pin(self.invalidate("del", self.entry_key(slot.key), invalidation))
     }
 
     fn invalidate_export<'a>(&'a self, component: &'a str, export: &'a str) -> StoreFuture<'a, ()> {
@@ -372,15 +382,14 @@ impl CacheStore for RedisStore {
             component: component.to_owned(),
             export: export.to_owned(),
         };
-        Box::pin(self.bump(
-            self.export_generation_key(component, export),
-            invalidation,
-        ))
+        let key = self.export_generation_key(component, export);
+        Box::pin(self.invalidate("incr", key, invalidation))
     }
 
     fn invalidate_component<'a>(&'a self, component: &'a str) -> StoreFuture<'a, ()> {
         let invalidation = Invalidation::Component(component.to_owned());
-        Box::pin(self.bump(self.component_generation_key(component), invalidation))
+        let key = self.component_generation_key(component);
+        Box::pin(self.invalidate("incr", key, invalidation))
     }
 
     fn claim<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Claim> {
