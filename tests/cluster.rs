@@ -45,20 +45,34 @@ fn runs(stderr: &MemoryOutputPipe, export: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_shares_entries_invalidations_and_leases_between_hosts() {
     let cluster = RedisCluster::start(3);
-    let (first_err, second_err) = (MemoryOutputPipe::new(1 << 20), MemoryOutputPipe::new(1 << 20));
+    let (first_err, second_err) = (
+        MemoryOutputPipe::new(1 << 20),
+        MemoryOutputPipe::new(1 << 20),
+    );
     let first = host_on(&cluster, &first_err).await;
     let second = host_on(&cluster, &second_err).await;
 
     for id in 0..30 {
         assert_eq!(fetch(&first, id).await, Outcome::Miss);
-        assert_eq!(fetch(&second, id).await, Outcome::Hit, "shared through the cluster");
+        assert_eq!(
+            fetch(&second, id).await,
+            Outcome::Hit,
+            "shared through the cluster"
+        );
     }
     for node in &cluster.nodes {
         assert!(node.dbsize() > 0, "entries are spread over every node");
     }
 
-    second.invalidate_export("users", "fetch-user").await.unwrap();
-    assert_eq!(fetch(&first, 3).await, Outcome::Miss, "invalidated for every host");
+    second
+        .invalidate_export("users", "fetch-user")
+        .await
+        .unwrap();
+    assert_eq!(
+        fetch(&first, 3).await,
+        Outcome::Miss,
+        "invalidated for every host"
+    );
     first.invalidate_component("users").await.unwrap();
     assert_eq!(fetch(&second, 3).await, Outcome::Miss);
     assert_eq!(fetch(&first, 3).await, Outcome::Hit);

@@ -89,7 +89,10 @@ fn fifty_concurrent_identical_misses_over_three_workers_run_the_body_once() {
         .iter()
         .map(|w| w.log_lines_with("waited for another worker"))
         .sum();
-    assert!(waited > 0, "calls on the other workers waited for the lease holder");
+    assert!(
+        waited > 0,
+        "calls on the other workers waited for the lease holder"
+    );
     // Reported, not asserted: wall time depends on the machine.
     eprintln!(
         "50 concurrent identical misses over 3 workers: wall {wall:?} = {:.2} x one execution",
@@ -113,7 +116,10 @@ fn a_worker_killed_while_holding_the_lease_is_taken_over() {
         });
         let deadline = Instant::now() + Duration::from_secs(10);
         while holder.log_lines_with("typed: ran slow") == 0 {
-            assert!(Instant::now() < deadline, "the holder never started the body");
+            assert!(
+                Instant::now() < deadline,
+                "the holder never started the body"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         let waiter = scope.spawn(|| survivor.call("typed", "slow(9, 4000)"));

@@ -341,20 +341,42 @@ async fn tiered_hosts_serve_from_memory_and_hear_every_invalidation() {
     let second = tiered_host(&server, Default::default()).await;
     assert_eq!(fetch(&first, 5).await, Outcome::Miss);
     tokio::time::sleep(PROPAGATION).await; // both subscribed
-    assert_eq!(fetch(&second, 5).await, Outcome::Hit, "from Redis, now in its memory");
+    assert_eq!(
+        fetch(&second, 5).await,
+        Outcome::Hit,
+        "from Redis, now in its memory"
+    );
 
-    first.invalidate_export("users", "fetch-user").await.unwrap();
+    first
+        .invalidate_export("users", "fetch-user")
+        .await
+        .unwrap();
     tokio::time::sleep(PROPAGATION).await;
-    assert_eq!(fetch(&second, 5).await, Outcome::Miss, "export invalidation reached its memory");
+    assert_eq!(
+        fetch(&second, 5).await,
+        Outcome::Miss,
+        "export invalidation reached its memory"
+    );
     assert_eq!(fetch(&first, 5).await, Outcome::Hit);
 
-    second.invalidate_entry_wave("users", "fetch-user(5)").await.unwrap();
+    second
+        .invalidate_entry_wave("users", "fetch-user(5)")
+        .await
+        .unwrap();
     tokio::time::sleep(PROPAGATION).await;
-    assert_eq!(fetch(&first, 5).await, Outcome::Miss, "entry removal reached its memory");
+    assert_eq!(
+        fetch(&first, 5).await,
+        Outcome::Miss,
+        "entry removal reached its memory"
+    );
 
     second.invalidate_component("users").await.unwrap();
     tokio::time::sleep(PROPAGATION).await;
-    assert_eq!(fetch(&first, 5).await, Outcome::Miss, "component invalidation too");
+    assert_eq!(
+        fetch(&first, 5).await,
+        Outcome::Miss,
+        "component invalidation too"
+    );
     assert_eq!(fetch(&second, 5).await, Outcome::Hit);
 
     server.kill();
@@ -378,7 +400,11 @@ async fn the_memory_tier_never_outlives_the_rule_ttl() {
     let host = tiered_host(&server, rules).await;
     assert_eq!(fetch(&host, 1).await, Outcome::Miss);
     tokio::time::sleep(PROPAGATION).await; // subscribed: the memory tier fills
-    assert_eq!(fetch(&host, 1).await, Outcome::Hit, "from Redis, copied into memory");
+    assert_eq!(
+        fetch(&host, 1).await,
+        Outcome::Hit,
+        "from Redis, copied into memory"
+    );
     assert_eq!(fetch(&host, 1).await, Outcome::Hit);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(
@@ -404,7 +430,14 @@ fn a_rule_can_keep_one_export_in_a_named_store() {
     .unwrap();
     let config = config.display().to_string();
     let run = || {
-        let run = activity_host(&["call", &users(), "--config", &config, "fetch-user(1)", "calculate(2)"]);
+        let run = activity_host(&[
+            "call",
+            &users(),
+            "--config",
+            &config,
+            "fetch-user(1)",
+            "calculate(2)",
+        ]);
         assert!(run.success, "{}", run.stderr);
         run
     };
@@ -427,7 +460,9 @@ fn a_rule_can_keep_one_export_in_a_named_store() {
     let refused = activity_host(&["call", &users(), "--config", &bad, "fetch-user(1)"]);
     assert!(!refused.success);
     assert!(
-        refused.stderr.contains("names store `nowhere`, which is not configured"),
+        refused
+            .stderr
+            .contains("names store `nowhere`, which is not configured"),
         "{}",
         refused.stderr
     );

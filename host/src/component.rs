@@ -42,7 +42,9 @@ pub enum LoadError {
     #[error("cache rule: {0}")]
     Rule(#[from] ExportLookupError),
     /// A rule keeps results in a store the host does not have.
-    #[error("cache rule for `{export}` names store `{store}`, which is not configured ([stores.{store}])")]
+    #[error(
+        "cache rule for `{export}` names store `{store}`, which is not configured ([stores.{store}])"
+    )]
     UnknownStore {
         /// The export.
         export: String,

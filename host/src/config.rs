@@ -254,6 +254,9 @@ impl StoreSection {
     }
 }
 
+/// A store opened from `[stores.NAME]`, and its name.
+pub type NamedStore = (String, Arc<dyn CacheStore>);
+
 /// `instances = "fresh" | "warm"`.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -345,7 +348,7 @@ impl ConfigFile {
     }
 
     /// Opens the `[stores.NAME]` stores, by name.
-    pub fn open_named_stores(&self) -> Result<Vec<(String, Arc<dyn CacheStore>)>, StoreError> {
+    pub fn open_named_stores(&self) -> Result<Vec<NamedStore>, StoreError> {
         let mut stores = self
             .stores
             .iter()

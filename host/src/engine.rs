@@ -1,25 +1,65 @@
 //! The wasmtime [`Engine`] every component of a host is compiled for.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances: the granularity of guest yields.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Builds the engine: Cranelift, the component model, and the pooling
-/// allocator (instances are created per call, so instantiation must be cheap).
+/// How the engine is built.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// Directory of the on-disk cache of compiled components (`None`: compile
+    /// every time). Entries are keyed by a hash of the component's bytes and
+    /// of the engine's compilation settings and version, so a changed
+    /// component or a new wasmtime never loads stale code.
+    pub compile_cache: Option<PathBuf>,
+    /// Whether instances come from the pooling allocator (default: yes;
+    /// instances are created per call, so instantiation must be cheap).
+    pub pooling: bool,
+}
+
+impl Default for EngineOptions {
+    /// No compile cache; the pooling allocator.
+    fn default() -> Self {
+        Self {
+            compile_cache: None,
+            pooling: true,
+        }
+    }
+}
+
+/// `$XDG_CACHE_HOME/activity-host/compiled`, or `~/.cache/activity-host/compiled`.
+pub fn default_compile_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("activity-host").join("compiled"))
+}
+
+/// Builds the engine: Cranelift, the component model, the pooling allocator
+/// and the compile cache as `options` say.
 ///
 /// Component-model concurrency is switched off: activity exports are plain
 /// synchronous functions, and without it a dynamic call is cheaper.
-pub fn new_engine() -> anyhow::Result<Engine> {
+pub fn new_engine(options: &EngineOptions) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.concurrency_support(false);
     // Guests yield to the async runtime at every epoch tick, so a long or
     // looping call never blocks a runtime thread and can be timed out.
     config.epoch_interruption(true);
-    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling()));
+    if options.pooling {
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling()));
+    }
+    if let Some(directory) = &options.compile_cache {
+        let mut cache = CacheConfig::new();
+        cache.with_directory(directory);
+        let cache = Cache::new(cache).map_err(anyhow::Error::from)?;
+        config.cache(Some(cache));
+    }
     Engine::new(&config).map_err(anyhow::Error::from)
 }
 

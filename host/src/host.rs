@@ -1,7 +1,7 @@
 //! [`Host`]: the library's front door. Loads components by name, calls their
 //! exports through the memoizer, invalidates and reports.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use rustc_hash::FxHashMap;
@@ -10,6 +10,7 @@ use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use crate::actor_cache::DEFAULT_ACTOR_CACHE_BYTES;
+use crate::engine::EngineOptions;
 use crate::component::{ActivityComponent, ActivityExport, ExportLookupError, LoadError};
 use crate::memo::{CallError, CallOptions, CallReport, Memoizer, StoreLatency};
 use crate::policy::RulesConfig;
@@ -47,9 +48,10 @@ pub enum HostError {
 }
 
 /// Configures a [`Host`]. Defaults: the in-memory actor store (256 MiB),
-/// a 64 MiB actor cache, and each component's declared rules unchanged
-/// (undeclared exports not cached).
+/// a 64 MiB actor cache, each component's declared rules unchanged
+/// (undeclared exports not cached), the pooling allocator, no compile cache.
 pub struct HostBuilder {
+    engine: EngineOptions,
     stores: Stores,
     rules: RulesConfig,
     guest_stderr: Option<MemoryOutputPipe>,
@@ -59,6 +61,7 @@ pub struct HostBuilder {
 impl Default for HostBuilder {
     fn default() -> Self {
         Self {
+            engine: EngineOptions::default(),
             stores: Stores::new(Arc::new(MemoryStore::default())),
             rules: RulesConfig::default(),
             guest_stderr: None,
@@ -78,6 +81,20 @@ impl HostBuilder {
     /// (a rule's `store = "NAME"`).
     pub fn named_store(mut self, name: &str, store: Arc<dyn CacheStore>) -> Self {
         self.stores.insert(name, store);
+        self
+    }
+
+    /// Keeps compiled components in `directory` (`None`, the default:
+    /// compile every component when it loads). A second load of the same
+    /// component, by this or any later host, then skips compilation.
+    pub fn compile_cache(mut self, directory: Option<PathBuf>) -> Self {
+        self.engine.compile_cache = directory;
+        self
+    }
+
+    /// Whether instances come from the pooling allocator (default: yes).
+    pub fn pooling_allocator(mut self, pooling: bool) -> Self {
+        self.engine.pooling = pooling;
         self
     }
 
@@ -101,7 +118,7 @@ impl HostBuilder {
 
     /// Creates the engine and the host.
     pub fn build(self) -> anyhow::Result<Host> {
-        let engine = crate::engine::new_engine()?;
+        let engine = crate::engine::new_engine(&self.engine)?;
         crate::engine::start_epoch_ticker(&engine)?;
         let actor_cache = MemoryStore::new(DEFAULT_ACTOR_CACHE_BYTES);
         let runner = Runner::new(&engine, actor_cache, self.guest_stderr)?;
@@ -321,7 +338,11 @@ impl Host {
     pub async fn flush_stats(&self) -> Result<(), HostError> {
         let deltas = self.stats.take_deltas();
         if !deltas.is_empty() {
-            self.memo.stores().default_store().add_stats(&deltas).await?;
+            self.memo
+                .stores()
+                .default_store()
+                .add_stats(&deltas)
+                .await?;
         }
         Ok(())
     }

@@ -17,7 +17,7 @@ pub mod codec;
 mod component;
 pub mod config;
 mod contract;
-mod engine;
+pub mod engine;
 mod flight;
 mod host;
 pub mod json;

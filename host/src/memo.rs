@@ -208,7 +208,11 @@ impl Memoizer {
                 }
                 Role::Leader(leader) => {
                     let led = self.lead(call, slot, args, options).await;
-                    leader.finish(led.as_ref().map(|(results, _)| results.clone()).map_err(Clone::clone));
+                    leader.finish(
+                        led.as_ref()
+                            .map(|(results, _)| results.clone())
+                            .map_err(Clone::clone),
+                    );
                     let (results, done) = led?;
                     return Ok(call.done(results, done));
                 }
@@ -238,16 +242,23 @@ impl Memoizer {
                 }
             };
             match claim {
-                Claim::Unshared => return self.run_and_store(call, slot, args, None, options).await,
+                Claim::Unshared => {
+                    return self.run_and_store(call, slot, args, None, options).await;
+                }
                 Claim::Owner(lease) => {
-                    if lease.entry_existed() && !options.refresh {
-                        if let Lookup::Hit(entry) = self.lookup(call, slot).await {
-                            let _ = lease.finish(None).await;
-                            let hit = self.hit(key, &entry).detail("stored by another worker meanwhile");
-                            return Ok((entry.results, hit));
-                        }
+                    if lease.entry_existed()
+                        && !options.refresh
+                        && let Lookup::Hit(entry) = self.lookup(call, slot).await
+                    {
+                        let _ = lease.finish(None).await;
+                        let hit = self
+                            .hit(key, &entry)
+                            .detail("stored by another worker meanwhile");
+                        return Ok((entry.results, hit));
                     }
-                    return self.run_and_store(call, slot, args, Some(lease), options).await;
+                    return self
+                        .run_and_store(call, slot, args, Some(lease), options)
+                        .await;
                 }
                 Claim::Held { released, max_wait } => {
                     let since = *waiting_since.get_or_insert_with(|| {

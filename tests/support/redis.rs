@@ -75,8 +75,10 @@ impl RedisServer {
 
     /// The whole reply of an inline command (such as `CLUSTER INFO`) as text.
     pub fn info(&self, command: &str) -> String {
-        String::from_utf8_lossy(&self.raw(&command.split(' ').map(str::as_bytes).collect::<Vec<_>>()))
-            .into_owned()
+        String::from_utf8_lossy(
+            &self.raw(&command.split(' ').map(str::as_bytes).collect::<Vec<_>>()),
+        )
+        .into_owned()
     }
 
     /// How many keys the server holds.
@@ -173,7 +175,10 @@ impl RedisCluster {
                 server
             })
             .collect();
-        let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
         let created = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&addresses)

@@ -230,7 +230,9 @@ async fn subscribe_forever(shared: Weak<Shared>) {
         let (channel, timeout) = (strong.channel.clone(), strong.connect_timeout);
         drop(strong);
         let subscription = tokio::time::timeout(timeout, async {
-            let mut pubsub = redis::Client::open(url.as_str())?.get_async_pubsub().await?;
+            let mut pubsub = redis::Client::open(url.as_str())?
+                .get_async_pubsub()
+                .await?;
             pubsub.subscribe(&channel).await?;
             redis::RedisResult::Ok(pubsub)
         })
@@ -265,7 +267,10 @@ mod tests {
     #[test]
     fn messages_round_trip() {
         let key = CacheKey::from_bytes([7; 32]);
-        assert_eq!(message::parse(message::done(&key).as_bytes()), Some(Ok(key)));
+        assert_eq!(
+            message::parse(message::done(&key).as_bytes()),
+            Some(Ok(key))
+        );
         for invalidation in [
             Invalidation::Entry(key),
             Invalidation::Export {

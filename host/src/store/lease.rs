@@ -50,8 +50,10 @@ pub trait Lease: Send {
     /// Writes `entry` (bytes and TTL), if any, and releases the lease, waking
     /// every process waiting for it. A lease dropped unfinished is released
     /// in the background.
-    fn finish(self: Box<Self>, entry: Option<(Arc<[u8]>, Option<Duration>)>)
-    -> StoreFuture<'static, ()>;
+    fn finish(
+        self: Box<Self>,
+        entry: Option<(Arc<[u8]>, Option<Duration>)>,
+    ) -> StoreFuture<'static, ()>;
 }
 
 /// A slot that owns its names.
@@ -108,7 +110,11 @@ pub fn new_token() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static PROCESS: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
     // std's RandomState is seeded from the OS's random source.
-    let random = || std::collections::hash_map::RandomState::new().build_hasher().finish();
+    let random = || {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    };
     let (high, low) = *PROCESS.get_or_init(|| (random(), random() ^ u64::from(std::process::id())));
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{high:016x}{low:016x}-{count}")

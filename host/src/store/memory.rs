@@ -156,7 +156,14 @@ impl MemoryStore {
         })
     }
 
-    fn bump(&self, component: &str, export: Option<&str>) {
+    /// Removes the entry under `key`, if any.
+    pub(super) fn remove_key(&self, key: &CacheKey) {
+        self.entries.remove(key);
+    }
+
+    /// Bumps the generation of `export` of `component`, or of the whole
+    /// component if `export` is `None`.
+    pub(super) fn bump(&self, component: &str, export: Option<&str>) {
         let mut generations = self
             .generations
             .write()
@@ -198,7 +205,7 @@ impl CacheStore for MemoryStore {
     }
 
     fn remove<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, ()> {
-        self.entries.remove(slot.key);
+        self.remove_key(slot.key);
         Box::pin(async { Ok(()) })
     }
 

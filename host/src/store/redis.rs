@@ -29,8 +29,8 @@ use std::time::Duration;
 use redis::{AsyncCommands, Script};
 
 use super::breaker::Breaker;
-pub use super::connection::RedisTopology;
 use super::connection::RedisConnection;
+pub use super::connection::RedisTopology;
 use super::events::{Events, Invalidation, message};
 use super::lease::{CLAIM_SCRIPT, Claim, OwnedSlot, RedisLease, new_token};
 use super::{CacheStore, Slot, StoreError, StoreFuture};
@@ -160,6 +160,7 @@ pub struct RedisEntry {
 
 impl RedisStore {
     /// A store for `config`. Does not connect yet: the first request does.
+    /// Call it within a tokio runtime (the connection's driver is a task).
     pub fn new(config: &RedisConfig) -> Result<Self, StoreError> {
         let connection = RedisConnection::open(
             &config.topology,
@@ -336,7 +337,8 @@ fn error(message: String) -> StoreError {
 fn current_entry(value: Option<Vec<u8>>, generations: (u64, u64)) -> Option<RedisEntry> {
     let value = value?;
     let (header, entry) = value.split_at_checked(HEADER_BYTES)?;
-    let field = |i: usize| u64::from_le_bytes(header[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    let field =
+        |i: usize| u64::from_le_bytes(header[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
     ((field(0), field(1)) == generations).then(|| RedisEntry {
         bytes: Arc::from(entry),
         expires_at_ms: Some(field(2)).filter(|&at| at != 0),

@@ -82,19 +82,9 @@ async fn apply_invalidations(
 ) {
     loop {
         match invalidations.recv().await {
-            Ok(Invalidation::Entry(key)) => {
-                let _ = l1.remove(Slot {
-                    key: &key,
-                    component: "",
-                    export: "",
-                });
-            }
-            Ok(Invalidation::Export { component, export }) => {
-                let _ = l1.invalidate_export(&component, &export);
-            }
-            Ok(Invalidation::Component(component)) => {
-                let _ = l1.invalidate_component(&component);
-            }
+            Ok(Invalidation::Entry(key)) => l1.remove_key(&key),
+            Ok(Invalidation::Export { component, export }) => l1.bump(&component, Some(&export)),
+            Ok(Invalidation::Component(component)) => l1.bump(&component, None),
             Ok(Invalidation::Resync) | Err(RecvError::Lagged(_)) => l1.clear(),
             Err(RecvError::Closed) => return,
         }
@@ -156,21 +146,21 @@ impl CacheStore for TieredStore {
 
     fn remove<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let _ = self.l1.remove(slot);
+            self.l1.remove_key(slot.key);
             self.l2.remove(slot).await
         })
     }
 
     fn invalidate_export<'a>(&'a self, component: &'a str, export: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let _ = self.l1.invalidate_export(component, export);
+            self.l1.bump(component, Some(export));
             self.l2.invalidate_export(component, export).await
         })
     }
 
     fn invalidate_component<'a>(&'a self, component: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let _ = self.l1.invalidate_component(component);
+            self.l1.bump(component, None);
             self.l2.invalidate_component(component).await
         })
     }

@@ -106,9 +106,21 @@ fn print_store(table: &str, store: &StoreSection) {
         redis.prefix.as_deref().unwrap_or(&defaults.prefix)
     );
     let durations = [
-        ("connect-timeout", redis.connect_timeout, defaults.connect_timeout),
-        ("response-timeout", redis.response_timeout, defaults.response_timeout),
-        ("breaker-window", redis.breaker_window, defaults.breaker_window),
+        (
+            "connect-timeout",
+            redis.connect_timeout,
+            defaults.connect_timeout,
+        ),
+        (
+            "response-timeout",
+            redis.response_timeout,
+            defaults.response_timeout,
+        ),
+        (
+            "breaker-window",
+            redis.breaker_window,
+            defaults.breaker_window,
+        ),
         ("lease", redis.lease, defaults.lease),
         ("lease-wait", redis.lease_wait, defaults.lease_wait),
     ];
