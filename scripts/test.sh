@@ -7,13 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v redis-server >/dev/null; then
-    echo "test.sh: installing redis-server (Debian)" >&2
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq >&2 || true
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >&2
-fi
+scripts/ensure-redis.sh
 
 scripts/build-guests.sh >/dev/null
 cargo test --workspace --exclude users --exclude typed --exclude activity-sdk "$@"

@@ -339,3 +339,45 @@ async fn policy_override_applies_through_the_library() {
         assert_eq!(report.outcome, Outcome::Bypass);
     }
 }
+
+#[test]
+fn compiled_components_are_kept_on_disk_and_reused() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().display().to_string();
+    let run = || {
+        let run = activity_host(&["call", &users(), "--compile-cache", &dir, "calculate(4)"]);
+        assert!(run.success, "{}", run.stderr);
+        run
+    };
+    let first = run();
+    let compiled: Vec<_> = walk(cache.path());
+    assert!(
+        compiled
+            .iter()
+            .any(|p| p.to_string_lossy().contains("wasmtime-")),
+        "the compiled component is stored: {compiled:?}"
+    );
+    let second = run();
+    assert_eq!(first.stdout, "8\n");
+    assert_eq!(
+        second.stdout, first.stdout,
+        "loaded from the cache, same results"
+    );
+    let off = activity_host(&["call", &users(), "--compile-cache", "off", "calculate(4)"]);
+    assert_eq!(off.stdout, "8\n");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .flat_map(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}

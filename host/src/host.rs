@@ -10,8 +10,8 @@ use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use crate::actor_cache::DEFAULT_ACTOR_CACHE_BYTES;
-use crate::engine::EngineOptions;
 use crate::component::{ActivityComponent, ActivityExport, ExportLookupError, LoadError};
+use crate::engine::EngineOptions;
 use crate::memo::{CallError, CallOptions, CallReport, Memoizer, StoreLatency};
 use crate::policy::RulesConfig;
 use crate::pool::InstanceMode;

@@ -47,14 +47,40 @@ impl StoreArgs {
     }
 }
 
-/// A host builder with `rules`, `store`, and the config file's named stores
-/// and instance modes.
+/// How components are compiled.
+#[derive(clap::Args)]
+pub struct EngineArgs {
+    /// Directory that keeps compiled components, so the next load of the
+    /// same component (by any process) skips compilation; `off` compiles
+    /// every time [default: $XDG_CACHE_HOME/activity-host/compiled, else
+    /// ~/.cache/activity-host/compiled].
+    #[arg(long, env = "ACTIVITY_HOST_COMPILE_CACHE", value_name = "DIR|off")]
+    pub compile_cache: Option<PathBuf>,
+}
+
+impl EngineArgs {
+    /// The compile cache directory, if any.
+    fn compile_cache(&self) -> Option<PathBuf> {
+        match &self.compile_cache {
+            Some(dir) if dir.as_os_str() == "off" => None,
+            Some(dir) => Some(dir.clone()),
+            None => activity_host::engine::default_compile_cache_dir(),
+        }
+    }
+}
+
+/// A host builder with `rules`, `store`, the engine flags, and the config
+/// file's named stores and instance modes.
 pub fn host_builder(
     file: &ConfigFile,
+    engine: &EngineArgs,
     rules: RulesConfig,
     store: Arc<dyn CacheStore>,
 ) -> anyhow::Result<HostBuilder> {
-    let mut builder = Host::builder().rules(rules).store(store);
+    let mut builder = Host::builder()
+        .rules(rules)
+        .store(store)
+        .compile_cache(engine.compile_cache());
     for (name, store) in file.open_named_stores()? {
         builder = builder.named_store(&name, store);
     }
@@ -102,6 +128,9 @@ pub struct ComponentArgs {
     #[command(flatten)]
     pub store: StoreArgs,
 
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
     /// Override the cache policy of an export: EXPORT=inputs|task-source|no-cache.
     /// Repeatable.
     #[arg(long = "policy", value_name = "EXPORT=POLICY", value_parser = parse_policy_flag)]
@@ -133,7 +162,7 @@ impl ComponentArgs {
         let name = self.name();
         let (file, store) = self.store.open()?;
         let rules = rules_with_flags(&file, &name, &self.policies, &self.ttls);
-        let host = host_builder(&file, rules, store)?.build()?;
+        let host = host_builder(&file, &self.engine, rules, store)?.build()?;
         host.load_file(&name, &self.file)
             .await
             .with_context(|| format!("cannot load {}", self.file.display()))?;

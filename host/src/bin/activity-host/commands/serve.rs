@@ -9,7 +9,7 @@ use std::time::Duration;
 use activity_host::catalog::{Catalog, Sources, stem};
 use activity_host::server::{self, ServerConfig};
 
-use super::{StoreArgs, host_builder};
+use super::{EngineArgs, StoreArgs, host_builder};
 
 /// Arguments of `serve`. Each flag overrides the config file's `[server]`
 /// table; `ACTIVITY_HOST_*` variables stand for flags.
@@ -17,6 +17,9 @@ use super::{StoreArgs, host_builder};
 pub struct Args {
     #[command(flatten)]
     store: StoreArgs,
+
+    #[command(flatten)]
+    engine: EngineArgs,
 
     /// Serve every `.wasm` file in this directory (new and changed files are
     /// loaded while serving).
@@ -78,7 +81,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             "nothing to serve: give --dir DIR, component FILEs, or [components.NAME] path = … in the config"
         ),
     };
-    let host = Arc::new(host_builder(&file, file.rules(), store)?.build()?);
+    let host = Arc::new(host_builder(&file, &args.engine, file.rules(), store)?.build()?);
     let catalog = Arc::new(Catalog::new(sources));
     if catalog.refresh(&host).await == 0 {
         anyhow::bail!("no component could be loaded (see the errors above)");
