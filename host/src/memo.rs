@@ -207,7 +207,8 @@ impl Memoizer {
                     // The leader was cancelled: try again, perhaps as leader.
                 }
                 Role::Leader(leader) => {
-                    let led = self.lead(call, slot, args, options).await;
+                    // Boxed: the miss path is large, and the hit path should not carry it.
+                    let led = Box::pin(self.lead(call, slot, args, options)).await;
                     leader.finish(
                         led.as_ref()
                             .map(|(results, _)| results.clone())
