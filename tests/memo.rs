@@ -486,3 +486,99 @@ async fn actor_mode_bounds_the_instances_of_a_component() {
     // Unbounded, four concurrent calls would have left four warm instances.
     assert_eq!(host.warm_instances(), [("typed".to_owned(), 1)]);
 }
+
+/// A host whose `typed` component has `limits`, with `hog` and
+/// `echo#echo-string` cached by inputs, in actor mode (so a dropped instance
+/// is visible).
+async fn limited(limits: activity_host::Limits) -> (Host, MemoryOutputPipe) {
+    let mut rules = RulesConfig::default();
+    for export in ["hog", "echo#echo-string"] {
+        let change = RuleOverride {
+            policy: Some(CachePolicy::Inputs),
+            ..RuleOverride::default()
+        };
+        rules.set("typed", export, change);
+    }
+    let output = MemoryOutputPipe::new(1 << 20);
+    let host = Host::builder()
+        .rules(rules)
+        .limits("typed", limits)
+        .instance_mode("typed", InstanceMode::Warm(WarmConfig::default()))
+        .capture_guest_stderr(output.clone())
+        .build()
+        .unwrap();
+    host.load_file("typed", guest("typed.wasm")).await.unwrap();
+    (host, output)
+}
+
+#[tokio::test]
+async fn a_guest_that_outgrows_its_memory_limit_fails_clearly_and_nothing_is_cached() {
+    let limits = activity_host::Limits {
+        max_memory_bytes: 32 << 20,
+        ..Default::default()
+    };
+    let (host, output) = limited(limits).await;
+    let count = host.call_wave("typed", "count()").await.unwrap();
+    assert_eq!(count.results, [Val::U32(1)], "a new warm instance");
+    assert_eq!(
+        host.call_wave("typed", "hog(8)").await.unwrap().results,
+        [Val::U32(8)],
+        "within the limit"
+    );
+    for _ in 0..2 {
+        let error = host.call_wave("typed", "hog(64)").await.unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("hog") && text.contains("max-memory-bytes"),
+            "{text}"
+        );
+    }
+    assert_eq!(runs(&output, "hog"), 3, "the failure was never cached");
+    assert_eq!(stats(&host, "hog").errors, 2);
+    let count = host.call_wave("typed", "count()").await.unwrap();
+    assert_eq!(
+        count.results,
+        [Val::U32(1)],
+        "the warm instance that hit the limit was dropped; a new one serves"
+    );
+
+    let unlimited = limited(activity_host::Limits::default()).await.0;
+    assert_eq!(
+        unlimited
+            .call_wave("typed", "hog(64)")
+            .await
+            .unwrap()
+            .results,
+        [Val::U32(64)],
+        "the default limit (256 MiB) allows it"
+    );
+}
+
+#[tokio::test]
+async fn results_larger_than_max_result_bytes_are_returned_but_not_cached() {
+    let limits = activity_host::Limits {
+        max_result_bytes: 1024,
+        ..Default::default()
+    };
+    let (host, output) = limited(limits).await;
+    let small = format!("echo#echo-string(\"{}\")", "s".repeat(100));
+    let large = format!("echo#echo-string(\"{}\")", "l".repeat(4096));
+    assert_eq!(
+        host.call_wave("typed", &small).await.unwrap().outcome,
+        Outcome::Miss
+    );
+    assert_eq!(
+        host.call_wave("typed", &small).await.unwrap().outcome,
+        Outcome::Hit
+    );
+    for _ in 0..2 {
+        let report = host.call_wave("typed", &large).await.unwrap();
+        assert_eq!(report.outcome, Outcome::Miss);
+        assert_eq!(report.results, [Val::String("l".repeat(4096))]);
+    }
+    assert_eq!(
+        runs(&output, "echo-string"),
+        3,
+        "the large result ran every time"
+    );
+}

@@ -467,3 +467,50 @@ fn a_rule_can_keep_one_export_in_a_named_store() {
         refused.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_runs_the_body_itself_after_lease_wait() {
+    let server = RedisServer::start();
+    let host = |lease_wait: Duration, stderr: MemoryOutputPipe| {
+        let mut config = RedisConfig::new(server.url());
+        config.lease_wait = lease_wait;
+        let store = RedisStore::new(&config).unwrap();
+        Host::builder()
+            .store(Arc::new(store))
+            .capture_guest_stderr(stderr)
+            .build()
+            .unwrap()
+    };
+    let (holder_err, impatient_err) = (
+        MemoryOutputPipe::new(1 << 16),
+        MemoryOutputPipe::new(1 << 16),
+    );
+    let holder = host(Duration::from_secs(60), holder_err.clone());
+    let impatient = host(Duration::from_millis(200), impatient_err.clone());
+    for host in [&holder, &impatient] {
+        host.load_file("typed", guest("typed.wasm")).await.unwrap();
+    }
+    let ran = |pipe: &MemoryOutputPipe| {
+        String::from_utf8_lossy(&pipe.contents())
+            .lines()
+            .filter(|line| line.contains("ran slow"))
+            .count()
+    };
+    let slow = holder.call_wave("typed", "slow(3, 1500)");
+    let waiter = async {
+        while ran(&holder_err) == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        impatient.call_wave("typed", "slow(3, 1500)").await
+    };
+    let (first, second) = tokio::join!(slow, waiter);
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(first.results, [Val::U32(3)]);
+    assert_eq!(second.results, first.results);
+    assert_eq!(second.outcome, Outcome::Miss);
+    assert_eq!(
+        ran(&impatient_err),
+        1,
+        "after waiting lease-wait (200 ms) for the holder, it ran the body itself"
+    );
+}

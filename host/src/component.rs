@@ -11,6 +11,7 @@ use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Type};
 
 use crate::codec;
 use crate::contract::{self, RULES_INTERFACE};
+use crate::limits::Limits;
 use crate::policy::{CachePolicy, CacheRule, RulesConfig};
 use crate::pool::{InstanceMode, InstancePool};
 use crate::runner::{HostState, Runner};
@@ -190,6 +191,8 @@ pub struct ActivityComponent {
     pub exports: Vec<ActivityExport>,
     /// The component with its imports resolved, ready to instantiate.
     pub pre: InstancePre<HostState>,
+    /// What its instances and results may use.
+    pub limits: Limits,
     /// Warm instances, in actor mode; `None`: a fresh instance per call.
     pub pool: Option<InstancePool>,
     names: ExportNames,
@@ -218,6 +221,7 @@ impl ActivityComponent {
         rules: &RulesConfig,
         stats: &StatsRegistry,
         mode: InstanceMode,
+        limits: Limits,
     ) -> Result<Self, LoadError> {
         check_header(bytes)?;
         let code_hash: [u8; 32] = Sha256::digest(bytes).into();
@@ -226,7 +230,7 @@ impl ActivityComponent {
         let pre = runner.prepare(&component).map_err(LoadError::Invalid)?;
         let name: Arc<str> = Arc::from(name);
         let declared = runner
-            .declared_rules(&pre, &name)
+            .declared_rules(&pre, &name, &limits)
             .await
             .map_err(LoadError::Invalid)?;
 
@@ -262,6 +266,7 @@ impl ActivityComponent {
             code_hash,
             exports,
             pre,
+            limits,
             pool: match mode {
                 InstanceMode::Fresh => None,
                 InstanceMode::Warm(config) => Some(InstancePool::new(config)),

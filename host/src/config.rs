@@ -10,6 +10,8 @@
 //! max-instances = 4                  # warm or busy at once; more calls wait
 //! idle-ttl = "5m"                    # drop a warm instance unused this long
 //! max-uses = 10000                   # drop an instance after this many calls
+//! max-memory-bytes = 268435456       # each linear memory; growing beyond it traps
+//! max-result-bytes = 4194304         # larger results are returned, not cached
 //!
 //! [components.users.exports.fetch-user]
 //! policy = "inputs"                  # inputs | task-source | no-cache
@@ -50,6 +52,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::limits::Limits;
 use crate::policy::{CachePolicy, RuleOverride, RulesConfig};
 use crate::pool::{InstanceMode, WarmConfig};
 use crate::store::{CacheStore, MemoryStore, RedisConfig, RedisStore, StoreError, TieredStore};
@@ -292,6 +295,12 @@ pub struct ComponentSection {
     /// Actor mode: drop an instance after this many calls (default 10000).
     #[serde(rename = "max-uses")]
     pub max_uses: Option<u64>,
+    /// Bound on each linear memory of an instance (default 256 MiB).
+    #[serde(rename = "max-memory-bytes")]
+    pub max_memory_bytes: Option<usize>,
+    /// Bound on a result kept in the cache (default 4 MiB).
+    #[serde(rename = "max-result-bytes")]
+    pub max_result_bytes: Option<usize>,
     /// `[components.NAME.exports.EXPORT]`: rule overrides by export name.
     #[serde(default)]
     pub exports: HashMap<String, RuleOverride>,
@@ -324,6 +333,28 @@ impl ConfigFile {
             .collect();
         files.sort();
         files
+    }
+
+    /// The limits of every component that sets one.
+    pub fn limits(&self) -> Vec<(String, Limits)> {
+        self.components
+            .iter()
+            .filter(|(_, section)| {
+                section.max_memory_bytes.is_some() || section.max_result_bytes.is_some()
+            })
+            .map(|(name, section)| {
+                let defaults = Limits::default();
+                let limits = Limits {
+                    max_memory_bytes: section
+                        .max_memory_bytes
+                        .unwrap_or(defaults.max_memory_bytes),
+                    max_result_bytes: section
+                        .max_result_bytes
+                        .unwrap_or(defaults.max_result_bytes),
+                };
+                (name.clone(), limits)
+            })
+            .collect()
     }
 
     /// The instance mode of every component that sets one.

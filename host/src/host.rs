@@ -12,6 +12,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use crate::actor_cache::DEFAULT_ACTOR_CACHE_BYTES;
 use crate::component::{ActivityComponent, ActivityExport, ExportLookupError, LoadError};
 use crate::engine::EngineOptions;
+use crate::limits::Limits;
 use crate::memo::{CallError, CallOptions, CallReport, Memoizer, StoreLatency};
 use crate::policy::RulesConfig;
 use crate::pool::InstanceMode;
@@ -49,13 +50,15 @@ pub enum HostError {
 
 /// Configures a [`Host`]. Defaults: the in-memory actor store (256 MiB),
 /// a 64 MiB actor cache, each component's declared rules unchanged
-/// (undeclared exports not cached), the pooling allocator, no compile cache.
+/// (undeclared exports not cached), [`Limits::default`] for every component,
+/// the pooling allocator, no compile cache.
 pub struct HostBuilder {
     engine: EngineOptions,
     stores: Stores,
     rules: RulesConfig,
     guest_stderr: Option<MemoryOutputPipe>,
     instances: FxHashMap<String, InstanceMode>,
+    limits: FxHashMap<String, Limits>,
 }
 
 impl Default for HostBuilder {
@@ -66,6 +69,7 @@ impl Default for HostBuilder {
             rules: RulesConfig::default(),
             guest_stderr: None,
             instances: FxHashMap::default(),
+            limits: FxHashMap::default(),
         }
     }
 }
@@ -110,6 +114,12 @@ impl HostBuilder {
         self
     }
 
+    /// The resource limits of `component`'s calls (default: [`Limits::default`]).
+    pub fn limits(mut self, component: &str, limits: Limits) -> Self {
+        self.limits.insert(component.to_owned(), limits);
+        self
+    }
+
     /// Sends guests' stderr to `pipe` instead of the host's stderr.
     pub fn capture_guest_stderr(mut self, pipe: MemoryOutputPipe) -> Self {
         self.guest_stderr = Some(pipe);
@@ -126,6 +136,7 @@ impl HostBuilder {
             memo: Memoizer::new(runner, self.stores),
             rules: self.rules,
             instances: self.instances,
+            limits: self.limits,
             stats: StatsRegistry::default(),
             components: RwLock::default(),
         })
@@ -148,6 +159,7 @@ pub struct Host {
     memo: Memoizer,
     rules: RulesConfig,
     instances: FxHashMap<String, InstanceMode>,
+    limits: FxHashMap<String, Limits>,
     stats: StatsRegistry,
     components: RwLock<FxHashMap<String, Arc<ActivityComponent>>>,
 }
@@ -181,6 +193,7 @@ impl Host {
         bytes: &[u8],
     ) -> Result<Arc<ActivityComponent>, LoadError> {
         let mode = self.instances.get(name).copied().unwrap_or_default();
+        let limits = self.limits.get(name).copied().unwrap_or_default();
         let component = ActivityComponent::load(
             self.memo.runner(),
             name,
@@ -188,6 +201,7 @@ impl Host {
             &self.rules,
             &self.stats,
             mode,
+            limits,
         )
         .await?;
         if let Some((export, store)) = component.exports.iter().find_map(|export| {

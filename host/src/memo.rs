@@ -309,7 +309,7 @@ impl Memoizer {
                 return Err(error);
             }
         };
-        let stored = match (self.entry_for(call.export, &results), lease) {
+        let stored = match (self.entry_for(call, &results), lease) {
             (Ok(entry), lease) => self.store_entry(call, slot, entry, lease).await,
             (Err(why), Some(lease)) => {
                 let _ = lease.finish(None).await;
@@ -407,6 +407,7 @@ impl Memoizer {
             .call(
                 &component.pre,
                 &component.name,
+                &component.limits,
                 component.pool.as_ref(),
                 &export.index,
                 args,
@@ -425,11 +426,12 @@ impl Memoizer {
     }
 
     /// The stored form of `results`, or why they are not stored.
-    fn entry_for(&self, export: &ActivityExport, results: &[Val]) -> Result<Vec<u8>, &'static str> {
+    fn entry_for(&self, call: &Call<'_>, results: &[Val]) -> Result<Vec<u8>, &'static str> {
+        let export = call.export;
         if !export.rule.cache_errors && matches!(results, [Val::Result(Err(_))]) {
             return Err("result::err not cached");
         }
-        codec::encode_entry(
+        let entry = codec::encode_entry(
             &export.signature_hash,
             self.clock.now_ms(),
             results,
@@ -438,7 +440,11 @@ impl Memoizer {
         .map_err(|error| {
             tracing::warn!(export = %export.path, %error, "result not cached");
             "result has no encoding"
-        })
+        })?;
+        if entry.len() > call.component.limits.max_result_bytes {
+            return Err("result larger than max-result-bytes: returned, not cached");
+        }
+        Ok(entry)
     }
 
     /// Writes `entry` into `slot`, through `lease` if this process holds one.

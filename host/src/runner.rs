@@ -19,6 +19,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::actor_cache::ActorCacheScope;
 use crate::contract::{self, Activity, RULES_INTERFACE};
+use crate::limits::{Limits, MemoryLimiter};
 use crate::pool::{InstancePool, WarmInstance};
 use crate::store::MemoryStore;
 
@@ -26,6 +27,7 @@ use crate::store::MemoryStore;
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
+    limits: MemoryLimiter,
     pub(crate) actor_cache: ActorCacheScope,
 }
 
@@ -87,6 +89,7 @@ impl Runner {
         &self,
         pre: &InstancePre<HostState>,
         component: &Arc<str>,
+        limits: &Limits,
     ) -> anyhow::Result<(Store<HostState>, Instance)> {
         let mut wasi = WasiCtxBuilder::new();
         match &self.guest_stderr {
@@ -96,9 +99,11 @@ impl Runner {
         let state = HostState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
+            limits: limits.limiter(),
             actor_cache: ActorCacheScope::new(self.actor_cache.clone(), component.clone()),
         };
         let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
         let instance = pre
@@ -115,6 +120,7 @@ impl Runner {
         &self,
         pre: &InstancePre<HostState>,
         component: &Arc<str>,
+        limits: &Limits,
     ) -> anyhow::Result<Option<Vec<contract::activity::cache::types::Rule>>> {
         if pre
             .component()
@@ -123,7 +129,7 @@ impl Runner {
         {
             return Ok(None);
         }
-        let (mut store, instance) = self.instantiate(pre, component).await?;
+        let (mut store, instance) = self.instantiate(pre, component, limits).await?;
         let activity = Activity::new(&mut store, &instance)
             .map_err(anyhow::Error::from)
             .with_context(|| {
@@ -141,19 +147,22 @@ impl Runner {
     }
 
     /// Calls the export at `index` with `args`, in a warm instance from
-    /// `pool` if given (actor mode), else in a fresh one; returns its
-    /// `result_count` results. An instance whose call fails is dropped.
+    /// `pool` if given (actor mode), else in a fresh one, within `limits`;
+    /// returns its `result_count` results. An instance whose call fails is
+    /// dropped.
+    #[allow(clippy::too_many_arguments)] // one call's complete description
     pub async fn call(
         &self,
         pre: &InstancePre<HostState>,
         component: &Arc<str>,
+        limits: &Limits,
         pool: Option<&InstancePool>,
         index: &ComponentExportIndex,
         args: &[Val],
         result_count: usize,
     ) -> anyhow::Result<Vec<Val>> {
         let Some(pool) = pool else {
-            let (store, instance) = self.instantiate(pre, component).await?;
+            let (store, instance) = self.instantiate(pre, component, limits).await?;
             let mut fresh = WarmInstance::new(store, instance);
             return call_in(&mut fresh, index, args, result_count).await;
         };
@@ -161,7 +170,7 @@ impl Runner {
         let mut warm = match warm {
             Some(warm) => warm,
             None => {
-                let (store, instance) = self.instantiate(pre, component).await?;
+                let (store, instance) = self.instantiate(pre, component, limits).await?;
                 WarmInstance::new(store, instance)
             }
         };

@@ -153,6 +153,13 @@ impl behave::Guest for Typed {
         id
     }
 
+    fn hog(mib: u32) -> u32 {
+        ran("hog");
+        let bytes = vec![1u8; mib as usize * 1024 * 1024];
+        std::hint::black_box(&bytes);
+        mib
+    }
+
     fn divide(x: u32) -> u32 {
         ran("divide");
         100 / x

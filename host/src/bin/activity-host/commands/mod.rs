@@ -87,6 +87,9 @@ pub fn host_builder(
     for (component, mode) in file.instance_modes() {
         builder = builder.instance_mode(&component, mode);
     }
+    for (component, limits) in file.limits() {
+        builder = builder.limits(&component, limits);
+    }
     Ok(builder)
 }
 
