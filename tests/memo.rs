@@ -582,3 +582,94 @@ async fn results_larger_than_max_result_bytes_are_returned_but_not_cached() {
         "the large result ran every time"
     );
 }
+
+/// A host whose `typed` guests get `capabilities`.
+async fn granted(capabilities: activity_host::Capabilities) -> Host {
+    let host = Host::builder()
+        .capabilities("typed", capabilities)
+        .capture_guest_stderr(MemoryOutputPipe::new(1 << 16))
+        .build()
+        .unwrap();
+    host.load_file("typed", guest("typed.wasm")).await.unwrap();
+    host
+}
+
+async fn wave(host: &Host, invocation: &str) -> Val {
+    let report = host.call_wave("typed", invocation).await.unwrap();
+    report.results.into_iter().next().expect("one result")
+}
+
+fn is_ok(value: &Val) -> bool {
+    matches!(value, Val::Result(Ok(_)))
+}
+
+#[tokio::test]
+async fn guests_reach_only_the_directories_and_variables_granted_to_them() {
+    let granted_dir = tempfile::tempdir().unwrap();
+    std::fs::write(granted_dir.path().join("input.txt"), "granted").unwrap();
+    let secret_dir = tempfile::tempdir().unwrap();
+    let secret = secret_dir.path().join("secret.txt");
+    std::fs::write(&secret, "secret").unwrap();
+    // Cargo sets both for the test process.
+    assert!(std::env::var("CARGO_PKG_NAME").is_ok() && std::env::var("CARGO_MANIFEST_DIR").is_ok());
+    let read = |path: &str| format!("read-file({path:?})");
+
+    let nothing = granted(activity_host::Capabilities::default()).await;
+    for path in [secret.to_str().unwrap(), "/etc/passwd", "/data/input.txt"] {
+        assert!(
+            !is_ok(&wave(&nothing, &read(path)).await),
+            "{path} is out of reach"
+        );
+    }
+    assert_eq!(
+        wave(&nothing, r#"env-var("CARGO_PKG_NAME")"#).await,
+        Val::Option(None)
+    );
+
+    let capabilities = activity_host::Capabilities {
+        dirs: vec![activity_host::DirGrant {
+            host: granted_dir.path().to_owned(),
+            guest: "/data".to_owned(),
+            writable: false,
+        }],
+        env: vec!["CARGO_PKG_NAME".to_owned()],
+    };
+    let some = granted(capabilities.clone()).await;
+    assert_eq!(
+        wave(&some, &read("/data/input.txt")).await,
+        Val::Result(Ok(Some(Box::new(Val::String("granted".into())))))
+    );
+    assert!(
+        !is_ok(&wave(&some, &read(secret.to_str().unwrap())).await),
+        "only the granted directory"
+    );
+    assert!(
+        !is_ok(&wave(&some, &read("/data/../../etc/passwd")).await),
+        "no escape upwards"
+    );
+    assert!(
+        !is_ok(&wave(&some, r#"write-file("/data/new.txt", "x")"#).await),
+        "read-only unless writable"
+    );
+    assert!(!granted_dir.path().join("new.txt").exists());
+    assert_eq!(
+        wave(&some, r#"env-var("CARGO_PKG_NAME")"#).await,
+        Val::Option(Some(Box::new(Val::String("activity-host".into()))))
+    );
+    assert_eq!(
+        wave(&some, r#"env-var("CARGO_MANIFEST_DIR")"#).await,
+        Val::Option(None),
+        "only the named variables"
+    );
+
+    let mut writable = capabilities;
+    writable.dirs[0].writable = true;
+    let writer = granted(writable).await;
+    assert!(is_ok(
+        &wave(&writer, r#"write-file("/data/new.txt", "x")"#).await
+    ));
+    assert_eq!(
+        std::fs::read_to_string(granted_dir.path().join("new.txt")).unwrap(),
+        "x"
+    );
+}

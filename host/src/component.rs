@@ -11,10 +11,10 @@ use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Type};
 
 use crate::codec;
 use crate::contract::{self, RULES_INTERFACE};
-use crate::limits::Limits;
 use crate::policy::{CachePolicy, CacheRule, RulesConfig};
 use crate::pool::{InstanceMode, InstancePool};
 use crate::runner::{HostState, Runner};
+use crate::sandbox::Sandbox;
 use crate::stats::{ExportCounters, StatsRegistry};
 
 /// Why a component could not be loaded.
@@ -191,8 +191,8 @@ pub struct ActivityComponent {
     pub exports: Vec<ActivityExport>,
     /// The component with its imports resolved, ready to instantiate.
     pub pre: InstancePre<HostState>,
-    /// What its instances and results may use.
-    pub limits: Limits,
+    /// Its limits and grants.
+    pub sandbox: Sandbox,
     /// Warm instances, in actor mode; `None`: a fresh instance per call.
     pub pool: Option<InstancePool>,
     names: ExportNames,
@@ -221,7 +221,7 @@ impl ActivityComponent {
         rules: &RulesConfig,
         stats: &StatsRegistry,
         mode: InstanceMode,
-        limits: Limits,
+        sandbox: Sandbox,
     ) -> Result<Self, LoadError> {
         check_header(bytes)?;
         let code_hash: [u8; 32] = Sha256::digest(bytes).into();
@@ -230,7 +230,7 @@ impl ActivityComponent {
         let pre = runner.prepare(&component).map_err(LoadError::Invalid)?;
         let name: Arc<str> = Arc::from(name);
         let declared = runner
-            .declared_rules(&pre, &name, &limits)
+            .declared_rules(&pre, &name, &sandbox)
             .await
             .map_err(LoadError::Invalid)?;
 
@@ -266,7 +266,7 @@ impl ActivityComponent {
             code_hash,
             exports,
             pre,
-            limits,
+            sandbox,
             pool: match mode {
                 InstanceMode::Fresh => None,
                 InstanceMode::Warm(config) => Some(InstancePool::new(config)),

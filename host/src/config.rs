@@ -12,6 +12,8 @@
 //! max-uses = 10000                   # drop an instance after this many calls
 //! max-memory-bytes = 268435456       # each linear memory; growing beyond it traps
 //! max-result-bytes = 4194304         # larger results are returned, not cached
+//! dirs = [{ host = "data", guest = "/data" }]   # read-only; writable = true to allow writes
+//! env = ["MODEL_NAME"]               # host variables the guests see
 //!
 //! [components.users.exports.fetch-user]
 //! policy = "inputs"                  # inputs | task-source | no-cache
@@ -52,6 +54,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::capabilities::{Capabilities, DirGrant};
 use crate::limits::Limits;
 use crate::policy::{CachePolicy, RuleOverride, RulesConfig};
 use crate::pool::{InstanceMode, WarmConfig};
@@ -301,6 +304,12 @@ pub struct ComponentSection {
     /// Bound on a result kept in the cache (default 4 MiB).
     #[serde(rename = "max-result-bytes")]
     pub max_result_bytes: Option<usize>,
+    /// Host directories the guests may open (default: none).
+    #[serde(default)]
+    pub dirs: Vec<DirGrant>,
+    /// Host environment variables the guests see, by name (default: none).
+    #[serde(default)]
+    pub env: Vec<String>,
     /// `[components.NAME.exports.EXPORT]`: rule overrides by export name.
     #[serde(default)]
     pub exports: HashMap<String, RuleOverride>,
@@ -353,6 +362,21 @@ impl ConfigFile {
                         .unwrap_or(defaults.max_result_bytes),
                 };
                 (name.clone(), limits)
+            })
+            .collect()
+    }
+
+    /// The capabilities of every component that grants any.
+    pub fn capabilities(&self) -> Vec<(String, Capabilities)> {
+        self.components
+            .iter()
+            .filter(|(_, section)| !section.dirs.is_empty() || !section.env.is_empty())
+            .map(|(name, section)| {
+                let capabilities = Capabilities {
+                    dirs: section.dirs.clone(),
+                    env: section.env.clone(),
+                };
+                (name.clone(), capabilities)
             })
             .collect()
     }
@@ -525,6 +549,36 @@ port = 1
             let error = file.store.open().err().expect("rejected").to_string();
             assert!(error.contains("exactly one of `url`"), "{error}");
         }
+    }
+
+    #[test]
+    fn parses_limits_and_grants() {
+        let file = ConfigFile::parse(
+            r#"
+            [components.models]
+            max-memory-bytes = 1048576
+            dirs = [{ host = "data", guest = "/data" }, { host = "out", guest = "/out", writable = true }]
+            env = ["MODEL_NAME"]
+            "#,
+        )
+        .unwrap();
+        let limits: HashMap<_, _> = file.limits().into_iter().collect();
+        assert_eq!(limits["models"].max_memory_bytes, 1 << 20);
+        assert_eq!(
+            limits["models"].max_result_bytes,
+            Limits::default().max_result_bytes
+        );
+        let capabilities: HashMap<_, _> = file.capabilities().into_iter().collect();
+        let models = &capabilities["models"];
+        assert_eq!(models.env, ["MODEL_NAME"]);
+        assert_eq!(models.dirs.len(), 2);
+        assert!(!models.dirs[0].writable && models.dirs[1].writable);
+        assert_eq!(models.dirs[1].guest, "/out");
+        let error = ConfigFile::parse(
+            "[components.m]\ndirs = [{ host = \"a\", guest = \"/a\", mode = \"rw\" }]\n",
+        )
+        .unwrap_err();
+        assert!(error.contains("mode"), "{error}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use crate::actor_cache::DEFAULT_ACTOR_CACHE_BYTES;
+use crate::capabilities::Capabilities;
 use crate::component::{ActivityComponent, ActivityExport, ExportLookupError, LoadError};
 use crate::engine::EngineOptions;
 use crate::limits::Limits;
@@ -17,6 +18,7 @@ use crate::memo::{CallError, CallOptions, CallReport, Memoizer, StoreLatency};
 use crate::policy::RulesConfig;
 use crate::pool::InstanceMode;
 use crate::runner::Runner;
+use crate::sandbox::Sandbox;
 use crate::stats::{ExportCounters, StatsRegistry, StatsRow};
 use crate::store::{CacheStore, MemoryStore, Slot, StoreError, Stores};
 
@@ -50,7 +52,8 @@ pub enum HostError {
 
 /// Configures a [`Host`]. Defaults: the in-memory actor store (256 MiB),
 /// a 64 MiB actor cache, each component's declared rules unchanged
-/// (undeclared exports not cached), [`Limits::default`] for every component,
+/// (undeclared exports not cached), [`Limits::default`] and no capabilities
+/// for every component,
 /// the pooling allocator, no compile cache.
 pub struct HostBuilder {
     engine: EngineOptions,
@@ -58,7 +61,7 @@ pub struct HostBuilder {
     rules: RulesConfig,
     guest_stderr: Option<MemoryOutputPipe>,
     instances: FxHashMap<String, InstanceMode>,
-    limits: FxHashMap<String, Limits>,
+    sandboxes: FxHashMap<String, Sandbox>,
 }
 
 impl Default for HostBuilder {
@@ -69,7 +72,7 @@ impl Default for HostBuilder {
             rules: RulesConfig::default(),
             guest_stderr: None,
             instances: FxHashMap::default(),
-            limits: FxHashMap::default(),
+            sandboxes: FxHashMap::default(),
         }
     }
 }
@@ -116,7 +119,19 @@ impl HostBuilder {
 
     /// The resource limits of `component`'s calls (default: [`Limits::default`]).
     pub fn limits(mut self, component: &str, limits: Limits) -> Self {
-        self.limits.insert(component.to_owned(), limits);
+        self.sandboxes
+            .entry(component.to_owned())
+            .or_default()
+            .limits = limits;
+        self
+    }
+
+    /// What `component`'s guests may reach (default: nothing).
+    pub fn capabilities(mut self, component: &str, capabilities: Capabilities) -> Self {
+        self.sandboxes
+            .entry(component.to_owned())
+            .or_default()
+            .capabilities = capabilities;
         self
     }
 
@@ -136,7 +151,7 @@ impl HostBuilder {
             memo: Memoizer::new(runner, self.stores),
             rules: self.rules,
             instances: self.instances,
-            limits: self.limits,
+            sandboxes: self.sandboxes,
             stats: StatsRegistry::default(),
             components: RwLock::default(),
         })
@@ -159,7 +174,7 @@ pub struct Host {
     memo: Memoizer,
     rules: RulesConfig,
     instances: FxHashMap<String, InstanceMode>,
-    limits: FxHashMap<String, Limits>,
+    sandboxes: FxHashMap<String, Sandbox>,
     stats: StatsRegistry,
     components: RwLock<FxHashMap<String, Arc<ActivityComponent>>>,
 }
@@ -193,7 +208,7 @@ impl Host {
         bytes: &[u8],
     ) -> Result<Arc<ActivityComponent>, LoadError> {
         let mode = self.instances.get(name).copied().unwrap_or_default();
-        let limits = self.limits.get(name).copied().unwrap_or_default();
+        let sandbox = self.sandboxes.get(name).cloned().unwrap_or_default();
         let component = ActivityComponent::load(
             self.memo.runner(),
             name,
@@ -201,7 +216,7 @@ impl Host {
             &self.rules,
             &self.stats,
             mode,
-            limits,
+            sandbox,
         )
         .await?;
         if let Some((export, store)) = component.exports.iter().find_map(|export| {

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod actor_cache;
+mod capabilities;
 pub mod catalog;
 pub mod codec;
 mod component;
@@ -27,10 +28,12 @@ mod memo;
 mod policy;
 pub mod pool;
 mod runner;
+mod sandbox;
 pub mod server;
 pub mod stats;
 pub mod store;
 
+pub use capabilities::{Capabilities, DirGrant};
 pub use component::{ActivityComponent, ActivityExport, ExportLookupError, LoadError};
 pub use host::{CacheKeyText, Host, HostBuilder, HostError};
 pub use key::CacheKey;
@@ -38,6 +41,7 @@ pub use limits::{DEFAULT_MAX_MEMORY_BYTES, DEFAULT_MAX_RESULT_BYTES, Limits};
 pub use memo::{CallError, CallOptions, CallReport, Outcome};
 pub use policy::{CachePolicy, CacheRule, RuleOverride, RulesConfig, Ttl, parse_assignment};
 pub use pool::{InstanceMode, WarmConfig};
+pub use sandbox::Sandbox;
 pub use stats::{ExportStats, StatsRow};
 pub use store::CacheStore;
 pub use wasmtime::component::{Val, wasm_wave};

@@ -407,7 +407,7 @@ impl Memoizer {
             .call(
                 &component.pre,
                 &component.name,
-                &component.limits,
+                &component.sandbox,
                 component.pool.as_ref(),
                 &export.index,
                 args,
@@ -441,7 +441,7 @@ impl Memoizer {
             tracing::warn!(export = %export.path, %error, "result not cached");
             "result has no encoding"
         })?;
-        if entry.len() > call.component.limits.max_result_bytes {
+        if entry.len() > call.component.sandbox.limits.max_result_bytes {
             return Err("result larger than max-result-bytes: returned, not cached");
         }
         Ok(entry)

@@ -3,9 +3,10 @@
 //! By default each call runs in a fresh instance (strict isolation: no state
 //! leaks from one call to the next, and an instance that trapped is never
 //! reused); components in actor mode reuse warm instances ([`crate::pool`]).
-//! Guests get WASI preview 2 with nothing granted: no preopened directories,
-//! no environment, no network; their stderr goes to the host's stderr (or to
-//! a pipe the embedder captures).
+//! Guests get WASI preview 2 with nothing granted but what their component's
+//! [`Sandbox`] grants (directories, environment variables); never network;
+//! their stderr goes to the host's stderr (or to a pipe the embedder
+//! captures).
 
 use std::sync::Arc;
 
@@ -19,8 +20,9 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::actor_cache::ActorCacheScope;
 use crate::contract::{self, Activity, RULES_INTERFACE};
-use crate::limits::{Limits, MemoryLimiter};
+use crate::limits::MemoryLimiter;
 use crate::pool::{InstancePool, WarmInstance};
+use crate::sandbox::Sandbox;
 use crate::store::MemoryStore;
 
 /// What a guest's store holds: its WASI context and its actor-cache view.
@@ -89,9 +91,10 @@ impl Runner {
         &self,
         pre: &InstancePre<HostState>,
         component: &Arc<str>,
-        limits: &Limits,
+        sandbox: &Sandbox,
     ) -> anyhow::Result<(Store<HostState>, Instance)> {
         let mut wasi = WasiCtxBuilder::new();
+        sandbox.capabilities.grant(&mut wasi)?;
         match &self.guest_stderr {
             Some(pipe) => wasi.stderr(pipe.clone()),
             None => wasi.inherit_stderr(),
@@ -99,7 +102,7 @@ impl Runner {
         let state = HostState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            limits: limits.limiter(),
+            limits: sandbox.limits.limiter(),
             actor_cache: ActorCacheScope::new(self.actor_cache.clone(), component.clone()),
         };
         let mut store = Store::new(&self.engine, state);
@@ -120,7 +123,7 @@ impl Runner {
         &self,
         pre: &InstancePre<HostState>,
         component: &Arc<str>,
-        limits: &Limits,
+        sandbox: &Sandbox,
     ) -> anyhow::Result<Option<Vec<contract::activity::cache::types::Rule>>> {
         if pre
             .component()
@@ -129,7 +132,7 @@ impl Runner {
         {
             return Ok(None);
         }
-        let (mut store, instance) = self.instantiate(pre, component, limits).await?;
+        let (mut store, instance) = self.instantiate(pre, component, sandbox).await?;
         let activity = Activity::new(&mut store, &instance)
             .map_err(anyhow::Error::from)
             .with_context(|| {
@@ -147,7 +150,7 @@ impl Runner {
     }
 
     /// Calls the export at `index` with `args`, in a warm instance from
-    /// `pool` if given (actor mode), else in a fresh one, within `limits`;
+    /// `pool` if given (actor mode), else in a fresh one, in `sandbox`;
     /// returns its `result_count` results. An instance whose call fails is
     /// dropped.
     #[allow(clippy::too_many_arguments)] // one call's complete description
@@ -155,14 +158,14 @@ impl Runner {
         &self,
         pre: &InstancePre<HostState>,
         component: &Arc<str>,
-        limits: &Limits,
+        sandbox: &Sandbox,
         pool: Option<&InstancePool>,
         index: &ComponentExportIndex,
         args: &[Val],
         result_count: usize,
     ) -> anyhow::Result<Vec<Val>> {
         let Some(pool) = pool else {
-            let (store, instance) = self.instantiate(pre, component, limits).await?;
+            let (store, instance) = self.instantiate(pre, component, sandbox).await?;
             let mut fresh = WarmInstance::new(store, instance);
             return call_in(&mut fresh, index, args, result_count).await;
         };
@@ -170,7 +173,7 @@ impl Runner {
         let mut warm = match warm {
             Some(warm) => warm,
             None => {
-                let (store, instance) = self.instantiate(pre, component, limits).await?;
+                let (store, instance) = self.instantiate(pre, component, sandbox).await?;
                 WarmInstance::new(store, instance)
             }
         };

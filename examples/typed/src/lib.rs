@@ -160,6 +160,18 @@ impl behave::Guest for Typed {
         mib
     }
 
+    fn read_file(path: String) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    }
+
+    fn write_file(path: String, text: String) -> Result<(), String> {
+        std::fs::write(path, text).map_err(|e| e.to_string())
+    }
+
+    fn env_var(name: String) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
     fn divide(x: u32) -> u32 {
         ran("divide");
         100 / x

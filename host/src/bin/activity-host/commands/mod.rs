@@ -90,6 +90,9 @@ pub fn host_builder(
     for (component, limits) in file.limits() {
         builder = builder.limits(&component, limits);
     }
+    for (component, capabilities) in file.capabilities() {
+        builder = builder.capabilities(&component, capabilities);
+    }
     Ok(builder)
 }
 
