@@ -492,7 +492,7 @@ async fn actor_mode_bounds_the_instances_of_a_component() {
 /// is visible).
 async fn limited(limits: activity_host::Limits) -> (Host, MemoryOutputPipe) {
     let mut rules = RulesConfig::default();
-    for export in ["hog", "echo#echo-string"] {
+    for export in ["hog", "spin", "echo#echo-string"] {
         let change = RuleOverride {
             policy: Some(CachePolicy::Inputs),
             ..RuleOverride::default()
@@ -671,5 +671,32 @@ async fn guests_reach_only_the_directories_and_variables_granted_to_them() {
     assert_eq!(
         std::fs::read_to_string(granted_dir.path().join("new.txt")).unwrap(),
         "x"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_that_loops_forever_is_stopped_at_its_time_limit() {
+    let limits = activity_host::Limits {
+        timeout: std::time::Duration::from_millis(300),
+        ..Default::default()
+    };
+    let (host, output) = limited(limits).await;
+    assert_eq!(
+        host.call_wave("typed", "count()").await.unwrap().results,
+        [Val::U32(1)]
+    );
+    for _ in 0..2 {
+        let error = host.call_wave("typed", "spin()").await.unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("spin") && text.contains("time limit (300ms)"),
+            "{text}"
+        );
+    }
+    assert_eq!(runs(&output, "spin"), 2, "a stopped call is never cached");
+    assert_eq!(
+        host.call_wave("typed", "count()").await.unwrap().results,
+        [Val::U32(1)],
+        "the looping instance was dropped; the host serves on"
     );
 }

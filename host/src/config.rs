@@ -12,6 +12,7 @@
 //! max-uses = 10000                   # drop an instance after this many calls
 //! max-memory-bytes = 268435456       # each linear memory; growing beyond it traps
 //! max-result-bytes = 4194304         # larger results are returned, not cached
+//! timeout = "5m"                     # a call still running then is stopped
 //! dirs = [{ host = "data", guest = "/data" }]   # read-only; writable = true to allow writes
 //! env = ["MODEL_NAME"]               # host variables the guests see
 //!
@@ -304,6 +305,9 @@ pub struct ComponentSection {
     /// Bound on a result kept in the cache (default 4 MiB).
     #[serde(rename = "max-result-bytes")]
     pub max_result_bytes: Option<usize>,
+    /// Bound on how long one call may run (default 5 min).
+    #[serde(default, deserialize_with = "duration")]
+    pub timeout: Option<Duration>,
     /// Host directories the guests may open (default: none).
     #[serde(default)]
     pub dirs: Vec<DirGrant>,
@@ -349,7 +353,9 @@ impl ConfigFile {
         self.components
             .iter()
             .filter(|(_, section)| {
-                section.max_memory_bytes.is_some() || section.max_result_bytes.is_some()
+                section.max_memory_bytes.is_some()
+                    || section.max_result_bytes.is_some()
+                    || section.timeout.is_some()
             })
             .map(|(name, section)| {
                 let defaults = Limits::default();
@@ -360,6 +366,7 @@ impl ConfigFile {
                     max_result_bytes: section
                         .max_result_bytes
                         .unwrap_or(defaults.max_result_bytes),
+                    timeout: section.timeout.unwrap_or(defaults.timeout),
                 };
                 (name.clone(), limits)
             })

@@ -37,7 +37,7 @@ pub use capabilities::{Capabilities, DirGrant};
 pub use component::{ActivityComponent, ActivityExport, ExportLookupError, LoadError};
 pub use host::{CacheKeyText, Host, HostBuilder, HostError};
 pub use key::CacheKey;
-pub use limits::{DEFAULT_MAX_MEMORY_BYTES, DEFAULT_MAX_RESULT_BYTES, Limits};
+pub use limits::{DEFAULT_MAX_MEMORY_BYTES, DEFAULT_MAX_RESULT_BYTES, DEFAULT_TIMEOUT, Limits};
 pub use memo::{CallError, CallOptions, CallReport, Outcome};
 pub use policy::{CachePolicy, CacheRule, RuleOverride, RulesConfig, Ttl, parse_assignment};
 pub use pool::{InstanceMode, WarmConfig};

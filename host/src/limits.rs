@@ -1,9 +1,14 @@
 //! Resource limits of one component's calls.
 
+use std::time::Duration;
+
 use wasmtime::ResourceLimiter;
 
 /// Default bound on a guest instance's linear memory: 256 MiB.
 pub const DEFAULT_MAX_MEMORY_BYTES: usize = 256 * 1024 * 1024;
+
+/// Default bound on how long one call may run: 5 minutes.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Default bound on the size of a result kept in the cache: 4 MiB.
 pub const DEFAULT_MAX_RESULT_BYTES: usize = 4 * 1024 * 1024;
@@ -19,6 +24,11 @@ pub struct Limits {
     /// result is returned to the caller but not stored (the call's log line
     /// says so).
     pub max_result_bytes: usize,
+    /// Bound on how long one call may run (default 5 min): a guest still
+    /// running then, even one looping without end, is stopped at its next
+    /// epoch tick (10 ms), the call fails with an error that says so, and
+    /// its instance is dropped.
+    pub timeout: Duration,
 }
 
 impl Default for Limits {
@@ -26,6 +36,7 @@ impl Default for Limits {
         Self {
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
             max_result_bytes: DEFAULT_MAX_RESULT_BYTES,
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 }

@@ -167,7 +167,7 @@ impl Runner {
         let Some(pool) = pool else {
             let (store, instance) = self.instantiate(pre, component, sandbox).await?;
             let mut fresh = WarmInstance::new(store, instance);
-            return call_in(&mut fresh, index, args, result_count).await;
+            return call_in(&mut fresh, index, args, result_count, sandbox).await;
         };
         let (_slot, warm) = pool.acquire().await;
         let mut warm = match warm {
@@ -178,7 +178,7 @@ impl Runner {
             }
         };
         warm.store.set_epoch_deadline(1);
-        let results = call_in(&mut warm, index, args, result_count).await?;
+        let results = call_in(&mut warm, index, args, result_count, sandbox).await?;
         pool.release(warm);
         Ok(results)
     }
@@ -189,14 +189,26 @@ async fn call_in(
     index: &ComponentExportIndex,
     args: &[Val],
     result_count: usize,
+    sandbox: &Sandbox,
 ) -> anyhow::Result<Vec<Val>> {
     let func = target
         .instance
         .get_func(&mut target.store, index)
         .context("export is not a function")?;
     let mut results = vec![Val::Bool(false); result_count];
-    func.call_async(&mut target.store, args, &mut results)
-        .await
-        .map_err(anyhow::Error::from)?;
+    let timeout = sandbox.limits.timeout;
+    // The guest yields at every epoch tick, so the timeout can stop it.
+    tokio::time::timeout(
+        timeout,
+        func.call_async(&mut target.store, args, &mut results),
+    )
+    .await
+    .map_err(|_| {
+        anyhow::anyhow!(
+            "call stopped after its time limit ({})",
+            humantime::format_duration(timeout)
+        )
+    })?
+    .map_err(anyhow::Error::from)?;
     Ok(results)
 }

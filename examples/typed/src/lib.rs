@@ -153,6 +153,14 @@ impl behave::Guest for Typed {
         id
     }
 
+    fn spin() {
+        ran("spin");
+        let mut n = 0u64;
+        loop {
+            n = std::hint::black_box(n.wrapping_add(1));
+        }
+    }
+
     fn hog(mib: u32) -> u32 {
         ran("hog");
         let bytes = vec![1u8; mib as usize * 1024 * 1024];
