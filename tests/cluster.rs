@@ -9,6 +9,7 @@ use activity_host::store::{RedisConfig, RedisStore};
 use activity_host::{Host, MemoryOutputPipe, Outcome, Val};
 use support::guest;
 use support::redis::RedisCluster;
+use support::shared::{fetch, invalidation_is_shared};
 
 async fn host_on(cluster: &RedisCluster, stderr: &MemoryOutputPipe) -> Host {
     let store = RedisStore::new(&RedisConfig::cluster(cluster.urls())).unwrap();
@@ -20,18 +21,6 @@ async fn host_on(cluster: &RedisCluster, stderr: &MemoryOutputPipe) -> Host {
     host.load_file("users", guest("users.wasm")).await.unwrap();
     host.load_file("typed", guest("typed.wasm")).await.unwrap();
     host
-}
-
-async fn fetch(host: &Host, id: u64) -> Outcome {
-    let report = host
-        .call("users", "fetch-user", &[Val::U64(id)])
-        .await
-        .unwrap();
-    let Val::Record(fields) = &report.results[0] else {
-        panic!("{:?}", report.results)
-    };
-    assert_eq!(fields[0].1, Val::U64(id));
-    report.outcome
 }
 
 fn runs(stderr: &MemoryOutputPipe, export: &str) -> usize {
@@ -64,18 +53,7 @@ async fn a_cluster_shares_entries_invalidations_and_leases_between_hosts() {
         assert!(node.dbsize() > 0, "entries are spread over every node");
     }
 
-    second
-        .invalidate_export("users", "fetch-user")
-        .await
-        .unwrap();
-    assert_eq!(
-        fetch(&first, 3).await,
-        Outcome::Miss,
-        "invalidated for every host"
-    );
-    first.invalidate_component("users").await.unwrap();
-    assert_eq!(fetch(&second, 3).await, Outcome::Miss);
-    assert_eq!(fetch(&first, 3).await, Outcome::Hit);
+    invalidation_is_shared(&first, &second, 3).await;
 
     let (a, b) = tokio::join!(
         first.call_wave("typed", "slow(5, 500)"),

@@ -10,6 +10,7 @@ use std::time::Duration;
 use activity_host::store::{RedisConfig, RedisStore};
 use activity_host::{CacheStore, Host, MemoryOutputPipe, Outcome, Val};
 use support::redis::RedisServer;
+use support::shared::{fetch, invalidation_is_shared};
 use support::{activity_host, guest};
 
 fn users() -> String {
@@ -28,22 +29,6 @@ async fn host_on(server: &RedisServer) -> (Host, RedisStore) {
         .unwrap();
     host.load_file("users", guest("users.wasm")).await.unwrap();
     (host, store)
-}
-
-async fn fetch(host: &Host, id: u64) -> Outcome {
-    let report = host
-        .call("users", "fetch-user", &[Val::U64(id)])
-        .await
-        .unwrap();
-    let Val::Record(fields) = &report.results[0] else {
-        panic!("{:?}", report.results)
-    };
-    assert_eq!(
-        fields[0].1,
-        Val::U64(id),
-        "the right user, whatever the outcome"
-    );
-    report.outcome
 }
 
 #[test]
@@ -257,18 +242,7 @@ async fn export_and_component_invalidation_are_shared_by_every_host() {
     let (second, _) = host_on(&server).await;
     assert_eq!(fetch(&first, 5).await, Outcome::Miss);
     assert_eq!(fetch(&second, 5).await, Outcome::Hit, "shared");
-    second
-        .invalidate_export("users", "fetch-user")
-        .await
-        .unwrap();
-    assert_eq!(
-        fetch(&first, 5).await,
-        Outcome::Miss,
-        "seen by the other host"
-    );
-    first.invalidate_component("users").await.unwrap();
-    assert_eq!(fetch(&second, 5).await, Outcome::Miss);
-    assert_eq!(fetch(&first, 5).await, Outcome::Hit);
+    invalidation_is_shared(&first, &second, 5).await;
 }
 
 #[test]

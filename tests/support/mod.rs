@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 pub mod redis;
+pub mod shared;
 pub mod values;
 pub mod worker;
 
