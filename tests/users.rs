@@ -381,3 +381,31 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         })
         .collect()
 }
+
+#[test]
+fn inspect_shows_what_a_component_can_reach() {
+    let pure = activity_host(&["inspect", &users()]);
+    assert!(pure.success, "{}", pure.stderr);
+    assert!(
+        pure.stdout
+            .contains("purity  reaches no clock, randomness, writable file or environment"),
+        "{}",
+        pure.stdout
+    );
+    assert!(pure.stdout.contains("wasi:cli/stderr@"), "{}", pure.stdout);
+    assert_eq!(pure.stderr_lines_with("nondeterministic"), 0);
+
+    let typed = guest("typed.wasm").display().to_string();
+    let sleeper = activity_host(&["inspect", &typed]);
+    assert!(sleeper.success, "{}", sleeper.stderr);
+    assert!(
+        sleeper.stdout.contains("purity  can reach clocks"),
+        "its `slow` sleeps: {}",
+        sleeper.stdout
+    );
+    assert_eq!(
+        sleeper.stderr_lines_with("cached exports can reach nondeterministic capabilities"),
+        1,
+        "one warning at load, naming the cached exports"
+    );
+}

@@ -13,6 +13,7 @@ use crate::codec;
 use crate::contract::{self, RULES_INTERFACE};
 use crate::policy::{CachePolicy, CacheRule, RulesConfig};
 use crate::pool::{InstanceMode, InstancePool};
+use crate::purity::Purity;
 use crate::runner::{HostState, Runner};
 use crate::sandbox::Sandbox;
 use crate::stats::{ExportCounters, StatsRegistry};
@@ -193,6 +194,9 @@ pub struct ActivityComponent {
     pub pre: InstancePre<HostState>,
     /// Its limits and grants.
     pub sandbox: Sandbox,
+    /// What it imports, and what of that makes results depend on more than
+    /// arguments.
+    pub purity: Purity,
     /// Warm instances, in actor mode; `None`: a fresh instance per call.
     pub pool: Option<InstancePool>,
     names: ExportNames,
@@ -261,9 +265,30 @@ impl ActivityComponent {
             let configured = rule.is_some();
             export.set_rule(rule.unwrap_or_else(|| rules.undeclared_rule()), configured)?;
         }
+        let imports = component
+            .component_type()
+            .imports(runner.engine())
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        let purity = Purity::assess(imports, &sandbox.capabilities);
+        let cached: Vec<&str> = exports
+            .iter()
+            .filter(|export| export.rule.policy != crate::policy::CachePolicy::NoCache)
+            .map(|export| export.path.as_str())
+            .collect();
+        if !purity.is_pure() && !cached.is_empty() {
+            tracing::warn!(
+                component = &*name,
+                reaches = %purity.reaches_text(),
+                cached = %cached.join(", "),
+                "cached exports can reach nondeterministic capabilities: their results may \
+                 depend on more than their arguments"
+            );
+        }
         Ok(Self {
             name,
             code_hash,
+            purity,
             exports,
             pre,
             sandbox,

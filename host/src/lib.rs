@@ -27,6 +27,7 @@ mod limits;
 mod memo;
 mod policy;
 pub mod pool;
+mod purity;
 mod runner;
 mod sandbox;
 pub mod server;
@@ -41,6 +42,7 @@ pub use limits::{DEFAULT_MAX_MEMORY_BYTES, DEFAULT_MAX_RESULT_BYTES, DEFAULT_TIM
 pub use memo::{CallError, CallOptions, CallReport, Outcome};
 pub use policy::{CachePolicy, CacheRule, RuleOverride, RulesConfig, Ttl, parse_assignment};
 pub use pool::{InstanceMode, WarmConfig};
+pub use purity::{Nondeterminism, Purity};
 pub use sandbox::Sandbox;
 pub use stats::{ExportStats, StatsRow};
 pub use store::CacheStore;

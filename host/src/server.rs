@@ -222,6 +222,8 @@ async fn components(State(worker): State<Arc<Worker>>) -> Json<Value> {
                 "name": &*component.name,
                 "file": worker.catalog.path_of(&component.name).map(|p| p.display().to_string()),
                 "sha256": component.code_hash_hex(),
+                "imports": component.purity.imports,
+                "nondeterministic": component.purity.reaches.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
                 "exports": exports,
             })
         })
