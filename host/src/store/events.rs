@@ -226,7 +226,13 @@ async fn subscribe_forever(shared: Weak<Shared>) {
         let Some(strong) = shared.upgrade() else {
             return;
         };
-        let url = strong.node_urls[attempt % strong.node_urls.len()].clone();
+        let Some(url) = strong
+            .node_urls
+            .get(attempt % strong.node_urls.len().max(1))
+            .cloned()
+        else {
+            return; // no node to subscribe through
+        };
         let (channel, timeout) = (strong.channel.clone(), strong.connect_timeout);
         drop(strong);
         let subscription = tokio::time::timeout(timeout, async {
