@@ -189,8 +189,8 @@ impl Memoizer {
                 }
                 Lookup::Miss => {}
                 Lookup::StoreFailed => {
-                    let results = self.run(call, args).await?;
-                    return Ok(call.done(results, Done::new(Outcome::Degraded, Some(key))));
+                    let (results, done) = self.run_degraded(call, key, args).await?;
+                    return Ok(call.done(results, done));
                 }
             }
         }
@@ -207,8 +207,7 @@ impl Memoizer {
                     // The leader was cancelled: try again, perhaps as leader.
                 }
                 Role::Leader(leader) => {
-                    // Boxed: the miss path is large, and the hit path should not carry it.
-                    let led = Box::pin(self.lead(call, slot, args, options)).await;
+                    let led = self.lead(call, slot, args, options).await;
                     leader.finish(
                         led.as_ref()
                             .map(|(results, _)| results.clone())
@@ -238,8 +237,7 @@ impl Memoizer {
                 Ok(claim) => claim,
                 Err(error) => {
                     tracing::debug!(%error, "lease claim failed; running uncached");
-                    let results = self.run(call, args).await?;
-                    return Ok((results, Done::new(Outcome::Degraded, Some(key))));
+                    return self.run_degraded(call, key, args).await;
                 }
             };
             match claim {
@@ -279,14 +277,22 @@ impl Memoizer {
                         }
                         // The holder stored nothing (an error) or died: claim again.
                         Lookup::Miss => {}
-                        Lookup::StoreFailed => {
-                            let results = self.run(call, args).await?;
-                            return Ok((results, Done::new(Outcome::Degraded, Some(key))));
-                        }
+                        Lookup::StoreFailed => return self.run_degraded(call, key, args).await,
                     }
                 }
             }
         }
+    }
+
+    /// Runs the call without the cache, which failed: outcome `degraded`.
+    async fn run_degraded(
+        &self,
+        call: &Call<'_>,
+        key: CacheKey,
+        args: &[Val],
+    ) -> Result<(Vec<Val>, Done), CallError> {
+        let results = self.run(call, args).await?;
+        Ok((results, Done::new(Outcome::Degraded, Some(key))))
     }
 
     /// Runs the call and stores its result (through `lease`, releasing it,

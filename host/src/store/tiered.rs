@@ -63,7 +63,7 @@ impl TieredStore {
         if !self.l2.events().is_subscribed() {
             return; // invalidations could not reach this L1
         }
-        let ttl = rule_ttl.map_or(self.l1_ttl, |ttl| ttl.min(self.l1_ttl));
+        let ttl = l1_lifetime(rule_ttl, self.l1_ttl);
         self.l1.insert_as_of(slot, bytes, Some(ttl), generations);
     }
 }
@@ -89,6 +89,11 @@ async fn apply_invalidations(
             Err(RecvError::Closed) => return,
         }
     }
+}
+
+/// How long L1 keeps an entry whose own TTL is `ttl`: at most `l1_ttl`.
+fn l1_lifetime(ttl: Option<Duration>, l1_ttl: Duration) -> Duration {
+    ttl.map_or(l1_ttl, |ttl| ttl.min(l1_ttl))
 }
 
 /// Milliseconds until `expires_at_ms` (Unix ms), if in the future.
@@ -225,8 +230,12 @@ impl Lease for TieredLease {
         Box::pin(async move {
             lease.finish(entry.clone()).await?;
             if let (Some((bytes, ttl)), true) = (entry, subscribed) {
-                let ttl = ttl.map_or(l1_ttl, |ttl| ttl.min(l1_ttl));
-                l1.insert_as_of(slot.slot(), bytes, Some(ttl), generations);
+                l1.insert_as_of(
+                    slot.slot(),
+                    bytes,
+                    Some(l1_lifetime(ttl, l1_ttl)),
+                    generations,
+                );
             }
             Ok(())
         })
