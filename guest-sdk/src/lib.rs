@@ -1,36 +1,50 @@
 //! Write activity components for [activity-host] in Rust.
 //!
 //! An activity is a Rust `cdylib` built for `wasm32-wasip2`. Its WIT world
-//! includes `activity:cache/activity@0.1.0`, exports its typed functions, and
-//! declares how the host should cache each of them:
+//! (in the crate's `wit/` folder) includes `activity:cache/activity@0.1.0`
+//! and exports its typed functions; this crate vendors that contract, so the
+//! crate needs no other WIT and no other dependency:
 //!
 //! ```ignore
-//! activity_sdk::wit_bindgen::generate!({
-//!     world: "users",
-//!     path: ["../../wit", "wit"],
-//!     runtime_path: "activity_sdk::wit_bindgen::rt",
-//!     with: { "activity:cache/types@0.1.0": activity_sdk::types },
-//!     generate_all,
-//! });
+//! activity_sdk::bindings!("example:users/users");
+//! use bindings::exports::example::users::api::{Guest, User};
 //!
-//! impl exports::activity::cache::rules::Guest for Users {
-//!     fn declare() -> Vec<activity_sdk::Rule> {
-//!         vec![activity_sdk::Rule::inputs("fetch-user").ttl(activity_sdk::hours(1))]
-//!     }
+//! struct Users;
+//!
+//! #[activity_sdk::activity]
+//! impl Guest for Users {
+//!     #[cache(inputs, ttl = "1h")]
+//!     fn fetch_user(id: u64) -> User { /* ... */ }
+//!
+//!     #[cache(task_source)]
+//!     fn calculate(x: i64) -> i64 { x * 2 }
+//!
+//!     #[cache(no_cache)]
+//!     fn send_email(to: String) { /* ... */ }
 //! }
+//!
+//! bindings::export!(Users with_types_in bindings);
 //! ```
 //!
-//! The host does all caching; the guest only declares its rules. Functions
-//! without a rule are never cached.
+//! `#[activity]` turns each `#[cache(POLICY, ttl = "...", cache_errors,
+//! ignore = ["param"])]` into the component's `rules` export; functions
+//! without one are never cached. The host does all caching; the guest only
+//! declares its rules. Helpers inside a guest can be memoized per worker
+//! with [`macro@actor_cache`] (see [`mod@actor_cache`]).
 //!
 //! [activity-host]: https://example.invalid/activity-host
 
+pub use activity_sdk_macros::{activity, actor_cache, bindings};
+#[doc(hidden)]
+pub use serde;
 pub use wit_bindgen;
+
+pub mod actor_cache;
 
 mod bindings {
     wit_bindgen::generate!({
         world: "sdk",
-        path: "../wit",
+        path: "wit",
         inline: "
             package activity:sdk;
             world sdk {
@@ -43,16 +57,10 @@ mod bindings {
     });
 }
 
-/// The `activity:cache/types` interface: pass this module in `with` so an
-/// activity's generated bindings share the SDK's [`Rule`] and [`Policy`].
+/// The `activity:cache/types` interface, shared by every activity's
+/// generated bindings ([`bindings!`] maps it here).
 pub mod types {
     pub use crate::bindings::activity::cache::types::*;
-}
-
-/// The replica-local actor cache (`activity:cache/actor-cache`): memoize
-/// helper results, such as a loaded model, across calls on one worker.
-pub mod actor_cache {
-    pub use crate::bindings::activity::cache::actor_cache::*;
 }
 
 pub use types::{Policy, Rule};

@@ -1,56 +1,243 @@
 //! The host side of the `actor-cache` import: a replica-local cache for
-//! helper results (Union's `@actor.cache`), namespaced per component.
+//! helper results (Union's `@actor.cache`), namespaced per component build.
+//!
+//! A guest asks for a helper's result with `fetch(helper, key)`. The answer
+//! is the stored result (a hit), or, when nobody on this replica is
+//! computing it, a `computation` the guest fills in with `finish` (a miss).
+//! An instance that asks while another instance computes the same key waits
+//! for that result (single-flight across instances); if the computing
+//! instance traps or drops its computation unfinished, the waiters are
+//! released and one of them computes. Every fetch is counted and logged like
+//! an exported call, under the export name `actor-cache/<helper>`.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use wasmtime::component::Resource;
 
-use crate::contract::actor_cache;
+use crate::contract::actor_cache::{self, Lookup};
+use crate::flight::{Leader, Role, SingleFlight};
 use crate::key::CacheKey;
 use crate::runner::HostState;
+use crate::stats::{Event, ExportCounters, StatsRegistry};
 use crate::store::MemoryStore;
 
 /// Default bound on the bytes all components keep in the actor cache: 64 MiB.
 pub const DEFAULT_ACTOR_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// One component's view of the replica's actor cache.
+/// The replica's actor cache: every component's helper results, the
+/// computations in progress, and the counters they are reported in.
+pub struct ActorCache {
+    entries: MemoryStore,
+    computing: Arc<SingleFlight<Arc<[u8]>>>,
+    stats: Arc<StatsRegistry>,
+}
+
+impl ActorCache {
+    /// A cache holding at most `capacity_bytes` of results, counting into
+    /// `stats`.
+    pub fn new(capacity_bytes: u64, stats: Arc<StatsRegistry>) -> Arc<Self> {
+        Arc::new(Self {
+            entries: MemoryStore::new(capacity_bytes),
+            computing: Arc::default(),
+            stats,
+        })
+    }
+
+    /// The view of the build `code_hash` of component `component`: its own
+    /// namespace, which no other component (or other build) can address.
+    pub fn scope(self: &Arc<Self>, component: &Arc<str>, code_hash: &[u8; 32]) -> ActorCacheScope {
+        let mut namespace = Sha256::new();
+        namespace.update(b"activity-host/actor-cache/v2");
+        namespace.update((component.len() as u64).to_le_bytes());
+        namespace.update(component.as_bytes());
+        namespace.update(code_hash);
+        ActorCacheScope {
+            cache: self.clone(),
+            component: component.clone(),
+            namespace: namespace.finalize().into(),
+        }
+    }
+}
+
+/// One component build's view of the replica's actor cache.
 #[derive(Clone)]
 pub struct ActorCacheScope {
-    entries: MemoryStore,
+    cache: Arc<ActorCache>,
     component: Arc<str>,
+    namespace: [u8; 32],
 }
 
 impl ActorCacheScope {
-    /// The namespace of `component` in `entries`.
-    pub fn new(entries: MemoryStore, component: Arc<str>) -> Self {
-        Self { entries, component }
-    }
-
-    /// The store key of a guest key: guests can only ever address their own
-    /// component's entries.
-    fn key(&self, guest_key: &[u8]) -> CacheKey {
+    /// The store key of `helper`'s guest key: guests can only ever address
+    /// their own namespace, and two helpers never share a key.
+    fn key(&self, helper: &str, guest_key: &[u8]) -> CacheKey {
         let mut hasher = Sha256::new();
-        hasher.update(b"activity-host/actor-cache/v1");
-        hasher.update((self.component.len() as u32).to_le_bytes());
-        hasher.update(self.component.as_bytes());
+        hasher.update(self.namespace);
+        hasher.update((helper.len() as u64).to_le_bytes());
+        hasher.update(helper.as_bytes());
         hasher.update(guest_key);
         CacheKey::from_bytes(hasher.finalize().into())
     }
+
+    fn counters(&self, helper: &str) -> Arc<ExportCounters> {
+        self.cache
+            .stats
+            .counters(&self.component, &format!("actor-cache/{helper}"))
+    }
+}
+
+/// A helper result an instance has promised to compute (the guest's
+/// `computation` resource). Finishing it stores the result and wakes the
+/// waiters; dropping it unfinished (the guest dropped it, or its instance
+/// trapped and was discarded) releases them.
+pub struct Computation {
+    scope: ActorCacheScope,
+    helper: String,
+    key: CacheKey,
+    started: Instant,
+    leader: Option<Leader<Arc<[u8]>>>,
+}
+
+impl Computation {
+    /// Stores `value` and wakes the waiters; an error if already finished.
+    fn finish(&mut self, value: Vec<u8>, ttl: Option<Duration>) -> wasmtime::Result<()> {
+        let Some(leader) = self.leader.take() else {
+            wasmtime::bail!("actor-cache helper `{}` finished twice", self.helper);
+        };
+        let value: Arc<[u8]> = value.into();
+        let counters = self.scope.counters(&self.helper);
+        counters.record(Event::Stored(value.len() as u64));
+        self.scope
+            .cache
+            .entries
+            .insert(self.key, value.clone(), ttl);
+        leader.finish(value);
+        log(
+            &self.scope,
+            &self.helper,
+            &self.key,
+            "miss",
+            self.started,
+            &counters,
+            None,
+        );
+        Ok(())
+    }
+}
+
+impl Drop for Computation {
+    fn drop(&mut self) {
+        if self.leader.is_some() {
+            let counters = self.scope.counters(&self.helper);
+            log(
+                &self.scope,
+                &self.helper,
+                &self.key,
+                "error",
+                self.started,
+                &counters,
+                Some("computation abandoned (trap or dropped unfinished): waiters compute it"),
+            );
+        }
+    }
+}
+
+/// Counts and logs one fetch like an exported call.
+fn log(
+    scope: &ActorCacheScope,
+    helper: &str,
+    key: &CacheKey,
+    outcome: &'static str,
+    started: Instant,
+    counters: &ExportCounters,
+    detail: Option<&str>,
+) {
+    counters.record(match outcome {
+        "hit" => Event::Hit,
+        "miss" => Event::Miss,
+        _ => Event::Error,
+    });
+    let elapsed_us = started.elapsed().as_micros() as u64;
+    counters.record_latency(elapsed_us);
+    tracing::info!(
+        target: "activity_host::call",
+        outcome,
+        component = &*scope.component,
+        export = format!("actor-cache/{helper}"),
+        key = key.short(),
+        policy = "actor-cache",
+        store = "actor",
+        elapsed_us,
+        detail,
+        "call"
+    );
 }
 
 impl actor_cache::Host for HostState {
-    fn get(&mut self, key: Vec<u8>) -> Option<Vec<u8>> {
-        let scope = &self.actor_cache;
-        scope
-            .entries
-            .lookup(&scope.key(&key))
-            .map(|value| value.to_vec())
+    async fn fetch(&mut self, helper: String, guest_key: Vec<u8>) -> wasmtime::Result<Lookup> {
+        let started = Instant::now();
+        let scope = self.actor_cache.clone();
+        let key = scope.key(&helper, &guest_key);
+        if self.computing.contains(&key) {
+            wasmtime::bail!(
+                "actor-cache helper `{helper}` asked for its own result while computing it \
+                 (a recursive helper never finishes)"
+            );
+        }
+        loop {
+            if let Some(value) = scope.cache.entries.lookup(&key) {
+                let counters = scope.counters(&helper);
+                log(&scope, &helper, &key, "hit", started, &counters, None);
+                return Ok(Lookup::Hit(value.to_vec()));
+            }
+            match scope.cache.computing.join(key) {
+                Role::Leader(leader) => {
+                    let computation = Computation {
+                        scope,
+                        helper,
+                        key,
+                        started,
+                        leader: Some(leader),
+                    };
+                    self.computing.push(key);
+                    let handle = self.table.push(computation)?;
+                    return Ok(Lookup::Compute(handle));
+                }
+                Role::Waiter(waiter) => {
+                    let counters = scope.counters(&helper);
+                    counters.record(Event::Wait);
+                    if let Some(value) = waiter.outcome().await {
+                        let detail = Some("waited for another instance computing it");
+                        log(&scope, &helper, &key, "hit", started, &counters, detail);
+                        return Ok(Lookup::Hit(value.to_vec()));
+                    }
+                    // The computing instance gave up: look again, perhaps lead.
+                }
+            }
+        }
+    }
+}
+
+impl actor_cache::HostComputation for HostState {
+    async fn finish(
+        &mut self,
+        computation: Resource<Computation>,
+        value: Vec<u8>,
+        ttl_ms: Option<u64>,
+    ) -> wasmtime::Result<()> {
+        let computation = self.table.get_mut(&computation)?;
+        computation.finish(value, ttl_ms.map(Duration::from_millis))?;
+        let key = computation.key;
+        self.computing.retain(|computing| *computing != key);
+        Ok(())
     }
 
-    fn put(&mut self, key: Vec<u8>, value: Vec<u8>, ttl_ms: Option<u64>) {
-        let scope = &self.actor_cache;
-        let ttl = ttl_ms.map(Duration::from_millis);
-        scope.entries.insert(scope.key(&key), value.into(), ttl);
+    /// An unfinished computation's waiters are released when it drops.
+    async fn drop(&mut self, computation: Resource<Computation>) -> wasmtime::Result<()> {
+        let computation = self.table.delete(computation)?;
+        self.computing.retain(|key| *key != computation.key);
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@ use wasmtime::component::types::{ComponentFunc, ComponentItem};
 use wasmtime::component::wasm_wave::wasm::DisplayType;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Type};
 
+use crate::actor_cache::ActorCacheScope;
 use crate::codec;
 use crate::contract::{self, RULES_INTERFACE};
 use crate::policy::{CachePolicy, CacheRule, RulesConfig};
@@ -199,6 +200,8 @@ pub struct ActivityComponent {
     pub purity: Purity,
     /// Warm instances, in actor mode; `None`: a fresh instance per call.
     pub pool: Option<InstancePool>,
+    /// Its namespace in the replica's actor cache.
+    pub actor_cache: ActorCacheScope,
     names: ExportNames,
 }
 
@@ -233,8 +236,9 @@ impl ActivityComponent {
             .map_err(|e| LoadError::Invalid(anyhow::Error::from(e).context("invalid component")))?;
         let pre = runner.prepare(&component).map_err(LoadError::Invalid)?;
         let name: Arc<str> = Arc::from(name);
+        let actor_cache = runner.actor_cache().scope(&name, &code_hash);
         let declared = runner
-            .declared_rules(&pre, &name, &sandbox)
+            .declared_rules(&pre, &actor_cache, &sandbox)
             .await
             .map_err(LoadError::Invalid)?;
 
@@ -296,6 +300,7 @@ impl ActivityComponent {
                 InstanceMode::Fresh => None,
                 InstanceMode::Warm(config) => Some(InstancePool::new(config)),
             },
+            actor_cache,
             names,
         })
     }

@@ -3,6 +3,7 @@
 //! ```toml
 //! [cache]
 //! default-policy = "no-cache"        # for exports without a declared rule
+//! actor-cache-bytes = 67108864       # bound on all components' helper results
 //!
 //! [components.users]
 //! path = "target/wasm32-wasip2/guest/users.wasm"   # served by `serve` without --dir
@@ -280,6 +281,9 @@ pub enum InstancesSetting {
 pub struct CacheSection {
     /// Policy of exports without a declared rule (default `no-cache`).
     pub default_policy: Option<CachePolicy>,
+    /// Bound on the bytes of helper results in the actor cache (default
+    /// 64 MiB).
+    pub actor_cache_bytes: Option<u64>,
 }
 
 /// A `[components.NAME]` table.

@@ -8,6 +8,9 @@ wasmtime::component::bindgen!({
     world: "activity:cache/activity",
     path: "../wit",
     exports: { default: async },
+    // A fetch may wait for another instance computing the same helper result.
+    imports: { "activity:cache/actor-cache": async | trappable },
+    with: { "activity:cache/actor-cache.computation": crate::actor_cache::Computation },
 });
 
 pub use activity::cache::actor_cache;

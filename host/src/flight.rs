@@ -12,7 +12,7 @@
 //! overlap the leader's run.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
@@ -32,16 +32,17 @@ impl<T> Default for SingleFlight<T> {
 }
 
 /// A caller's part in a flight.
-pub enum Role<'a, T> {
+pub enum Role<T> {
     /// Run the call, then [`Leader::finish`].
-    Leader(Leader<'a, T>),
+    Leader(Leader<T>),
     /// Another caller is running it: [`Waiter::outcome`].
     Waiter(Waiter<T>),
 }
 
-/// The caller that runs a call for everyone waiting on its key.
-pub struct Leader<'a, T> {
-    flights: &'a SingleFlight<T>,
+/// The caller that runs a call for everyone waiting on its key (owned, so
+/// it can outlive the caller's borrow, e.g. inside a guest's resource).
+pub struct Leader<T> {
+    flights: Arc<SingleFlight<T>>,
     key: CacheKey,
     done: watch::Sender<Option<T>>,
 }
@@ -53,7 +54,7 @@ pub struct Waiter<T> {
 
 impl<T: Clone> SingleFlight<T> {
     /// Joins the flight for `key`, as its leader if there is none.
-    pub fn join(&self, key: CacheKey) -> Role<'_, T> {
+    pub fn join(self: &Arc<Self>, key: CacheKey) -> Role<T> {
         let mut flights = self
             .flights
             .lock()
@@ -64,14 +65,14 @@ impl<T: Clone> SingleFlight<T> {
         let (done, receiver) = watch::channel(None);
         flights.insert(key, receiver);
         Role::Leader(Leader {
-            flights: self,
+            flights: self.clone(),
             key,
             done,
         })
     }
 }
 
-impl<T> Leader<'_, T> {
+impl<T> Leader<T> {
     /// Hands `outcome` to every waiter and ends the flight.
     pub fn finish(self, outcome: T) {
         self.done.send_replace(Some(outcome));
@@ -79,7 +80,7 @@ impl<T> Leader<'_, T> {
     }
 }
 
-impl<T> Drop for Leader<'_, T> {
+impl<T> Drop for Leader<T> {
     fn drop(&mut self) {
         let mut flights = self
             .flights
@@ -106,7 +107,7 @@ mod tests {
 
     use super::*;
 
-    async fn call(flights: &SingleFlight<u32>, key: CacheKey, runs: &AtomicUsize) -> u32 {
+    async fn call(flights: &Arc<SingleFlight<u32>>, key: CacheKey, runs: &AtomicUsize) -> u32 {
         loop {
             match flights.join(key) {
                 Role::Leader(leader) => {
@@ -147,7 +148,7 @@ mod tests {
 
     #[tokio::test]
     async fn different_keys_do_not_wait_on_each_other() {
-        let flights = SingleFlight::<u32>::default();
+        let flights = Arc::new(SingleFlight::<u32>::default());
         let Role::Leader(_first) = flights.join(CacheKey::from_bytes([1; 32])) else {
             panic!("first caller leads")
         };
@@ -159,7 +160,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_cancelled_leader_releases_its_waiters() {
-        let flights = SingleFlight::<u32>::default();
+        let flights = Arc::new(SingleFlight::<u32>::default());
         let key = CacheKey::from_bytes([1; 32]);
         let Role::Leader(leader) = flights.join(key) else {
             panic!("first caller leads")

@@ -9,7 +9,7 @@ use wasmtime::component::Val;
 use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
-use crate::actor_cache::DEFAULT_ACTOR_CACHE_BYTES;
+use crate::actor_cache::{ActorCache, DEFAULT_ACTOR_CACHE_BYTES};
 use crate::capabilities::Capabilities;
 use crate::component::{ActivityComponent, ActivityExport, ExportLookupError, LoadError};
 use crate::engine::EngineOptions;
@@ -62,6 +62,7 @@ pub struct HostBuilder {
     guest_stderr: Option<MemoryOutputPipe>,
     instances: FxHashMap<String, InstanceMode>,
     sandboxes: FxHashMap<String, Sandbox>,
+    actor_cache_bytes: u64,
 }
 
 impl Default for HostBuilder {
@@ -73,6 +74,7 @@ impl Default for HostBuilder {
             guest_stderr: None,
             instances: FxHashMap::default(),
             sandboxes: FxHashMap::default(),
+            actor_cache_bytes: DEFAULT_ACTOR_CACHE_BYTES,
         }
     }
 }
@@ -102,6 +104,14 @@ impl HostBuilder {
     /// Whether instances come from the pooling allocator (default: yes).
     pub fn pooling_allocator(mut self, pooling: bool) -> Self {
         self.engine.pooling = pooling;
+        self
+    }
+
+    /// Bounds the bytes of helper results the actor cache keeps for all
+    /// components together (default: 64 MiB); the least likely to be used
+    /// again are evicted first.
+    pub fn actor_cache_bytes(mut self, bytes: u64) -> Self {
+        self.actor_cache_bytes = bytes;
         self
     }
 
@@ -145,14 +155,15 @@ impl HostBuilder {
     pub fn build(self) -> anyhow::Result<Host> {
         let engine = crate::engine::new_engine(&self.engine)?;
         crate::engine::start_epoch_ticker(&engine)?;
-        let actor_cache = MemoryStore::new(DEFAULT_ACTOR_CACHE_BYTES);
+        let stats = Arc::new(StatsRegistry::default());
+        let actor_cache = ActorCache::new(self.actor_cache_bytes, stats.clone());
         let runner = Runner::new(&engine, actor_cache, self.guest_stderr)?;
         Ok(Host {
             memo: Memoizer::new(runner, self.stores),
             rules: self.rules,
             instances: self.instances,
             sandboxes: self.sandboxes,
-            stats: StatsRegistry::default(),
+            stats,
             components: RwLock::default(),
         })
     }
@@ -175,7 +186,7 @@ pub struct Host {
     rules: RulesConfig,
     instances: FxHashMap<String, InstanceMode>,
     sandboxes: FxHashMap<String, Sandbox>,
-    stats: StatsRegistry,
+    stats: Arc<StatsRegistry>,
     components: RwLock<FxHashMap<String, Arc<ActivityComponent>>>,
 }
 

@@ -103,7 +103,7 @@ type Shared = Result<Vec<Val>, CallError>;
 pub struct Memoizer {
     runner: Runner,
     stores: Stores,
-    flights: SingleFlight<Shared>,
+    flights: Arc<SingleFlight<Shared>>,
     /// Latency of store lookups and writes.
     store_latency: StoreLatency,
     clock: WallClock,
@@ -124,7 +124,7 @@ impl Memoizer {
         Self {
             runner,
             stores,
-            flights: SingleFlight::default(),
+            flights: Arc::default(),
             store_latency: StoreLatency::default(),
             clock: WallClock::new(),
         }
@@ -412,7 +412,7 @@ impl Memoizer {
         self.runner
             .call(
                 &component.pre,
-                &component.name,
+                &component.actor_cache,
                 &component.sandbox,
                 component.pool.as_ref(),
                 &export.index,

@@ -18,19 +18,21 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::actor_cache::ActorCacheScope;
+use crate::actor_cache::{ActorCache, ActorCacheScope};
 use crate::contract::{self, Activity, RULES_INTERFACE};
+use crate::key::CacheKey;
 use crate::limits::MemoryLimiter;
 use crate::pool::{InstancePool, WarmInstance};
 use crate::sandbox::Sandbox;
-use crate::store::MemoryStore;
 
-/// What a guest's store holds: its WASI context and its actor-cache view.
+/// What a guest's store holds: its WASI context, its resources, and its
+/// actor-cache view with the helper results it is computing.
 pub struct HostState {
     wasi: WasiCtx,
-    table: ResourceTable,
+    pub(crate) table: ResourceTable,
     limits: MemoryLimiter,
     pub(crate) actor_cache: ActorCacheScope,
+    pub(crate) computing: Vec<CacheKey>,
 }
 
 impl WasiView for HostState {
@@ -46,17 +48,17 @@ impl WasiView for HostState {
 pub struct Runner {
     engine: Engine,
     linker: Linker<HostState>,
-    actor_cache: MemoryStore,
+    actor_cache: Arc<ActorCache>,
     guest_stderr: Option<MemoryOutputPipe>,
 }
 
 impl Runner {
-    /// A runner linking WASI preview 2 and the `actor-cache` import, whose
-    /// entries live in `actor_cache`. Guest stderr goes to `guest_stderr`, or
-    /// to the host's stderr if `None`.
+    /// A runner linking WASI preview 2 and the `actor-cache` import, served
+    /// by `actor_cache`. Guest stderr goes to `guest_stderr`, or to the
+    /// host's stderr if `None`.
     pub fn new(
         engine: &Engine,
-        actor_cache: MemoryStore,
+        actor_cache: Arc<ActorCache>,
         guest_stderr: Option<MemoryOutputPipe>,
     ) -> anyhow::Result<Self> {
         let mut linker = Linker::new(engine);
@@ -79,6 +81,11 @@ impl Runner {
         &self.engine
     }
 
+    /// The replica's actor cache.
+    pub fn actor_cache(&self) -> &Arc<ActorCache> {
+        &self.actor_cache
+    }
+
     /// Resolves `component`'s imports once, so each call only instantiates.
     pub fn prepare(&self, component: &Component) -> anyhow::Result<InstancePre<HostState>> {
         self.linker
@@ -90,7 +97,7 @@ impl Runner {
     async fn instantiate(
         &self,
         pre: &InstancePre<HostState>,
-        component: &Arc<str>,
+        actor_cache: &ActorCacheScope,
         sandbox: &Sandbox,
     ) -> anyhow::Result<(Store<HostState>, Instance)> {
         let mut wasi = WasiCtxBuilder::new();
@@ -103,7 +110,8 @@ impl Runner {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             limits: sandbox.limits.limiter(),
-            actor_cache: ActorCacheScope::new(self.actor_cache.clone(), component.clone()),
+            actor_cache: actor_cache.clone(),
+            computing: Vec::new(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
@@ -122,7 +130,7 @@ impl Runner {
     pub async fn declared_rules(
         &self,
         pre: &InstancePre<HostState>,
-        component: &Arc<str>,
+        actor_cache: &ActorCacheScope,
         sandbox: &Sandbox,
     ) -> anyhow::Result<Option<Vec<contract::activity::cache::types::Rule>>> {
         if pre
@@ -132,7 +140,7 @@ impl Runner {
         {
             return Ok(None);
         }
-        let (mut store, instance) = self.instantiate(pre, component, sandbox).await?;
+        let (mut store, instance) = self.instantiate(pre, actor_cache, sandbox).await?;
         let activity = Activity::new(&mut store, &instance)
             .map_err(anyhow::Error::from)
             .with_context(|| {
@@ -149,7 +157,8 @@ impl Runner {
         Ok(Some(rules))
     }
 
-    /// Calls the export at `index` with `args`, in a warm instance from
+    /// Calls the export at `index` with `args` (the guest sees `actor_cache`),
+    /// in a warm instance from
     /// `pool` if given (actor mode), else in a fresh one, in `sandbox`;
     /// returns its `result_count` results. An instance whose call fails is
     /// dropped.
@@ -157,7 +166,7 @@ impl Runner {
     pub async fn call(
         &self,
         pre: &InstancePre<HostState>,
-        component: &Arc<str>,
+        actor_cache: &ActorCacheScope,
         sandbox: &Sandbox,
         pool: Option<&InstancePool>,
         index: &ComponentExportIndex,
@@ -165,7 +174,7 @@ impl Runner {
         result_count: usize,
     ) -> anyhow::Result<Vec<Val>> {
         let Some(pool) = pool else {
-            let (store, instance) = self.instantiate(pre, component, sandbox).await?;
+            let (store, instance) = self.instantiate(pre, actor_cache, sandbox).await?;
             let mut fresh = WarmInstance::new(store, instance);
             return call_in(&mut fresh, index, args, result_count, sandbox).await;
         };
@@ -173,7 +182,7 @@ impl Runner {
         let mut warm = match warm {
             Some(warm) => warm,
             None => {
-                let (store, instance) = self.instantiate(pre, component, sandbox).await?;
+                let (store, instance) = self.instantiate(pre, actor_cache, sandbox).await?;
                 WarmInstance::new(store, instance)
             }
         };

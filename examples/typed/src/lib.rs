@@ -2,19 +2,11 @@
 //! functions that are slow, fail or trap. Every body writes one stderr line
 //! (`typed: ran <function>`) so tests can count executions.
 
-#[allow(missing_docs)] // generated from the WIT, which carries the docs
-mod bindings {
-    activity_sdk::wit_bindgen::generate!({
-        world: "example:typed/typed",
-        path: ["../../wit", "wit"],
-        runtime_path: "activity_sdk::wit_bindgen::rt",
-        with: { "activity:cache/types@0.1.0": activity_sdk::types },
-        generate_all,
-    });
-}
+activity_sdk::bindings!("example:typed/typed");
 
 use activity_sdk::Rule;
-use bindings::exports::example::typed::{behave, echo};
+use activity_sdk::actor_cache::get_or_compute;
+use bindings::exports::example::typed::{behave, echo, helpers};
 use echo::{Color, Perms, Point, Shape};
 
 struct Typed;
@@ -208,6 +200,42 @@ struct Counter;
 impl behave::GuestCounter for Counter {
     fn new() -> Self {
         Counter
+    }
+}
+
+fn sleep_ms(ms: u32) {
+    std::thread::sleep(std::time::Duration::from_millis(ms.into()));
+}
+
+impl helpers::Guest for Typed {
+    fn square(x: u32, ms: u32) -> u32 {
+        get_or_compute("square", &x, || {
+            eprintln!("typed: ran square");
+            sleep_ms(ms);
+            x.wrapping_mul(x)
+        })
+    }
+
+    fn square_then_trap(x: u32, ms: u32) -> u32 {
+        get_or_compute("square", &x, || {
+            eprintln!("typed: ran square (about to trap)");
+            sleep_ms(ms);
+            panic!("square-then-trap traps while computing")
+        })
+    }
+
+    fn shared(key: String) -> String {
+        get_or_compute("shared", &key, || {
+            eprintln!("typed: ran shared");
+            format!("computed {key}")
+        })
+    }
+
+    fn recurse() -> u32 {
+        get_or_compute("recurse", &(), || {
+            eprintln!("typed: ran recurse");
+            get_or_compute("recurse", &(), || 1u32)
+        })
     }
 }
 

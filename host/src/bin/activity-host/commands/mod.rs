@@ -70,7 +70,8 @@ impl EngineArgs {
 }
 
 /// A host builder with `rules`, `store`, the engine flags, and the config
-/// file's named stores and instance modes.
+/// file's actor-cache bound, named stores, instance modes, limits and
+/// grants.
 pub fn host_builder(
     file: &ConfigFile,
     engine: &EngineArgs,
@@ -81,6 +82,9 @@ pub fn host_builder(
         .rules(rules)
         .store(store)
         .compile_cache(engine.compile_cache());
+    if let Some(bytes) = file.cache.actor_cache_bytes {
+        builder = builder.actor_cache_bytes(bytes);
+    }
     for (name, store) in file.open_named_stores()? {
         builder = builder.named_store(&name, store);
     }
