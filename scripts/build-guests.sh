@@ -105,7 +105,11 @@ main() {
     "cargo_$toolchain" "${packages[@]}" >&2
 
     for guest in "${guests[@]}"; do
-        [ -f "$OUT/$guest.wasm" ] || { log "missing $OUT/$guest.wasm"; exit 1; }
+        # Cargo names the file after the library (dashes become underscores);
+        # the component keeps the crate's name.
+        local built="$OUT/${guest//-/_}.wasm"
+        [ -f "$built" ] || { log "missing $built"; exit 1; }
+        [ "$built" = "$OUT/$guest.wasm" ] || cp "$built" "$OUT/$guest.wasm"
         echo "$OUT/$guest.wasm"
     done
 }

@@ -165,7 +165,7 @@ fn log(
         target: "activity_host::call",
         outcome,
         component = &*scope.component,
-        export = format!("actor-cache/{helper}"),
+        export = %format_args!("actor-cache/{helper}"),
         key = key.short(),
         policy = "actor-cache",
         store = "actor",

@@ -1,0 +1,6 @@
+#[activity_sdk::actor_cache]
+fn warm_up(path: &str) {
+    drop(path);
+}
+
+fn main() {}
