@@ -44,7 +44,7 @@ pub fn wave(report: &CallReport) -> String {
     report
         .results
         .first()
-        .map_or_else(|| "()".to_owned(), |value| wave_of(value))
+        .map_or_else(|| "()".to_owned(), wave_of)
 }
 
 /// `value` in WAVE.
