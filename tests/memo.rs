@@ -555,6 +555,55 @@ async fn a_guest_that_outgrows_its_memory_limit_fails_clearly_and_nothing_is_cac
 }
 
 #[tokio::test]
+async fn a_component_beyond_its_table_limit_fails_to_load_with_the_limit_named() {
+    let tiny_tables = activity_host::Limits {
+        max_table_elements: 1,
+        ..Default::default()
+    };
+    let host = Host::builder()
+        .limits("typed", tiny_tables)
+        .build()
+        .unwrap();
+    let error = host
+        .load_file("typed", guest("typed.wasm"))
+        .await
+        .unwrap_err();
+    let text = format!("{error:#}");
+    assert!(text.contains("max-table-elements (1)"), "{text}");
+    // The default leaves room for every table a Rust guest has.
+    let (host, _) = typed().await;
+    assert_eq!(host.call_wave("typed", "noop()").await.unwrap().results, []);
+}
+
+#[tokio::test]
+async fn arguments_beyond_max_argument_bytes_are_refused_before_running() {
+    let limits = activity_host::Limits {
+        max_argument_bytes: 1000,
+        ..Default::default()
+    };
+    let (host, output) = limited(limits).await;
+    let small = "a".repeat(900);
+    let large = "a".repeat(1001);
+    let echo = |text: &str| format!("echo#echo-string({text:?})");
+    assert_eq!(
+        host.call_wave("typed", &echo(&small))
+            .await
+            .unwrap()
+            .results,
+        [Val::String(small.clone())]
+    );
+    let error = host.call_wave("typed", &echo(&large)).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("1001 bytes, beyond max-argument-bytes (1000)"),
+        "{error}"
+    );
+    assert_eq!(runs(&output, "echo-string"), 1, "the large call never ran");
+    assert_eq!(activity_host::argument_bytes(&[Val::String(large)]), 1001);
+}
+
+#[tokio::test]
 async fn results_larger_than_max_result_bytes_are_returned_but_not_cached() {
     let limits = activity_host::Limits {
         max_result_bytes: 1024,

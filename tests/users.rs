@@ -187,34 +187,75 @@ fn unknown_rule_override_is_refused() {
     );
 }
 
+/// A component importing `example:missing/thing`, which no host provides.
+fn component_with_an_unknown_import() -> Vec<u8> {
+    use wit_parser::{LiftLowerAbi, ManglingAndAbi, Resolve};
+    let wit = "package example:missing;\n\
+               interface thing { poke: func(); }\n\
+               world w { import thing; export run: func(); }\n";
+    let mut resolve = Resolve::default();
+    let package = resolve.push_str("missing.wit", wit).unwrap();
+    let world = resolve.select_world(&[package], Some("w")).unwrap();
+    let mut module =
+        wit_component::dummy_module(&resolve, world, ManglingAndAbi::Legacy(LiftLowerAbi::Sync));
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .unwrap();
+    wit_component::ComponentEncoder::default()
+        .module(&module)
+        .unwrap()
+        .encode()
+        .unwrap()
+}
+
 #[test]
-fn non_components_are_rejected_with_a_clear_error() {
+fn bad_component_files_are_rejected_with_an_error_that_names_the_problem() {
     let dir = tempfile::tempdir().unwrap();
-    let text = dir.path().join("notes.wasm");
-    std::fs::write(&text, "hello").unwrap();
-    let run = activity_host(&["inspect", text.to_str().unwrap()]);
-    assert!(!run.success);
-    assert!(
-        run.stderr.contains("not a WebAssembly component"),
-        "{}",
-        run.stderr
-    );
-
-    let module = dir.path().join("module.wasm");
-    std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
-    let run = activity_host(&["inspect", module.to_str().unwrap()]);
-    assert!(!run.success);
-    assert!(
-        run.stderr
-            .contains("core WebAssembly module, not a component"),
-        "{}",
-        run.stderr
-    );
-
-    let missing = dir.path().join("missing.wasm");
-    let run = activity_host(&["inspect", missing.to_str().unwrap()]);
-    assert!(!run.success);
-    assert!(run.stderr.contains("cannot read"), "{}", run.stderr);
+    let users = std::fs::read(guest("users.wasm")).unwrap();
+    let cases: [(&str, Option<Vec<u8>>, &str); 6] = [
+        (
+            "text",
+            Some(b"hello".to_vec()),
+            "not a WebAssembly component",
+        ),
+        ("empty", Some(Vec::new()), "not a WebAssembly component"),
+        (
+            "core module",
+            Some(b"\0asm\x01\0\0\0".to_vec()),
+            "core WebAssembly module, not a component",
+        ),
+        (
+            "truncated component",
+            Some(users[..users.len() / 2].to_vec()),
+            "invalid component",
+        ),
+        (
+            "unsatisfiable import",
+            Some(component_with_an_unknown_import()),
+            "example:missing/thing",
+        ),
+        ("missing file", None, "cannot read"),
+    ];
+    for (case, bytes, message) in cases {
+        let file = dir.path().join(format!("{}.wasm", case.replace(' ', "-")));
+        if let Some(bytes) = bytes {
+            std::fs::write(&file, bytes).unwrap();
+        }
+        for command in ["inspect", "call"] {
+            let mut args = vec![command, file.to_str().unwrap()];
+            if command == "call" {
+                args.push("run()");
+            }
+            let run = activity_host(&args);
+            assert!(!run.success, "{case}: {command} failed");
+            assert!(run.stderr.contains(message), "{case}: {}", run.stderr);
+            assert!(!run.stderr.contains("panicked"), "{case}: {}", run.stderr);
+        }
+    }
 }
 
 /// Loading a rebuilt component under the same name, in one process: its

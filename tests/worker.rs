@@ -437,7 +437,8 @@ fn components_and_rules_can_come_from_the_config_file() {
     let config = dir.path().join("worker.toml");
     let users = guest("users.wasm");
     let text = format!(
-        "[components.people]\npath = {:?}\ninstances = \"warm\"\n\n[components.people.exports.send-email]\npolicy = \"inputs\"\n",
+        "[components.people]\npath = {:?}\ninstances = \"warm\"\nmax-argument-bytes = 64\n\n\
+         [components.people.exports.send-email]\npolicy = \"inputs\"\n",
         users.display().to_string()
     );
     std::fs::write(&config, text).unwrap();
@@ -450,6 +451,16 @@ fn components_and_rules_can_come_from_the_config_file() {
         worker.call("people", r#"send-email("a")"#).cache.as_deref(),
         Some("hit"),
         "the file's rule applies"
+    );
+    let too_large = worker.call("people", &format!("send-email({:?})", "a".repeat(65)));
+    assert_eq!(too_large.status, 413, "{}", too_large.body);
+    assert!(
+        too_large
+            .body
+            .to_string()
+            .contains("65 bytes, beyond max-argument-bytes (64)"),
+        "{}",
+        too_large.body
     );
 
     let check = support::activity_host(&["config", "check", "--config", config.to_str().unwrap()]);
@@ -464,6 +475,16 @@ fn components_and_rules_can_come_from_the_config_file() {
     assert!(
         check.stdout.contains("listen = \"127.0.0.1:8080\""),
         "defaults are filled in: {}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains(
+            "instances = \"warm\"\nmax-instances = 4\nidle-ttl = \"5m\"\nmax-uses = 10000\n\
+             max-memory-bytes = 268435456\nmax-table-elements = 100000\n\
+             max-argument-bytes = 64\nmax-result-bytes = 4194304\ntimeout = \"5m\"\n\
+             dirs = []\nenv = []"
+        ),
+        "every component's instances, limits and grants: {}",
         check.stdout
     );
 

@@ -12,6 +12,8 @@
 //! idle-ttl = "5m"                    # drop a warm instance unused this long
 //! max-uses = 10000                   # drop an instance after this many calls
 //! max-memory-bytes = 268435456       # each linear memory; growing beyond it traps
+//! max-table-elements = 100000        # each table; growing beyond it traps
+//! max-argument-bytes = 16777216      # larger calls are refused before running
 //! max-result-bytes = 4194304         # larger results are returned, not cached
 //! timeout = "5m"                     # a call still running then is stopped
 //! dirs = [{ host = "data", guest = "/data" }]   # read-only; writable = true to allow writes
@@ -306,6 +308,12 @@ pub struct ComponentSection {
     /// Bound on each linear memory of an instance (default 256 MiB).
     #[serde(rename = "max-memory-bytes")]
     pub max_memory_bytes: Option<usize>,
+    /// Bound on the elements of each table of an instance (default 100 000).
+    #[serde(rename = "max-table-elements")]
+    pub max_table_elements: Option<usize>,
+    /// Bound on one call's arguments (default 16 MiB).
+    #[serde(rename = "max-argument-bytes")]
+    pub max_argument_bytes: Option<usize>,
     /// Bound on a result kept in the cache (default 4 MiB).
     #[serde(rename = "max-result-bytes")]
     pub max_result_bytes: Option<usize>,
@@ -358,6 +366,8 @@ impl ConfigFile {
             .iter()
             .filter(|(_, section)| {
                 section.max_memory_bytes.is_some()
+                    || section.max_table_elements.is_some()
+                    || section.max_argument_bytes.is_some()
                     || section.max_result_bytes.is_some()
                     || section.timeout.is_some()
             })
@@ -367,6 +377,12 @@ impl ConfigFile {
                     max_memory_bytes: section
                         .max_memory_bytes
                         .unwrap_or(defaults.max_memory_bytes),
+                    max_table_elements: section
+                        .max_table_elements
+                        .unwrap_or(defaults.max_table_elements),
+                    max_argument_bytes: section
+                        .max_argument_bytes
+                        .unwrap_or(defaults.max_argument_bytes),
                     max_result_bytes: section
                         .max_result_bytes
                         .unwrap_or(defaults.max_result_bytes),

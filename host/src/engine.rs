@@ -72,6 +72,9 @@ fn pooling() -> PoolingAllocationConfig {
     pool.total_core_instances(2_000);
     pool.total_memories(2_000);
     pool.total_tables(2_000);
+    // Room for the largest table a component may have (max-table-elements);
+    // reserved lazily like memories.
+    pool.table_elements(crate::limits::DEFAULT_MAX_TABLE_ELEMENTS);
     // Linear memories are reserved lazily, so a generous cap costs address
     // space, not RAM.
     pool.max_memory_size(1 << 30);

@@ -34,11 +34,15 @@ pub mod server;
 pub mod stats;
 pub mod store;
 
+pub use actor_cache::DEFAULT_ACTOR_CACHE_BYTES;
 pub use capabilities::{Capabilities, DirGrant};
 pub use component::{ActivityComponent, ActivityExport, ExportLookupError, LoadError};
 pub use host::{CacheKeyText, Host, HostBuilder, HostError};
 pub use key::CacheKey;
-pub use limits::{DEFAULT_MAX_MEMORY_BYTES, DEFAULT_MAX_RESULT_BYTES, DEFAULT_TIMEOUT, Limits};
+pub use limits::{
+    DEFAULT_MAX_ARGUMENT_BYTES, DEFAULT_MAX_MEMORY_BYTES, DEFAULT_MAX_RESULT_BYTES,
+    DEFAULT_MAX_TABLE_ELEMENTS, DEFAULT_TIMEOUT, Limits, argument_bytes,
+};
 pub use memo::{CallError, CallOptions, CallReport, Outcome};
 pub use policy::{CachePolicy, CacheRule, RuleOverride, RulesConfig, Ttl, parse_assignment};
 pub use pool::{InstanceMode, WarmConfig};

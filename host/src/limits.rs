@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use wasmtime::ResourceLimiter;
+use wasmtime::component::Val;
 
 /// Default bound on a guest instance's linear memory: 256 MiB.
 pub const DEFAULT_MAX_MEMORY_BYTES: usize = 256 * 1024 * 1024;
@@ -13,6 +14,14 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// Default bound on the size of a result kept in the cache: 4 MiB.
 pub const DEFAULT_MAX_RESULT_BYTES: usize = 4 * 1024 * 1024;
 
+/// Default bound on the elements of each table of an instance: 100 000
+/// (Rust guests use hundreds; interpreters compiled to WebAssembly, tens of
+/// thousands).
+pub const DEFAULT_MAX_TABLE_ELEMENTS: usize = 100_000;
+
+/// Default bound on the size of one call's arguments: 16 MiB.
+pub const DEFAULT_MAX_ARGUMENT_BYTES: usize = 16 * 1024 * 1024;
+
 /// What one component's instances and results may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -20,6 +29,13 @@ pub struct Limits {
     /// beyond it traps, the call fails with an error that says so, and the
     /// instance is dropped.
     pub max_memory_bytes: usize,
+    /// Bound on the elements of each table of an instance (default
+    /// 100 000): growing beyond it (or starting beyond it) fails like
+    /// growing memory beyond its bound.
+    pub max_table_elements: usize,
+    /// Bound on the size of one call's arguments (default 16 MiB; see
+    /// [`argument_bytes`]): a larger call is refused before anything runs.
+    pub max_argument_bytes: usize,
     /// Bound on an encoded result kept in the cache (default 4 MiB): a larger
     /// result is returned to the caller but not stored (the call's log line
     /// says so).
@@ -35,6 +51,8 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
+            max_table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
+            max_argument_bytes: DEFAULT_MAX_ARGUMENT_BYTES,
             max_result_bytes: DEFAULT_MAX_RESULT_BYTES,
             timeout: DEFAULT_TIMEOUT,
         }
@@ -46,14 +64,17 @@ impl Limits {
     pub fn limiter(&self) -> MemoryLimiter {
         MemoryLimiter {
             max_memory_bytes: self.max_memory_bytes,
+            max_table_elements: self.max_table_elements,
         }
     }
 }
 
-/// Enforces [`Limits::max_memory_bytes`] in one instance's store: growing a
-/// linear memory beyond it traps, with an error that names the limit.
+/// Enforces [`Limits::max_memory_bytes`] and [`Limits::max_table_elements`]
+/// in one instance's store: growing beyond them traps, with an error that
+/// names the limit.
 pub struct MemoryLimiter {
     max_memory_bytes: usize,
+    max_table_elements: usize,
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -76,9 +97,51 @@ impl ResourceLimiter for MemoryLimiter {
     fn table_growing(
         &mut self,
         _current: usize,
-        _desired: usize,
+        desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        if desired > self.max_table_elements {
+            wasmtime::bail!(
+                "guest table limit exceeded: growing a table to {desired} elements, \
+                 beyond max-table-elements ({})",
+                self.max_table_elements
+            );
+        }
         Ok(true)
+    }
+}
+
+/// The size of `args` as the guest receives them: the bytes of strings and
+/// lists' elements, and each scalar's own size (a `u64` is 8 bytes).
+pub fn argument_bytes(args: &[Val]) -> usize {
+    args.iter().map(value_bytes).sum()
+}
+
+fn value_bytes(value: &Val) -> usize {
+    match value {
+        Val::Bool(_) | Val::S8(_) | Val::U8(_) => 1,
+        Val::S16(_) | Val::U16(_) => 2,
+        Val::S32(_) | Val::U32(_) | Val::Float32(_) | Val::Char(_) | Val::Enum(_) => 4,
+        Val::S64(_) | Val::U64(_) | Val::Float64(_) => 8,
+        Val::String(text) => text.len(),
+        Val::List(items) | Val::Tuple(items) | Val::FixedLengthList(items) => {
+            items.iter().map(value_bytes).sum()
+        }
+        Val::Map(pairs) => pairs
+            .iter()
+            .map(|(key, value)| value_bytes(key) + value_bytes(value))
+            .sum(),
+        Val::Record(fields) => fields.iter().map(|(_, field)| value_bytes(field)).sum(),
+        Val::Variant(_, payload) | Val::Option(payload) => {
+            1 + payload.as_deref().map_or(0, value_bytes)
+        }
+        Val::Result(outcome) => {
+            let payload = match outcome {
+                Ok(payload) | Err(payload) => payload,
+            };
+            1 + payload.as_deref().map_or(0, value_bytes)
+        }
+        Val::Flags(names) => names.len().div_ceil(8),
+        Val::Resource(_) | Val::Future(_) | Val::Stream(_) | Val::ErrorContext(_) => 4,
     }
 }

@@ -85,6 +85,16 @@ pub enum CallError {
         /// What does not match.
         source: EncodeError,
     },
+    /// The arguments are larger than the component's `max-argument-bytes`.
+    #[error("the arguments of `{export}` are {bytes} bytes, beyond max-argument-bytes ({limit})")]
+    ArgumentsTooLarge {
+        /// The export.
+        export: String,
+        /// Their size ([`crate::limits::argument_bytes`]).
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The guest trapped or failed to instantiate.
     #[error("`{export}` failed: {message}")]
     Guest {
@@ -175,6 +185,15 @@ impl Memoizer {
         args: &[Val],
         options: CallOptions,
     ) -> Result<CallReport, CallError> {
+        let limit = call.component.sandbox.limits.max_argument_bytes;
+        let bytes = crate::limits::argument_bytes(args);
+        if bytes > limit {
+            return Err(CallError::ArgumentsTooLarge {
+                export: call.export.path.clone(),
+                bytes,
+                limit,
+            });
+        }
         let Some(key) = self.key(call.component, call.export, args)? else {
             let results = self.run(call, args).await?;
             return Ok(call.done(results, Done::new(Outcome::Bypass, None)));

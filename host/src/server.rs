@@ -169,6 +169,7 @@ fn host_error(failure: HostError) -> Response {
         HostError::UnknownComponent(_) | HostError::Export(_) => StatusCode::NOT_FOUND,
         HostError::Wave { .. } | HostError::NotCached(_) => StatusCode::BAD_REQUEST,
         HostError::Call(CallError::Arguments { .. }) => StatusCode::BAD_REQUEST,
+        HostError::Call(CallError::ArgumentsTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
         HostError::Call(CallError::Guest { .. }) => StatusCode::INTERNAL_SERVER_ERROR,
         HostError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
     };

@@ -210,7 +210,7 @@ fn sleep_ms(ms: u32) {
 impl helpers::Guest for Typed {
     fn square(x: u32, ms: u32) -> u32 {
         get_or_compute("square", &x, || {
-            eprintln!("typed: ran square");
+            ran("square");
             sleep_ms(ms);
             x.wrapping_mul(x)
         })
@@ -218,7 +218,7 @@ impl helpers::Guest for Typed {
 
     fn square_then_trap(x: u32, ms: u32) -> u32 {
         get_or_compute("square", &x, || {
-            eprintln!("typed: ran square (about to trap)");
+            ran("square (about to trap)");
             sleep_ms(ms);
             panic!("square-then-trap traps while computing")
         })
@@ -226,14 +226,14 @@ impl helpers::Guest for Typed {
 
     fn shared(key: String) -> String {
         get_or_compute("shared", &key, || {
-            eprintln!("typed: ran shared");
+            ran("shared");
             format!("computed {key}")
         })
     }
 
     fn recurse() -> u32 {
         get_or_compute("recurse", &(), || {
-            eprintln!("typed: ran recurse");
+            ran("recurse");
             get_or_compute("recurse", &(), || 1u32)
         })
     }

@@ -1,12 +1,13 @@
 //! `activity-host config check`: validate the configuration and print it as
 //! the worker would resolve it, defaults filled in.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 
 use activity_host::config::{ConfigFile, StoreSection};
 use activity_host::server::ServerConfig;
 use activity_host::store::{DEFAULT_CAPACITY_BYTES, RedisConfig};
-use activity_host::{CachePolicy, Ttl};
+use activity_host::{CachePolicy, DEFAULT_ACTOR_CACHE_BYTES, InstanceMode, Ttl};
 
 use super::StoreArgs;
 
@@ -40,12 +41,13 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     println!("\n[cache]");
     let default_policy = file.cache.default_policy.unwrap_or(CachePolicy::NoCache);
     println!("default-policy = \"{default_policy}\"");
-    for (name, path) in file.component_files() {
-        println!(
-            "\n[components.{name}]\npath = {:?}",
-            path.display().to_string()
-        );
-    }
+    println!(
+        "actor-cache-bytes = {}",
+        file.cache
+            .actor_cache_bytes
+            .unwrap_or(DEFAULT_ACTOR_CACHE_BYTES)
+    );
+    print_components(&file);
     let rules = file.rules();
     let mut components: Vec<_> = rules.components.iter().collect();
     components.sort_by_key(|(name, _)| *name);
@@ -74,6 +76,59 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every `[components.NAME]`: file, instances, limits and grants, with
+/// defaults filled in.
+fn print_components(file: &ConfigFile) {
+    let paths: HashMap<_, _> = file.component_files().into_iter().collect();
+    let modes: HashMap<_, _> = file.instance_modes().into_iter().collect();
+    let limits: HashMap<_, _> = file.limits().into_iter().collect();
+    let grants: HashMap<_, _> = file.capabilities().into_iter().collect();
+    let mut names: Vec<_> = file.components.keys().collect();
+    names.sort();
+    for name in names {
+        println!("\n[components.{name}]");
+        if let Some(path) = paths.get(name) {
+            println!("path = {:?}", path.display().to_string());
+        }
+        match modes.get(name).copied().unwrap_or_default() {
+            InstanceMode::Fresh => println!("instances = \"fresh\""),
+            InstanceMode::Warm(warm) => {
+                println!("instances = \"warm\"");
+                println!("max-instances = {}", warm.max_instances);
+                println!(
+                    "idle-ttl = \"{}\"",
+                    humantime::format_duration(warm.idle_ttl)
+                );
+                println!("max-uses = {}", warm.max_uses);
+            }
+        }
+        let limit = limits.get(name).copied().unwrap_or_default();
+        println!("max-memory-bytes = {}", limit.max_memory_bytes);
+        println!("max-table-elements = {}", limit.max_table_elements);
+        println!("max-argument-bytes = {}", limit.max_argument_bytes);
+        println!("max-result-bytes = {}", limit.max_result_bytes);
+        println!(
+            "timeout = \"{}\"",
+            humantime::format_duration(limit.timeout)
+        );
+        let grant = grants.get(name).cloned().unwrap_or_default();
+        let dirs: Vec<String> = grant
+            .dirs
+            .iter()
+            .map(|dir| {
+                format!(
+                    "{{ host = {:?}, guest = {:?}, writable = {} }}",
+                    dir.host.display().to_string(),
+                    dir.guest,
+                    dir.writable
+                )
+            })
+            .collect();
+        println!("dirs = [{}]", dirs.join(", "));
+        println!("env = {:?}", grant.env);
+    }
 }
 
 fn print_store(table: &str, store: &StoreSection) {
