@@ -135,7 +135,7 @@ impl Reader {
     fn error(&self, expected: impl Into<String>, got: &Json) -> JsonError {
         let mut got = got.to_string();
         if got.len() > 60 {
-            got.truncate(57);
+            got.truncate(got.floor_char_boundary(57));
             got.push_str("...");
         }
         JsonError {
