@@ -151,6 +151,27 @@ fn bad_requests_get_the_right_status_and_a_clear_error() {
             400,
             "",
         ),
+        (
+            "a null field (found by schemathesis)",
+            worker.post("/v1/components/users/call", &json!({"wave": null})),
+            422,
+            "invalid type: null",
+        ),
+        (
+            "a bad query (found by schemathesis)",
+            worker.post(
+                "/v1/components/users/call?refresh=2",
+                &json!({"wave": "fetch-user(1)"}),
+            ),
+            400,
+            "refresh",
+        ),
+        (
+            "no content type",
+            worker.post_raw("/v1/components/users/call", "text/plain", b"{}".to_vec()),
+            415,
+            "Content-Type",
+        ),
         ("trap", worker.call("typed", "divide(0)"), 500, "wasm trap"),
         (
             "too large",
@@ -165,6 +186,11 @@ fn bad_requests_get_the_right_status_and_a_clear_error() {
     ];
     for (case, reply, status, message) in cases {
         assert_eq!(reply.status, status, "{case}: {}", reply.body);
+        assert!(
+            reply.body["error"].is_string(),
+            "{case}: every error is JSON with an `error` text: {}",
+            reply.body
+        );
         let text = reply.body.to_string();
         assert!(text.contains(message), "{case}: {text}");
         assert!(

@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -237,11 +238,22 @@ async fn components(State(worker): State<Arc<Worker>>) -> Json<Value> {
 #[serde(deny_unknown_fields)]
 struct CallBody {
     /// The export (any name it answers to).
+    #[serde(default, deserialize_with = "present")]
     export: Option<String>,
     /// JSON arguments, one per parameter.
+    #[serde(default, deserialize_with = "present")]
     args: Option<Value>,
     /// Or the whole call as WAVE text: `fetch-user(123)`.
+    #[serde(default, deserialize_with = "present")]
     wave: Option<String>,
+}
+
+/// A field that, when given, holds a value: `"wave": null` is an error, not
+/// an absent field.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -270,9 +282,13 @@ impl CallBody {
 async fn call(
     State(worker): State<Arc<Worker>>,
     Path(component): Path<String>,
-    Query(query): Query<CallQuery>,
-    body: Result<Json<CallBody>, axum::extract::rejection::JsonRejection>,
+    query: Result<Query<CallQuery>, QueryRejection>,
+    body: Result<Json<CallBody>, JsonRejection>,
 ) -> Response {
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => return error(rejection.status(), rejection.body_text()),
+    };
     let body = match body {
         Ok(Json(body)) => body,
         Err(rejection) => return error(rejection.status(), rejection.body_text()),
@@ -348,9 +364,14 @@ fn typed_args(
 async fn invalidate(
     State(worker): State<Arc<Worker>>,
     Path(component): Path<String>,
-    body: Option<Json<CallBody>>,
+    body: Result<Json<CallBody>, JsonRejection>,
 ) -> Response {
-    let body = body.map(|Json(body)| body).unwrap_or_default();
+    let body = match body {
+        Ok(Json(body)) => body,
+        // No JSON body at all: the whole component.
+        Err(JsonRejection::MissingJsonContentType(_)) => CallBody::default(),
+        Err(rejection) => return error(rejection.status(), rejection.body_text()),
+    };
     let host = &worker.host;
     let done = match (body.export, body.args, body.wave) {
         (None, None, None) => host
