@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Builds every guest crate (examples/*) to
-#   ${CARGO_TARGET_DIR:-target}/wasm32-wasip2/guest/<crate>.wasm
-# and the test variants listed below to <crate>-<feature>.wasm next to them.
+# Builds every guest (examples/*) to
+#   ${CARGO_TARGET_DIR:-target}/wasm32-wasip2/guest/<name>.wasm
+# and the test variants listed below to <name>-<variant>.wasm next to them:
+# Rust crates (crate-type cdylib) with cargo, other languages with their
+# example's own build.sh (examples/python-users: componentize-py in a venv
+# under target/tools/; examples/js-users: componentize-js from npm, `npm ci`
+# with the committed lockfile, under target/tools/). Prints the built paths.
 #
-# Usage: scripts/build-guests.sh [CRATE...]      (default: every guest crate)
+# Usage: scripts/build-guests.sh [NAME...]      (default: every guest)
 #
 # This is the only place that picks the guest toolchain:
 #   ACTIVITY_GUEST_TOOLCHAIN=auto    (default) rustup's wasm32-wasip2 target,
@@ -21,16 +25,34 @@ unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_RUSTFLAGS RUSTC RUSTC_WRAPPE
 PROFILE=guest
 TARGET=wasm32-wasip2
 OUT="${CARGO_TARGET_DIR:-target}/$TARGET/$PROFILE"
-# Extra builds of a crate with one feature on, used by tests: CRATE:FEATURE.
-VARIANTS=(users:changed-body)
+# Extra builds used by tests, NAME:VARIANT: a Rust crate with that feature
+# on, or another language's build.sh given the variant.
+VARIANTS=(users:changed-body python-users:changed-body js-users:changed-body)
 
 log() { echo "build-guests: $*" >&2; }
 
-all_guests() {
+rust_guests() {
     for manifest in examples/*/Cargo.toml; do
         grep -q 'crate-type = \["cdylib"\]' "$manifest" &&
             sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -n 1
     done
+}
+
+script_guests() {
+    for script in examples/*/build.sh; do basename "$(dirname "$script")"; done
+}
+
+# Builds examples/NAME with its build.sh to OUT/NAME[-VARIANT].wasm, unless
+# that file is newer than every source of it.
+build_script_guest() {
+    local name="$1" variant="${2:-}" out="$OUT/$1${2:+-$2}.wasm"
+    if [ -f "$out" ] && [ -z "$(find "examples/$name" examples/users/wit wit -newer "$out" \
+        -not -path '*/node_modules/*' -not -path '*/__pycache__/*' -type f -print -quit)" ]; then
+        return
+    fi
+    log "building $name${variant:+ ($variant)} with examples/$name/build.sh"
+    mkdir -p "$OUT"
+    "examples/$name/build.sh" "$out" $variant >&2
 }
 
 rustup_ready() {
@@ -86,30 +108,45 @@ pick_toolchain() {
 }
 
 main() {
-    local guests=("$@")
-    [ ${#guests[@]} -gt 0 ] || mapfile -t guests < <(all_guests)
-    local toolchain
-    toolchain="$(pick_toolchain)"
-    log "building ${guests[*]} with the $toolchain toolchain"
-
-    # Variants first: they share the crate's output file name, so each is
-    # copied aside before the plain build writes the final <crate>.wasm.
-    for variant in "${VARIANTS[@]}"; do
-        local crate="${variant%%:*}" feature="${variant#*:}"
-        [[ " ${guests[*]} " == *" $crate "* ]] || continue
-        "cargo_$toolchain" -p "$crate" --features "$feature" >&2
-        cp "$OUT/$crate.wasm" "$OUT/$crate-$feature.wasm"
+    local guests=("$@") rust=() scripted=()
+    [ ${#guests[@]} -gt 0 ] || mapfile -t guests < <(rust_guests; script_guests)
+    for guest in "${guests[@]}"; do
+        if [ -x "examples/$guest/build.sh" ]; then scripted+=("$guest"); else rust+=("$guest"); fi
     done
-    local packages=()
-    for guest in "${guests[@]}"; do packages+=(-p "$guest"); done
-    "cargo_$toolchain" "${packages[@]}" >&2
+
+    if [ ${#rust[@]} -gt 0 ]; then
+        local toolchain
+        toolchain="$(pick_toolchain)"
+        log "building ${rust[*]} with the $toolchain toolchain"
+        # Variants first: they share the crate's output file name, so each is
+        # copied aside before the plain build writes the final <crate>.wasm.
+        for variant in "${VARIANTS[@]}"; do
+            local crate="${variant%%:*}" feature="${variant#*:}"
+            [[ " ${rust[*]} " == *" $crate "* ]] || continue
+            "cargo_$toolchain" -p "$crate" --features "$feature" >&2
+            cp "$OUT/$crate.wasm" "$OUT/$crate-$feature.wasm"
+        done
+        local packages=()
+        for guest in "${rust[@]}"; do packages+=(-p "$guest"); done
+        "cargo_$toolchain" "${packages[@]}" >&2
+        for guest in "${rust[@]}"; do
+            # Cargo names the file after the library (dashes become
+            # underscores); the component keeps the crate's name.
+            local built="$OUT/${guest//-/_}.wasm"
+            [ -f "$built" ] || { log "missing $built"; exit 1; }
+            [ "$built" = "$OUT/$guest.wasm" ] || cp "$built" "$OUT/$guest.wasm"
+        done
+    fi
+
+    for guest in "${scripted[@]}"; do
+        for variant in "${VARIANTS[@]}"; do
+            [ "${variant%%:*}" = "$guest" ] && build_script_guest "$guest" "${variant#*:}"
+        done
+        build_script_guest "$guest"
+    done
 
     for guest in "${guests[@]}"; do
-        # Cargo names the file after the library (dashes become underscores);
-        # the component keeps the crate's name.
-        local built="$OUT/${guest//-/_}.wasm"
-        [ -f "$built" ] || { log "missing $built"; exit 1; }
-        [ "$built" = "$OUT/$guest.wasm" ] || cp "$built" "$OUT/$guest.wasm"
+        [ -f "$OUT/$guest.wasm" ] || { log "missing $OUT/$guest.wasm"; exit 1; }
         echo "$OUT/$guest.wasm"
     done
 }

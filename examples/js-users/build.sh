@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds this JavaScript activity with componentize-js (from npm, at the
+# versions of the committed lockfile, under target/tools/):
+#   build.sh OUT.wasm [changed-body]
+# `changed-body` builds calculate with another factor (a code change, for
+# the task-source tests). Called by scripts/build-guests.sh.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$here/../.."
+tools="$root/target/tools/js-users"
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "js-users: installing Node.js (Debian)" >&2
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >&2
+fi
+mkdir -p "$tools"
+if ! cmp -s "$here/package-lock.json" "$tools/package-lock.json" || [ ! -d "$tools/node_modules" ]; then
+    echo "js-users: installing componentize-js from the lockfile in $tools" >&2
+    cp "$here/package.json" "$here/package-lock.json" "$tools/"
+    # Not `npm ci`: componentize-js declares optional platform packages that
+    # were never published, which npm ci (11.x) reports as a lockfile out of
+    # sync. `npm install --no-save` installs the lockfile's versions and
+    # leaves it unchanged.
+    (cd "$tools" && rm -rf node_modules &&
+        npm install --no-save --no-audit --no-fund --loglevel=error >&2)
+    cmp -s "$here/package-lock.json" "$tools/package-lock.json" ||
+        { echo "js-users: npm changed the lockfile" >&2; exit 1; }
+fi
+cp "$here/build.mjs" "$tools/"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+# The world, with the contract as a dependency (the layout componentize-js reads).
+mkdir -p "$work/wit/deps/activity-cache"
+cp "$root/examples/users/wit/world.wit" "$work/wit/"
+cp "$root/wit/cache.wit" "$work/wit/deps/activity-cache/"
+if [ "${2:-}" = changed-body ]; then
+    sed 's/^const FACTOR = 2n;$/const FACTOR = 3n;/' "$here/app.js" >"$work/app.js"
+    grep -q '^const FACTOR = 3n;$' "$work/app.js"
+else
+    cp "$here/app.js" "$work/app.js"
+fi
+node "$tools/build.mjs" "$work/app.js" "$work/wit" users "$1"
