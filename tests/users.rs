@@ -406,6 +406,20 @@ fn compiled_components_are_kept_on_disk_and_reused() {
     );
     let off = activity_host(&["call", &users(), "--compile-cache", "off", "calculate(4)"]);
     assert_eq!(off.stdout, "8\n");
+
+    // A relative directory is taken from the working directory (wasmtime
+    // itself insists on an absolute one).
+    let here = tempfile::tempdir_in(".").unwrap();
+    let relative = here.path().file_name().unwrap().to_str().unwrap();
+    let run = activity_host(&[
+        "call",
+        &users(),
+        "--compile-cache",
+        relative,
+        "calculate(4)",
+    ]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(!walk(here.path()).is_empty(), "compiled into ./{relative}");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -6,5 +6,12 @@ import { componentize } from "@bytecodealliance/componentize-js";
 import { writeFile } from "node:fs/promises";
 
 const [source, wit, world, out] = process.argv.slice(2);
-const { component } = await componentize({ sourcePath: source, witPath: wit, worldName: world });
+const { component } = await componentize({
+  sourcePath: source,
+  witPath: wit,
+  worldName: world,
+  // No fetch(): activities get no network, so the component does not import
+  // wasi:http (which this host does not provide).
+  disableFeatures: ["http", "fetch-event"],
+});
 await writeFile(out, component);

@@ -1,5 +1,6 @@
 //! The wasmtime [`Engine`] every component of a host is compiled for.
 
+use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -58,6 +59,9 @@ pub fn new_engine(options: &EngineOptions) -> anyhow::Result<Engine> {
     }
     if let Some(directory) = &options.compile_cache {
         let mut cache = CacheConfig::new();
+        // wasmtime wants an absolute path; a relative one is taken from here.
+        let directory = std::path::absolute(directory)
+            .with_context(|| format!("compile cache {}", directory.display()))?;
         cache.with_directory(directory);
         let cache = Cache::new(cache).map_err(anyhow::Error::from)?;
         config.cache(Some(cache));
