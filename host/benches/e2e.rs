@@ -264,6 +264,42 @@ fn cold_start(rows: &mut Vec<Row>) {
     ));
 }
 
+/// First and second load of the Python and JavaScript users activities: a
+/// worker serving only that component, started with an empty compile cache
+/// (it compiles) and again (it loads the compiled code), to `/healthz`.
+fn language_loads(rows: &mut Vec<Row>) {
+    for language in ["python-users", "js-users"] {
+        let dir = tempfile::tempdir().unwrap();
+        let components = dir.path().join("components");
+        std::fs::create_dir(&components).unwrap();
+        let file = format!("{language}.wasm");
+        std::fs::copy(guest(&file), components.join(&file)).unwrap();
+        let config = dir.path().join("host.toml");
+        std::fs::write(&config, "").unwrap();
+        let config = config.display().to_string();
+        let cache = dir.path().join("compiled").display().to_string();
+        let time = || {
+            let started = Instant::now();
+            let worker = start(dir.path(), &config, &["--compile-cache", &cache]);
+            let elapsed = started.elapsed();
+            drop(worker);
+            elapsed
+        };
+        let first = time();
+        let second = time();
+        let size = std::fs::metadata(guest(&file)).unwrap().len() as f64 / 1e6;
+        rows.push(row(
+            &format!("worker start with {language} ({size:.0} MB), second load"),
+            format!("{:.0} ms", ms(second)),
+            format!(
+                "{:.3} x the first load, which compiles ({:.0} ms)",
+                ms(second) / ms(first),
+                ms(first)
+            ),
+        ));
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; this harness takes no options.
     eprintln!("end-to-end benchmark: real workers, real redis-server");
@@ -273,6 +309,7 @@ fn main() {
     single_flight(&mut rows, &server);
     redis_down(&mut rows);
     cold_start(&mut rows);
+    language_loads(&mut rows);
 
     let width = rows.iter().map(|r| r.figure.len()).max().unwrap_or(0);
     let value_width = rows.iter().map(|r| r.value.len()).max().unwrap_or(0);

@@ -88,15 +88,62 @@ impl ActorCacheScope {
     }
 }
 
+/// One `fetch` of a helper's result: what its log line and counters name.
+struct Fetch {
+    scope: ActorCacheScope,
+    helper: String,
+    key: CacheKey,
+    started: Instant,
+}
+
+/// How a fetch ended.
+#[derive(Clone, Copy)]
+enum Fetched {
+    /// The result was there, or another instance computed it meanwhile.
+    Hit,
+    /// This instance computed and stored it.
+    Miss,
+    /// This instance took the computation and dropped it unfinished.
+    Abandoned,
+}
+
+impl Fetch {
+    fn counters(&self) -> Arc<ExportCounters> {
+        self.scope.counters(&self.helper)
+    }
+
+    /// Counts and logs this fetch like an exported call.
+    fn report(&self, fetched: Fetched, detail: Option<&str>) {
+        let (outcome, event) = match fetched {
+            Fetched::Hit => ("hit", Event::Hit),
+            Fetched::Miss => ("miss", Event::Miss),
+            Fetched::Abandoned => ("error", Event::Error),
+        };
+        let counters = self.counters();
+        counters.record(event);
+        let elapsed_us = self.started.elapsed().as_micros() as u64;
+        counters.record_latency(elapsed_us);
+        tracing::info!(
+            target: "activity_host::call",
+            outcome,
+            component = &*self.scope.component,
+            export = %format_args!("actor-cache/{}", self.helper),
+            key = self.key.short(),
+            policy = "actor-cache",
+            store = "actor",
+            elapsed_us,
+            detail,
+            "call"
+        );
+    }
+}
+
 /// A helper result an instance has promised to compute (the guest's
 /// `computation` resource). Finishing it stores the result and wakes the
 /// waiters; dropping it unfinished (the guest dropped it, or its instance
 /// trapped and was discarded) releases them.
 pub struct Computation {
-    scope: ActorCacheScope,
-    helper: String,
-    key: CacheKey,
-    started: Instant,
+    fetch: Fetch,
     leader: Option<Leader<Arc<[u8]>>>,
 }
 
@@ -104,25 +151,18 @@ impl Computation {
     /// Stores `value` and wakes the waiters; an error if already finished.
     fn finish(&mut self, value: Vec<u8>, ttl: Option<Duration>) -> wasmtime::Result<()> {
         let Some(leader) = self.leader.take() else {
-            wasmtime::bail!("actor-cache helper `{}` finished twice", self.helper);
+            wasmtime::bail!("actor-cache helper `{}` finished twice", self.fetch.helper);
         };
         let value: Arc<[u8]> = value.into();
-        let counters = self.scope.counters(&self.helper);
-        counters.record(Event::Stored(value.len() as u64));
-        self.scope
+        let fetch = &self.fetch;
+        fetch.counters().record(Event::Stored(value.len() as u64));
+        fetch
+            .scope
             .cache
             .entries
-            .insert(self.key, value.clone(), ttl);
+            .insert(fetch.key, value.clone(), ttl);
         leader.finish(value);
-        log(
-            &self.scope,
-            &self.helper,
-            &self.key,
-            "miss",
-            self.started,
-            &counters,
-            None,
-        );
+        fetch.report(Fetched::Miss, None);
         Ok(())
     }
 }
@@ -130,54 +170,14 @@ impl Computation {
 impl Drop for Computation {
     fn drop(&mut self) {
         if self.leader.is_some() {
-            let counters = self.scope.counters(&self.helper);
-            log(
-                &self.scope,
-                &self.helper,
-                &self.key,
-                "error",
-                self.started,
-                &counters,
-                Some("computation abandoned (trap or dropped unfinished): waiters compute it"),
-            );
+            let detail = "computation abandoned (trap or dropped unfinished): waiters compute it";
+            self.fetch.report(Fetched::Abandoned, Some(detail));
         }
     }
 }
 
-/// Counts and logs one fetch like an exported call.
-fn log(
-    scope: &ActorCacheScope,
-    helper: &str,
-    key: &CacheKey,
-    outcome: &'static str,
-    started: Instant,
-    counters: &ExportCounters,
-    detail: Option<&str>,
-) {
-    counters.record(match outcome {
-        "hit" => Event::Hit,
-        "miss" => Event::Miss,
-        _ => Event::Error,
-    });
-    let elapsed_us = started.elapsed().as_micros() as u64;
-    counters.record_latency(elapsed_us);
-    tracing::info!(
-        target: "activity_host::call",
-        outcome,
-        component = &*scope.component,
-        export = %format_args!("actor-cache/{helper}"),
-        key = key.short(),
-        policy = "actor-cache",
-        store = "actor",
-        elapsed_us,
-        detail,
-        "call"
-    );
-}
-
 impl actor_cache::Host for HostState {
     async fn fetch(&mut self, helper: String, guest_key: Vec<u8>) -> wasmtime::Result<Lookup> {
-        let started = Instant::now();
         let scope = self.actor_cache.clone();
         let key = scope.key(&helper, &guest_key);
         if self.computing.contains(&key) {
@@ -186,31 +186,32 @@ impl actor_cache::Host for HostState {
                  (a recursive helper never finishes)"
             );
         }
+        let fetch = Fetch {
+            scope,
+            helper,
+            key,
+            started: Instant::now(),
+        };
+        let cache = fetch.scope.cache.clone();
         loop {
-            if let Some(value) = scope.cache.entries.lookup(&key) {
-                let counters = scope.counters(&helper);
-                log(&scope, &helper, &key, "hit", started, &counters, None);
+            if let Some(value) = cache.entries.lookup(&key) {
+                fetch.report(Fetched::Hit, None);
                 return Ok(Lookup::Hit(value.to_vec()));
             }
-            match scope.cache.computing.join(key) {
+            match cache.computing.join(key) {
                 Role::Leader(leader) => {
+                    self.computing.push(key);
                     let computation = Computation {
-                        scope,
-                        helper,
-                        key,
-                        started,
+                        fetch,
                         leader: Some(leader),
                     };
-                    self.computing.push(key);
-                    let handle = self.table.push(computation)?;
-                    return Ok(Lookup::Compute(handle));
+                    return Ok(Lookup::Compute(self.table.push(computation)?));
                 }
                 Role::Waiter(waiter) => {
-                    let counters = scope.counters(&helper);
-                    counters.record(Event::Wait);
+                    fetch.counters().record(Event::Wait);
                     if let Some(value) = waiter.outcome().await {
-                        let detail = Some("waited for another instance computing it");
-                        log(&scope, &helper, &key, "hit", started, &counters, detail);
+                        let detail = "waited for another instance computing it";
+                        fetch.report(Fetched::Hit, Some(detail));
                         return Ok(Lookup::Hit(value.to_vec()));
                     }
                     // The computing instance gave up: look again, perhaps lead.
@@ -229,7 +230,7 @@ impl actor_cache::HostComputation for HostState {
     ) -> wasmtime::Result<()> {
         let computation = self.table.get_mut(&computation)?;
         computation.finish(value, ttl_ms.map(Duration::from_millis))?;
-        let key = computation.key;
+        let key = computation.fetch.key;
         self.computing.retain(|computing| *computing != key);
         Ok(())
     }
@@ -237,7 +238,7 @@ impl actor_cache::HostComputation for HostState {
     /// An unfinished computation's waiters are released when it drops.
     async fn drop(&mut self, computation: Resource<Computation>) -> wasmtime::Result<()> {
         let computation = self.table.delete(computation)?;
-        self.computing.retain(|key| *key != computation.key);
+        self.computing.retain(|key| *key != computation.fetch.key);
         Ok(())
     }
 }
