@@ -14,7 +14,6 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use support::values::{arb_val, canonical, rebuilt};
 use wasmtime::component::{Component, Type, types::ComponentItem};
-use wit_parser::{LiftLowerAbi, ManglingAndAbi, Resolve};
 
 /// A WIT type to generate.
 #[derive(Clone, Debug)]
@@ -136,26 +135,7 @@ fn component_type(engine: &wasmtime::Engine, ty: &Ty) -> Type {
         "package gen:t;\ninterface i {{\n{}\nf: func(a: {rendered}) -> {rendered};\n}}\nworld w {{ export i; }}\n",
         decls.join("\n")
     );
-    let mut resolve = Resolve::default();
-    let package = resolve
-        .push_str("gen.wit", &wit)
-        .unwrap_or_else(|e| panic!("{e:#}\n{wit}"));
-    let world = resolve.select_world(&[package], Some("w")).unwrap();
-    let mut module =
-        wit_component::dummy_module(&resolve, world, ManglingAndAbi::Legacy(LiftLowerAbi::Sync));
-    wit_component::embed_component_metadata(
-        &mut module,
-        &resolve,
-        world,
-        wit_component::StringEncoding::UTF8,
-    )
-    .unwrap();
-    let bytes = wit_component::ComponentEncoder::default()
-        .module(&module)
-        .unwrap()
-        .validate(true)
-        .encode()
-        .unwrap();
+    let bytes = support::wit::dummy_component(&wit, "w");
     let component = Component::from_binary(engine, &bytes).unwrap();
     let component_type = component.component_type();
     let (_, interface) = component_type.exports(engine).next().unwrap();

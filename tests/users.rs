@@ -189,27 +189,10 @@ fn unknown_rule_override_is_refused() {
 
 /// A component importing `example:missing/thing`, which no host provides.
 fn component_with_an_unknown_import() -> Vec<u8> {
-    use wit_parser::{LiftLowerAbi, ManglingAndAbi, Resolve};
     let wit = "package example:missing;\n\
                interface thing { poke: func(); }\n\
                world w { import thing; export run: func(); }\n";
-    let mut resolve = Resolve::default();
-    let package = resolve.push_str("missing.wit", wit).unwrap();
-    let world = resolve.select_world(&[package], Some("w")).unwrap();
-    let mut module =
-        wit_component::dummy_module(&resolve, world, ManglingAndAbi::Legacy(LiftLowerAbi::Sync));
-    wit_component::embed_component_metadata(
-        &mut module,
-        &resolve,
-        world,
-        wit_component::StringEncoding::UTF8,
-    )
-    .unwrap();
-    wit_component::ComponentEncoder::default()
-        .module(&module)
-        .unwrap()
-        .encode()
-        .unwrap()
+    support::wit::dummy_component(wit, "w")
 }
 
 #[test]

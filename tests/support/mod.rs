@@ -12,6 +12,7 @@ use serde_json::Value;
 pub mod redis;
 pub mod shared;
 pub mod values;
+pub mod wit;
 pub mod worker;
 
 /// The repository root.
