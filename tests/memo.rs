@@ -682,6 +682,7 @@ async fn guests_reach_only_the_directories_and_variables_granted_to_them() {
             writable: false,
         }],
         env: vec!["CARGO_PKG_NAME".to_owned()],
+        ..Default::default()
     };
     let some = granted(capabilities.clone()).await;
     assert_eq!(
@@ -748,4 +749,35 @@ async fn a_guest_that_loops_forever_is_stopped_at_its_time_limit() {
         [Val::U32(1)],
         "the looping instance was dropped; the host serves on"
     );
+}
+
+#[tokio::test]
+async fn guest_stdout_and_stderr_go_where_they_are_granted() {
+    let said = |grant: activity_host::Capabilities| async move {
+        let output = MemoryOutputPipe::new(1 << 16);
+        let host = Host::builder()
+            .capabilities("typed", grant)
+            .capture_guest_stderr(output.clone())
+            .build()
+            .unwrap();
+        host.load_file("typed", guest("typed.wasm")).await.unwrap();
+        host.call_wave("typed", r#"say("hi")"#).await.unwrap();
+        String::from_utf8_lossy(&output.contents()).into_owned()
+    };
+    let default = said(activity_host::Capabilities::default()).await;
+    assert_eq!(default, "err: hi\n", "stderr kept, stdout discarded");
+    let both = activity_host::Capabilities {
+        stdout: true,
+        ..Default::default()
+    };
+    let both = said(both).await;
+    assert!(
+        both.contains("out: hi\n") && both.contains("err: hi\n"),
+        "{both}"
+    );
+    let silent = activity_host::Capabilities {
+        stderr: false,
+        ..Default::default()
+    };
+    assert_eq!(said(silent).await, "", "nothing granted, nothing written");
 }

@@ -1,8 +1,9 @@
 //! What a component's guests may reach beyond their own memory: nothing
 //! unless granted. Grants are per component: host directories preopened at
-//! a guest path (read-only unless marked writable) and named environment
-//! variables copied from the host's environment. Network access and every
-//! other directory and variable stay out of reach.
+//! a guest path (read-only unless marked writable), named environment
+//! variables copied from the host's environment, and where the guest's
+//! stderr and stdout go. Network access and every other directory and
+//! variable stay out of reach.
 
 use std::path::PathBuf;
 
@@ -10,13 +11,31 @@ use serde::Deserialize;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 /// The grants of one component.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Capabilities {
     /// Host directories the guest may open.
     pub dirs: Vec<DirGrant>,
     /// Names of host environment variables the guest sees (with the host's
     /// values at instantiation; unset ones are left out).
     pub env: Vec<String>,
+    /// Whether the guest's stderr reaches the host's stderr (default: yes;
+    /// otherwise it is discarded).
+    pub stderr: bool,
+    /// Whether the guest's stdout is kept (default: no, it is discarded);
+    /// kept, it goes to the host's stderr too, since the host's stdout
+    /// carries results.
+    pub stdout: bool,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Self {
+            dirs: Vec::new(),
+            env: Vec::new(),
+            stderr: true,
+            stdout: false,
+        }
+    }
 }
 
 /// A host directory visible to the guest.

@@ -18,6 +18,8 @@
 //! timeout = "5m"                     # a call still running then is stopped
 //! dirs = [{ host = "data", guest = "/data" }]   # read-only; writable = true to allow writes
 //! env = ["MODEL_NAME"]               # host variables the guests see
+//! stderr = true                      # guest stderr to the host's stderr (false: discarded)
+//! stdout = false                     # guest stdout kept, on the host's stderr
 //!
 //! [components.users.exports.fetch-user]
 //! policy = "inputs"                  # inputs | task-source | no-cache
@@ -326,6 +328,10 @@ pub struct ComponentSection {
     /// Host environment variables the guests see, by name (default: none).
     #[serde(default)]
     pub env: Vec<String>,
+    /// Whether guest stderr reaches the host's stderr (default: true).
+    pub stderr: Option<bool>,
+    /// Whether guest stdout is kept, on the host's stderr (default: false).
+    pub stdout: Option<bool>,
     /// `[components.NAME.exports.EXPORT]`: rule overrides by export name.
     #[serde(default)]
     pub exports: HashMap<String, RuleOverride>,
@@ -397,11 +403,19 @@ impl ConfigFile {
     pub fn capabilities(&self) -> Vec<(String, Capabilities)> {
         self.components
             .iter()
-            .filter(|(_, section)| !section.dirs.is_empty() || !section.env.is_empty())
+            .filter(|(_, section)| {
+                !section.dirs.is_empty()
+                    || !section.env.is_empty()
+                    || section.stderr.is_some()
+                    || section.stdout.is_some()
+            })
             .map(|(name, section)| {
+                let defaults = Capabilities::default();
                 let capabilities = Capabilities {
                     dirs: section.dirs.clone(),
                     env: section.env.clone(),
+                    stderr: section.stderr.unwrap_or(defaults.stderr),
+                    stdout: section.stdout.unwrap_or(defaults.stdout),
                 };
                 (name.clone(), capabilities)
             })

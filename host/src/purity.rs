@@ -114,6 +114,7 @@ mod tests {
                 writable: true,
             }],
             env: vec!["MODEL".into()],
+            ..Capabilities::default()
         };
         assert_eq!(
             Purity::assess(all, &granted).reaches_text(),

@@ -4,9 +4,9 @@
 //! leaks from one call to the next, and an instance that trapped is never
 //! reused); components in actor mode reuse warm instances ([`crate::pool`]).
 //! Guests get WASI preview 2 with nothing granted but what their component's
-//! [`Sandbox`] grants (directories, environment variables); never network;
-//! their stderr goes to the host's stderr (or to a pipe the embedder
-//! captures).
+//! [`Sandbox`] grants (directories, environment variables, stdout and
+//! stderr); never network. Guest stderr (and stdout, if granted) goes to the
+//! host's stderr, or to a pipe the embedder captures.
 
 use std::sync::Arc;
 
@@ -101,11 +101,28 @@ impl Runner {
         sandbox: &Sandbox,
     ) -> anyhow::Result<(Store<HostState>, Instance)> {
         let mut wasi = WasiCtxBuilder::new();
-        sandbox.capabilities.grant(&mut wasi)?;
+        let granted = &sandbox.capabilities;
+        granted.grant(&mut wasi)?;
+        // Guest output goes to the host's stderr (or the embedder's pipe);
+        // what is not granted goes nowhere.
         match &self.guest_stderr {
-            Some(pipe) => wasi.stderr(pipe.clone()),
-            None => wasi.inherit_stderr(),
-        };
+            Some(pipe) => {
+                if granted.stderr {
+                    wasi.stderr(pipe.clone());
+                }
+                if granted.stdout {
+                    wasi.stdout(pipe.clone());
+                }
+            }
+            None => {
+                if granted.stderr {
+                    wasi.inherit_stderr();
+                }
+                if granted.stdout {
+                    wasi.stdout(tokio::io::stderr());
+                }
+            }
+        }
         let state = HostState {
             wasi: wasi.build(),
             table: ResourceTable::new(),

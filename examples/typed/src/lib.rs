@@ -172,6 +172,13 @@ impl behave::Guest for Typed {
         std::env::var(name).ok()
     }
 
+    fn say(text: String) {
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(format!("out: {text}\n").as_bytes());
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().write_all(format!("err: {text}\n").as_bytes());
+    }
+
     fn divide(x: u32) -> u32 {
         ran("divide");
         100 / x

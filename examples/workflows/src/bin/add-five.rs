@@ -21,7 +21,7 @@ async fn main() -> anyhow::Result<()> {
             "add-five",
             Capabilities {
                 dirs: vec![grant],
-                env: Vec::new(),
+                ..Capabilities::default()
             },
         )
         // The seed's `@actor.task`: warm instances, like an actor's replica.

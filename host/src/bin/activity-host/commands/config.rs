@@ -128,6 +128,8 @@ fn print_components(file: &ConfigFile) {
             .collect();
         println!("dirs = [{}]", dirs.join(", "));
         println!("env = {:?}", grant.env);
+        println!("stderr = {}", grant.stderr);
+        println!("stdout = {}", grant.stdout);
     }
 }
 
