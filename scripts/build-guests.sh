@@ -4,8 +4,8 @@
 # and the test variants listed below to <name>-<variant>.wasm next to them:
 # Rust crates (crate-type cdylib) with cargo, other languages with their
 # example's own build.sh (examples/python-users: componentize-py in a venv
-# under target/tools/; examples/js-users: componentize-js from npm, `npm ci`
-# with the committed lockfile, under target/tools/). Prints the built paths.
+# under target/tools/; examples/js-users: componentize-js from npm at the
+# committed lockfile's versions, under target/tools/). Prints the built paths.
 #
 # Usage: scripts/build-guests.sh [NAME...]      (default: every guest)
 #
@@ -124,7 +124,7 @@ main() {
             local crate="${variant%%:*}" feature="${variant#*:}"
             [[ " ${rust[*]} " == *" $crate "* ]] || continue
             "cargo_$toolchain" -p "$crate" --features "$feature" >&2
-            cp "$OUT/$crate.wasm" "$OUT/$crate-$feature.wasm"
+            cp "$OUT/${crate//-/_}.wasm" "$OUT/$crate-$feature.wasm"
         done
         local packages=()
         for guest in "${rust[@]}"; do packages+=(-p "$guest"); done

@@ -32,7 +32,10 @@ REDIS_PORT=$(free_port)
 WORKER_PORT=$(free_port)
 REDIS_PID=""
 WORKER_PID=""
+CHAOS_PID=""
 cleanup() {
+    [ -n "$CHAOS_PID" ] && kill "$CHAOS_PID" 2>/dev/null
+    [ -f "$DIR/redis.pid" ] && REDIS_PID=$(cat "$DIR/redis.pid")
     [ -n "$REDIS_PID" ] && kill -CONT "$REDIS_PID" 2>/dev/null && kill "$REDIS_PID" 2>/dev/null
     [ -n "$WORKER_PID" ] && kill "$WORKER_PID" 2>/dev/null
     rm -rf "$DIR"
@@ -74,8 +77,9 @@ CHAOS_PID=$!
 log "wrk for ${SECONDS_TOTAL}s: fetch-user over 50 ids, 10% divide(0) traps"
 report=$(wrk -t4 -c4 -d"${SECONDS_TOTAL}s" --timeout 10s -s scripts/chaos/load.lua \
     "http://127.0.0.1:$WORKER_PORT" 2>"$DIR/wrk.err")
-wait "$CHAOS_PID" || true
-[ -f "$DIR/redis.pid" ] && REDIS_PID=$(cat "$DIR/redis.pid")
+wait "$CHAOS_PID" || { log "a chaos step failed"; exit 1; }
+CHAOS_PID=""
+REDIS_PID=$(cat "$DIR/redis.pid")
 echo "$report" | grep -E "Requests/sec|Latency " || true
 line=$(echo "$report" | grep '^CHAOS ')
 requests=$(echo "$line" | sed 's/.*requests=\([0-9]*\).*/\1/')

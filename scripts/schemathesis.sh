@@ -18,7 +18,7 @@ VERSION=4.32.5
 VENV=target/tools/schemathesis
 log() { echo "schemathesis: $*" >&2; }
 
-if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$VERSION"; then
+if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -qx "schemathesis, version $VERSION"; then
     log "installing schemathesis $VERSION into $VENV"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q "schemathesis==$VERSION"

@@ -96,11 +96,13 @@ async fn python_and_javascript_activities_are_cached_like_rust_ones() {
             // ComponentizeJS 0.23 traps on any negative s64 crossing the
             // boundary (bytecodealliance/ComponentizeJS#343): the host reports
             // the trap and caches nothing.
+            let before = runs(&output, "calculate");
             for _ in 0..2 {
                 let error = host.call("users", "calculate", &[Val::S64(-5)]).await;
                 let error = format!("{:#}", error.unwrap_err());
                 assert!(error.contains("unreachable"), "{error}");
             }
+            assert_eq!(runs(&output, "calculate"), before + 2, "nothing cached");
         } else {
             let wrapped = call(&host, "calculate", &[Val::S64(i64::MAX)]).await;
             assert_eq!(

@@ -234,7 +234,7 @@ fn bad_component_files_are_rejected_with_an_error_that_names_the_problem() {
                 args.push("run()");
             }
             let run = activity_host(&args);
-            assert!(!run.success, "{case}: {command} failed");
+            assert!(!run.success, "{case}: {command} should fail");
             assert!(run.stderr.contains(message), "{case}: {}", run.stderr);
             assert!(!run.stderr.contains("panicked"), "{case}: {}", run.stderr);
         }

@@ -289,6 +289,18 @@ fn invalidation_over_http() {
         &json!({"export": "calculate"}),
     );
     assert_eq!(warm(["fetch-user(1)", "calculate(2)"]), ["hit", "miss"]);
+    // A body that is not JSON is refused, never read as "everything".
+    let form = worker.post_raw(
+        "/v1/components/users/invalidate",
+        "application/x-www-form-urlencoded",
+        br#"{"export": "calculate"}"#.to_vec(),
+    );
+    assert_eq!(form.status, 415, "{}", form.body);
+    assert_eq!(warm(["fetch-user(1)", "calculate(2)"]), ["hit", "hit"]);
+    // No body at all: the whole component.
+    let all = worker.post_raw("/v1/components/users/invalidate", "text/plain", Vec::new());
+    assert_eq!(all.body["invalidated"], "component", "{}", all.body);
+    assert_eq!(warm(["fetch-user(1)", "calculate(2)"]), ["miss", "miss"]);
     worker.post("/v1/components/users/invalidate", &json!({}));
     assert_eq!(warm(["fetch-user(1)", "calculate(2)"]), ["miss", "miss"]);
     let wave = worker.post(

@@ -12,10 +12,17 @@ tools="$root/target/tools/js-users"
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     echo "js-users: installing Node.js (Debian)" >&2
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq >&2 || true
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >&2
 fi
+major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$major" -ge 20 ] || {
+    echo "js-users: componentize-js needs Node.js 20 or newer; this is $(node --version)" >&2
+    exit 1
+}
 mkdir -p "$tools"
-if ! cmp -s "$here/package-lock.json" "$tools/package-lock.json" || [ ! -d "$tools/node_modules" ]; then
+# `installed` marks a complete install of exactly this lockfile.
+if ! cmp -s "$here/package-lock.json" "$tools/installed"; then
     echo "js-users: installing componentize-js from the lockfile in $tools" >&2
     cp "$here/package.json" "$here/package-lock.json" "$tools/"
     # Not `npm ci`: componentize-js declares optional platform packages that
@@ -26,6 +33,7 @@ if ! cmp -s "$here/package-lock.json" "$tools/package-lock.json" || [ ! -d "$too
         npm install --no-save --no-audit --no-fund --loglevel=error >&2)
     cmp -s "$here/package-lock.json" "$tools/package-lock.json" ||
         { echo "js-users: npm changed the lockfile" >&2; exit 1; }
+    cp "$here/package-lock.json" "$tools/installed"
 fi
 cp "$here/build.mjs" "$tools/"
 

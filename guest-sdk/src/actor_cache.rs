@@ -96,8 +96,20 @@ impl<'a> Helper<'a> {
     }
 }
 
-/// The actor-cache key of `key` for a helper returning `R`: the result's type
-/// name and the key, postcard-encoded. `None` if the key cannot be encoded.
+/// The actor-cache key of `key` for a helper returning `R`: the type names
+/// of the result and of the key, and the key, postcard-encoded (so `1u8` and
+/// `1u64`, or two result types, never share a key). `None` if the key cannot
+/// be encoded.
 pub fn encode_key<R, K: Serialize + ?Sized>(key: &K) -> Option<Vec<u8>> {
-    postcard::to_allocvec(&(std::any::type_name::<R>(), key)).ok()
+    let types = (std::any::type_name::<R>(), std::any::type_name::<K>());
+    postcard::to_allocvec(&(types, key)).ok()
 }
+
+/// One argument of an `#[actor_cache]` helper as a part of its key (what the
+/// attribute expands to: a part that is not `Serialize` is reported at the
+/// argument's type).
+#[doc(hidden)]
+pub fn key_part<T: Serialize + ?Sized>(part: &T) -> &T {
+    part
+}
+

@@ -178,6 +178,12 @@ impl Drop for Computation {
 
 impl actor_cache::Host for HostState {
     async fn fetch(&mut self, helper: String, guest_key: Vec<u8>) -> wasmtime::Result<Lookup> {
+        if !is_helper_name(&helper) {
+            wasmtime::bail!(
+                "actor-cache helper name {helper:?} is not a name: use up to 64 letters, \
+                 digits, `-`, `_`, `.` or `:` (it names a log field and a metric series)"
+            );
+        }
         let scope = self.actor_cache.clone();
         let key = scope.key(&helper, &guest_key);
         if self.computing.contains(&key) {
@@ -200,12 +206,20 @@ impl actor_cache::Host for HostState {
             }
             match cache.computing.join(key) {
                 Role::Leader(leader) => {
-                    self.computing.push(key);
+                    // A leader may have finished between the lookup and
+                    // the join: its result is there now.
+                    if let Some(value) = cache.entries.lookup(&key) {
+                        drop(leader);
+                        fetch.report(Fetched::Hit, None);
+                        return Ok(Lookup::Hit(value.to_vec()));
+                    }
                     let computation = Computation {
                         fetch,
                         leader: Some(leader),
                     };
-                    return Ok(Lookup::Compute(self.table.push(computation)?));
+                    let handle = self.table.push(computation)?;
+                    self.computing.push(key);
+                    return Ok(Lookup::Compute(handle));
                 }
                 Role::Waiter(waiter) => {
                     fetch.counters().record(Event::Wait);
@@ -219,6 +233,14 @@ impl actor_cache::Host for HostState {
             }
         }
     }
+}
+
+/// Whether a guest's helper name is fit for a log field and a metric label.
+fn is_helper_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
 }
 
 impl actor_cache::HostComputation for HostState {

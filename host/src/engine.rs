@@ -22,6 +22,9 @@ pub struct EngineOptions {
     /// Whether instances come from the pooling allocator (default: yes;
     /// instances are created per call, so instantiation must be cheap).
     pub pooling: bool,
+    /// The most elements any component's table may have (its
+    /// `max-table-elements`): the pool reserves that much per table.
+    pub max_table_elements: usize,
 }
 
 impl Default for EngineOptions {
@@ -30,6 +33,7 @@ impl Default for EngineOptions {
         Self {
             compile_cache: None,
             pooling: true,
+            max_table_elements: crate::limits::DEFAULT_MAX_TABLE_ELEMENTS,
         }
     }
 }
@@ -55,7 +59,7 @@ pub fn new_engine(options: &EngineOptions) -> anyhow::Result<Engine> {
     // looping call never blocks a runtime thread and can be timed out.
     config.epoch_interruption(true);
     if options.pooling {
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling()));
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(options)));
     }
     if let Some(directory) = &options.compile_cache {
         let mut cache = CacheConfig::new();
@@ -70,7 +74,7 @@ pub fn new_engine(options: &EngineOptions) -> anyhow::Result<Engine> {
 }
 
 /// Pool sizes for a worker running a handful of components at a time.
-fn pooling() -> PoolingAllocationConfig {
+fn pooling(options: &EngineOptions) -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(1_000);
     pool.total_core_instances(2_000);
@@ -78,7 +82,7 @@ fn pooling() -> PoolingAllocationConfig {
     pool.total_tables(2_000);
     // Room for the largest table a component may have (max-table-elements);
     // reserved lazily like memories.
-    pool.table_elements(crate::limits::DEFAULT_MAX_TABLE_ELEMENTS);
+    pool.table_elements(options.max_table_elements);
     // Linear memories are reserved lazily, so a generous cap costs address
     // space, not RAM.
     pool.max_memory_size(1 << 30);

@@ -153,7 +153,13 @@ impl HostBuilder {
 
     /// Creates the engine and the host.
     pub fn build(self) -> anyhow::Result<Host> {
-        let engine = crate::engine::new_engine(&self.engine)?;
+        let mut engine = self.engine.clone();
+        engine.max_table_elements = self
+            .sandboxes
+            .values()
+            .map(|sandbox| sandbox.limits.max_table_elements)
+            .fold(engine.max_table_elements, usize::max);
+        let engine = crate::engine::new_engine(&engine)?;
         crate::engine::start_epoch_ticker(&engine)?;
         let stats = Arc::new(StatsRegistry::default());
         let actor_cache = ActorCache::new(self.actor_cache_bytes, stats.clone());

@@ -205,7 +205,15 @@ impl Runner {
         };
         warm.store.set_epoch_deadline(1);
         let results = call_in(&mut warm, index, args, result_count, sandbox).await?;
-        pool.release(warm);
+        if warm.store.data().computing.is_empty() {
+            pool.release(warm);
+        } else {
+            // It returned holding an unfinished actor-cache computation:
+            // dropping the instance releases the instances waiting for it.
+            tracing::warn!(
+                "an instance returned with an actor-cache computation unfinished; dropped it"
+            );
+        }
         Ok(results)
     }
 }

@@ -22,7 +22,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -364,13 +365,12 @@ fn typed_args(
 async fn invalidate(
     State(worker): State<Arc<Worker>>,
     Path(component): Path<String>,
-    body: Result<Json<CallBody>, JsonRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body {
-        Ok(Json(body)) => body,
-        // No JSON body at all: the whole component.
-        Err(JsonRejection::MissingJsonContentType(_)) => CallBody::default(),
-        Err(rejection) => return error(rejection.status(), rejection.body_text()),
+    let body = match invalidation_body(&headers, body) {
+        Ok(body) => body,
+        Err((status, message)) => return error(status, message),
     };
     let host = &worker.host;
     let done = match (body.export, body.args, body.wave) {
@@ -404,6 +404,30 @@ async fn invalidate(
         Ok(body) => Json(body).into_response(),
         Err(failure) => host_error(failure),
     }
+}
+
+/// An invalidation's body: none at all means the whole component; anything
+/// else must be a JSON [`CallBody`] (a body sent with another content type
+/// is refused, never read as "everything").
+fn invalidation_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<CallBody, (StatusCode, String)> {
+    let bytes = body.map_err(|rejection| (rejection.status(), rejection.body_text()))?;
+    if bytes.is_empty() {
+        return Ok(CallBody::default());
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !is_json {
+        let message = "Expected request with `Content-Type: application/json`";
+        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, message.to_owned()));
+    }
+    Json::<CallBody>::from_bytes(&bytes)
+        .map(|Json(body)| body)
+        .map_err(|rejection| (rejection.status(), rejection.body_text()))
 }
 
 async fn stats(State(worker): State<Arc<Worker>>) -> Json<Value> {

@@ -11,10 +11,17 @@ use std::path::PathBuf;
 use activity_host::{CallReport, Outcome, Val};
 
 /// The built component `name` (`scripts/build-guests.sh` writes it):
-/// `$ACTIVITY_GUESTS/NAME.wasm`, by default under this workspace's `target/`.
+/// `$ACTIVITY_GUESTS/NAME.wasm`, by default under `$CARGO_TARGET_DIR` or this
+/// workspace's `target/`.
 pub fn component_file(name: &str) -> PathBuf {
     let dir = std::env::var_os("ACTIVITY_GUESTS").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/wasm32-wasip2/guest"),
+        || {
+            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+                || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+                PathBuf::from,
+            );
+            target.join("wasm32-wasip2/guest")
+        },
         PathBuf::from,
     );
     dir.join(format!("{name}.wasm"))

@@ -3,7 +3,7 @@
 //! `#[activity_sdk::actor_cache]`), whose documentation shows them in use.
 
 use proc_macro::TokenStream;
-use proc_macro2::TokenStream as TokenStream2;
+use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
@@ -153,13 +153,25 @@ impl CacheAttr {
         };
         for item in items {
             match &item {
-                Meta::NameValue(pair) if pair.path.is_ident("ttl") => {
+                Meta::NameValue(pair) if pair.path.is_ident("ttl") && parsed.ttl_ms.is_none() => {
                     parsed.ttl_ms = Some(ttl_ms(&pair.value)?);
                 }
-                Meta::NameValue(pair) if pair.path.is_ident("ignore") => {
+                Meta::NameValue(pair)
+                    if pair.path.is_ident("ignore") && parsed.ignore.is_empty() =>
+                {
                     parsed.ignore = param_names(&pair.value)?;
                 }
-                Meta::Path(path) if path.is_ident("cache_errors") => parsed.cache_errors = true,
+                Meta::Path(path) if path.is_ident("cache_errors") && !parsed.cache_errors => {
+                    parsed.cache_errors = true;
+                }
+                Meta::NameValue(pair)
+                    if ["ttl", "ignore"].iter().any(|k| pair.path.is_ident(k)) =>
+                {
+                    return Err(syn::Error::new(pair.span(), "this setting is given twice"));
+                }
+                Meta::Path(path) if path.is_ident("cache_errors") => {
+                    return Err(syn::Error::new(path.span(), "this setting is given twice"));
+                }
                 other => {
                     return Err(syn::Error::new(
                         other.span(),
@@ -246,10 +258,13 @@ fn string_literal(value: &Expr, message: &str) -> syn::Result<LitStr> {
     }
 }
 
-/// The WIT name of a Rust function name: `fetch_user` is `fetch-user`.
+/// The WIT name of a Rust function name: `fetch_user` is `fetch-user`;
+/// wit-bindgen's `type_` (a WIT name that is a Rust keyword) is `type`.
 fn wit_name(ident: &syn::Ident) -> String {
     let name = ident.to_string();
-    name.strip_prefix("r#").unwrap_or(&name).replace('_', "-")
+    let name = name.strip_prefix("r#").unwrap_or(&name);
+    let name = name.strip_suffix('_').unwrap_or(name);
+    name.replace('_', "-")
 }
 
 /// `#[actor_cache]` / `#[actor_cache(ttl = "10m")]`.
@@ -262,7 +277,10 @@ impl Parse for ActorCacheAttr {
         let mut ttl = None;
         for item in Punctuated::<Meta, Token![,]>::parse_terminated(input)? {
             match &item {
-                Meta::NameValue(pair) if pair.path.is_ident("ttl") && ttl.is_none() => {
+                Meta::NameValue(pair) if pair.path.is_ident("ttl") => {
+                    if ttl.is_some() {
+                        return Err(syn::Error::new(pair.span(), "`ttl` is given twice"));
+                    }
                     ttl = Some(ttl_ms(&pair.value)?);
                 }
                 other => {
@@ -293,6 +311,13 @@ fn actor_cache_fn(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenSt
             "an actor-cache helper returns the value to cache: add `-> T`",
         ));
     };
+    if matches!(**result, syn::Type::Reference(_) | syn::Type::ImplTrait(_)) {
+        return Err(syn::Error::new(
+            result.span(),
+            "an actor-cache helper returns an owned value (it is stored and handed to \
+             other calls): not a reference or `impl Trait`",
+        ));
+    }
     let mut params = Vec::new();
     for input in &sig.inputs {
         match input {
@@ -305,7 +330,12 @@ fn actor_cache_fn(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenSt
             }
             FnArg::Typed(typed) => match &*typed.pat {
                 Pat::Ident(ident) if ident.by_ref.is_none() && ident.subpat.is_none() => {
-                    params.push(ident.ident.clone());
+                    // Spanned at its type: a key part that is not
+                    // `Serialize` is reported there.
+                    let name = &ident.ident;
+                    params.push(quote_spanned! {typed.ty.span()=>
+                        ::activity_sdk::actor_cache::key_part(&#name)
+                    });
                 }
                 other => {
                     return Err(syn::Error::new(
@@ -325,13 +355,18 @@ fn actor_cache_fn(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenSt
         None => quote! { ::core::option::Option::None },
     };
     let (attrs, vis, block) = (&function.attrs, &function.vis, &function.block);
-    Ok(quote_spanned! {sig.ident.span()=>
+    // Hygienic: the key's name cannot collide with an argument's.
+    let key = syn::Ident::new("key", Span::mixed_site());
+    Ok(quote! {
         #(#attrs)*
         #vis #sig {
-            let __activity_sdk_key = ::activity_sdk::actor_cache::encode_key::<#result, _>(&(#(&#params,)*));
+            // The module path keeps same-named helpers of two modules apart.
+            let #key = ::activity_sdk::actor_cache::encode_key::<#result, _>(
+                &(::core::module_path!(), #(#params,)*),
+            );
             ::activity_sdk::actor_cache::Helper::new(#helper)
                 .ttl(#ttl)
-                .get_or_compute_encoded(__activity_sdk_key, move || -> #result #block)
+                .get_or_compute_encoded(#key, move || -> #result #block)
         }
     })
 }
