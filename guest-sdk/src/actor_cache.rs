@@ -112,4 +112,3 @@ pub fn encode_key<R, K: Serialize + ?Sized>(key: &K) -> Option<Vec<u8>> {
 pub fn key_part<T: Serialize + ?Sized>(part: &T) -> &T {
     part
 }
-
