@@ -33,8 +33,9 @@ log() { echo "build-guests: $*" >&2; }
 
 rust_guests() {
     for manifest in examples/*/Cargo.toml; do
-        grep -q 'crate-type = \["cdylib"\]' "$manifest" &&
+        if grep -q 'crate-type = \["cdylib"\]' "$manifest"; then
             sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -n 1
+        fi
     done
 }
 

@@ -14,7 +14,8 @@ scripts/build-guests.sh >/dev/null
 # host too, but have no host tests; every other workspace crate is tested.
 excluded=(--exclude activity-sdk)
 for manifest in examples/*/Cargo.toml; do
-    grep -q 'crate-type = \["cdylib"\]' "$manifest" &&
+    if grep -q 'crate-type = \["cdylib"\]' "$manifest"; then
         excluded+=(--exclude "$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -n 1)")
+    fi
 done
 cargo test --workspace "${excluded[@]}" "$@"
