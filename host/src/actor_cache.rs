@@ -91,6 +91,8 @@ impl ActorCacheScope {
 /// One `fetch` of a helper's result: what its log line and counters name.
 struct Fetch {
     scope: ActorCacheScope,
+    /// The helper's counters, looked up once per fetch.
+    counters: Arc<ExportCounters>,
     helper: String,
     key: CacheKey,
     started: Instant,
@@ -108,10 +110,6 @@ enum Fetched {
 }
 
 impl Fetch {
-    fn counters(&self) -> Arc<ExportCounters> {
-        self.scope.counters(&self.helper)
-    }
-
     /// Counts and logs this fetch like an exported call.
     fn report(&self, fetched: Fetched, detail: Option<&str>) {
         let (outcome, event) = match fetched {
@@ -119,7 +117,7 @@ impl Fetch {
             Fetched::Miss => ("miss", Event::Miss),
             Fetched::Abandoned => ("error", Event::Error),
         };
-        let counters = self.counters();
+        let counters = &self.counters;
         counters.record(event);
         let elapsed_us = self.started.elapsed().as_micros() as u64;
         counters.record_latency(elapsed_us);
@@ -155,7 +153,7 @@ impl Computation {
         };
         let value: Arc<[u8]> = value.into();
         let fetch = &self.fetch;
-        fetch.counters().record(Event::Stored(value.len() as u64));
+        fetch.counters.record(Event::Stored(value.len() as u64));
         fetch
             .scope
             .cache
@@ -193,6 +191,7 @@ impl actor_cache::Host for HostState {
             );
         }
         let fetch = Fetch {
+            counters: scope.counters(&helper),
             scope,
             helper,
             key,
@@ -222,7 +221,7 @@ impl actor_cache::Host for HostState {
                     return Ok(Lookup::Compute(handle));
                 }
                 Role::Waiter(waiter) => {
-                    fetch.counters().record(Event::Wait);
+                    fetch.counters.record(Event::Wait);
                     if let Some(value) = waiter.outcome().await {
                         let detail = "waited for another instance computing it";
                         fetch.report(Fetched::Hit, Some(detail));
