@@ -4,8 +4,8 @@
 //! (if any) keeps serving.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use crate::host::Host;
 
@@ -103,6 +103,22 @@ impl Catalog {
             }
         }
         host.component_names().len()
+    }
+
+    /// Refreshes every `every` in a background task, until the task is
+    /// aborted.
+    pub fn keep_loaded(
+        self: &Arc<Self>,
+        host: &Arc<Host>,
+        every: Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let (catalog, host) = (self.clone(), host.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                catalog.refresh(&host).await;
+            }
+        })
     }
 
     fn named_files(&self) -> std::io::Result<Vec<(String, PathBuf)>> {

@@ -33,6 +33,7 @@ mod sandbox;
 pub mod server;
 pub mod stats;
 pub mod store;
+pub mod temporal;
 
 pub use actor_cache::DEFAULT_ACTOR_CACHE_BYTES;
 pub use capabilities::{Capabilities, DirGrant};

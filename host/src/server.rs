@@ -87,15 +87,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
-    let reload = {
-        let (host, catalog, every) = (host.clone(), catalog.clone(), config.reload_interval);
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(every).await;
-                catalog.refresh(&host).await;
-            }
-        })
-    };
+    let reload = catalog.keep_loaded(&host, config.reload_interval);
     let app = router(host.clone(), catalog, config);
     tracing::info!(%address, "worker listening");
     let served = axum::serve(listener, app)

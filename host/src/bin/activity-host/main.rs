@@ -44,6 +44,10 @@ enum Command {
     /// Run the HTTP worker: serve the components of a directory (or files),
     /// reload them when they change, expose stats, metrics and health.
     Serve(commands::serve::Args),
+    /// Run a Temporal activity worker: every loaded export is an activity
+    /// type that workflows (in any Temporal SDK) call by name, memoized like
+    /// every other call.
+    Temporal(commands::temporal::Args),
     /// Configuration tools.
     #[command(subcommand)]
     Config(commands::config::Command),
@@ -69,6 +73,7 @@ fn main() -> std::process::ExitCode {
             Command::Invalidate(args) => commands::invalidate::run(args).await,
             Command::Stats(args) => commands::stats::run(args).await,
             Command::Serve(args) => commands::serve::run(args).await,
+            Command::Temporal(args) => commands::temporal::run(args).await,
             Command::Config(command) => commands::config::run(command),
         }
     });

@@ -6,11 +6,13 @@ pub mod inspect;
 pub mod invalidate;
 pub mod serve;
 pub mod stats;
+pub mod temporal;
 
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
+use activity_host::catalog::{Sources, stem};
 use activity_host::config::{ConfigFile, StoreSection};
 use activity_host::{
     CachePolicy, CacheStore, Host, HostBuilder, RuleOverride, RulesConfig, StatsRow, Ttl,
@@ -210,4 +212,42 @@ fn file_stem(path: &Path) -> String {
     path.file_stem()
         .map(|stem| stem.to_string_lossy().into_owned())
         .unwrap_or_else(|| "component".to_owned())
+}
+
+/// The components a long-lived worker serves: `--dir`, FILEs, or else the
+/// config file's `[components.NAME] path` entries.
+pub fn component_sources(
+    dir: Option<PathBuf>,
+    files: Vec<PathBuf>,
+    file: &ConfigFile,
+) -> anyhow::Result<Sources> {
+    let named = |files: Vec<PathBuf>| files.into_iter().map(|f| (stem(&f), f)).collect();
+    Ok(match (dir, files) {
+        (Some(dir), files) if files.is_empty() => Sources::Directory(dir),
+        (None, files) if !files.is_empty() => Sources::Files(named(files)),
+        (Some(_), _) => anyhow::bail!("give either --dir or FILEs, not both"),
+        (None, _) if !file.component_files().is_empty() => Sources::Files(file.component_files()),
+        (None, _) => anyhow::bail!(
+            "nothing to serve: give --dir DIR, component FILEs, or [components.NAME] path = … in the config"
+        ),
+    })
+}
+/// Resolves on ctrl-c or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing in-flight calls");
 }

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use activity_host::catalog::{Catalog, Sources, stem};
+use activity_host::catalog::Catalog;
 use activity_host::server::{self, ServerConfig};
 
-use super::{EngineArgs, StoreArgs, host_builder};
+use super::{EngineArgs, StoreArgs, component_sources, host_builder, shutdown_signal};
 
 /// Arguments of `serve`. Each flag overrides the config file's `[server]`
 /// table; `ACTIVITY_HOST_*` variables stand for flags.
@@ -71,16 +71,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .unwrap_or(defaults.call_timeout),
         ..defaults
     };
-    let named = |files: Vec<PathBuf>| files.into_iter().map(|f| (stem(&f), f)).collect();
-    let sources = match (args.dir.or_else(|| section.dir.clone()), args.files) {
-        (Some(dir), files) if files.is_empty() => Sources::Directory(dir),
-        (None, files) if !files.is_empty() => Sources::Files(named(files)),
-        (Some(_), _) => anyhow::bail!("give either --dir or FILEs, not both"),
-        (None, _) if !file.component_files().is_empty() => Sources::Files(file.component_files()),
-        (None, _) => anyhow::bail!(
-            "nothing to serve: give --dir DIR, component FILEs, or [components.NAME] path = … in the config"
-        ),
-    };
+    let sources = component_sources(args.dir.or_else(|| section.dir.clone()), args.files, &file)?;
     let host = Arc::new(host_builder(&file, &args.engine, file.rules(), store)?.build()?);
     let catalog = Arc::new(Catalog::new(sources));
     if catalog.refresh(&host).await == 0 {
@@ -88,24 +79,4 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     server::serve(host, catalog, config, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Resolves on ctrl-c or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
-    tracing::info!("shutting down: finishing in-flight calls");
 }

@@ -1,0 +1,152 @@
+//! One activity task: the export its type names, called through the host's
+//! memoizing path with its payloads as JSON arguments; heartbeats while it
+//! runs; stopped by cancellation or by its start-to-close timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use temporalio_common::protos::coresdk::ActivityHeartbeat;
+use temporalio_common::protos::coresdk::activity_result::ActivityExecutionResult;
+use temporalio_common::protos::coresdk::activity_task::Start;
+use temporalio_sdk_core::Worker;
+use tokio::sync::oneshot;
+use wasmtime::component::Val;
+
+use crate::host::{Host, HostError};
+use crate::json::{args_from_json, to_json};
+use crate::memo::CallOptions;
+
+use super::failures::{Kind, failure};
+use super::names;
+use super::payloads;
+
+/// How often a running activity heartbeats (Temporal's core sends them on,
+/// throttled to the activity's heartbeat timeout). Heartbeats also carry
+/// cancellation back: an activity that never heartbeats is never told.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+
+/// Runs one started activity until it completes, fails, is cancelled (a
+/// message on `cancelled`) or reaches its timeout, and returns what to tell
+/// Temporal. Dropping the call stops the guest at its next epoch tick.
+pub async fn run(
+    host: &Arc<Host>,
+    worker: &Worker,
+    task_token: &[u8],
+    start: &Start,
+    cancelled: oneshot::Receiver<String>,
+) -> ActivityExecutionResult {
+    let call = execute(host, start);
+    tokio::pin!(call);
+    tokio::pin!(cancelled);
+    let deadline = timeout_of(start).map(|t| tokio::time::Instant::now() + t);
+    let beat_every = heartbeat_interval(start);
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + beat_every, beat_every);
+    loop {
+        tokio::select! {
+            result = &mut call => return result,
+            _ = beat.tick() => worker.record_activity_heartbeat(ActivityHeartbeat {
+                task_token: task_token.to_vec(),
+                details: Vec::new(),
+            }),
+            reason = &mut cancelled => {
+                let reason = reason.unwrap_or_else(|_| "worker stopped".to_owned());
+                tracing::info!(%reason, "activity cancelled: guest stopped, nothing cached");
+                return ActivityExecutionResult::cancel_from_details(None);
+            }
+            () = sleep_until(deadline) => {
+                let message = "the activity reached its start-to-close timeout: guest stopped, nothing cached";
+                tracing::warn!("{message}");
+                return ActivityExecutionResult::fail(failure(Kind::GuestTrap, message.to_owned(), None));
+            }
+        }
+    }
+}
+
+/// Resolves, decodes and calls; maps the outcome to a Temporal result.
+async fn execute(host: &Host, start: &Start) -> ActivityExecutionResult {
+    match call(host, start).await {
+        Ok(Some(Val::Result(Err(error)))) => {
+            let details = error.as_deref().map_or(Json::Null, to_json);
+            let message = format!("{} returned an error: {details}", start.activity_type);
+            tracing::warn!(activity = start.activity_type, %details, "activity returned result::err");
+            ActivityExecutionResult::fail(failure(Kind::GuestError, message, Some(&details)))
+        }
+        Ok(Some(Val::Result(Ok(value)))) => ActivityExecutionResult::ok(
+            value
+                .as_deref()
+                .map_or_else(payloads::null, |v| payloads::json(&to_json(v))),
+        ),
+        Ok(Some(value)) => ActivityExecutionResult::ok(payloads::json(&to_json(&value))),
+        Ok(None) => ActivityExecutionResult::ok(payloads::null()),
+        Err((kind, message)) => {
+            tracing::warn!(activity = start.activity_type, kind = kind.as_str(), %message, "activity failed");
+            ActivityExecutionResult::fail(failure(kind, message, None))
+        }
+    }
+}
+
+/// The function's result (`None` for a function without one), or why the
+/// call failed.
+async fn call(host: &Host, start: &Start) -> Result<Option<Val>, (Kind, String)> {
+    let target = names::resolve(host, &start.activity_type)
+        .map_err(|e| (Kind::ActivityNotFound, e.to_string()))?;
+    let loaded = host
+        .component(&target.component)
+        .ok_or_else(|| failed(HostError::UnknownComponent(target.component.clone())))?;
+    let export = loaded
+        .export(&target.export)
+        .map_err(|e| failed(e.into()))?;
+    let json =
+        payloads::arguments(&start.input).map_err(|e| (Kind::InvalidArguments, e.to_string()))?;
+    let args = args_from_json(&json, &export.param_types).map_err(|e| {
+        let message = format!(
+            "invalid arguments for `{}`: {e}; expected {}",
+            start.activity_type, export.signature
+        );
+        (Kind::InvalidArguments, message)
+    })?;
+    let report = host
+        .call_with(
+            &target.component,
+            &target.export,
+            &args,
+            CallOptions::default(),
+        )
+        .await
+        .map_err(failed)?;
+    Ok(report.results.into_iter().next())
+}
+
+fn failed(error: HostError) -> (Kind, String) {
+    (Kind::of(&error), error.to_string())
+}
+
+/// The time an attempt may take: its start-to-close timeout, else its
+/// schedule-to-close timeout.
+fn timeout_of(start: &Start) -> Option<Duration> {
+    [
+        &start.start_to_close_timeout,
+        &start.schedule_to_close_timeout,
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|d| Duration::try_from(*d).ok())
+    .filter(|d| !d.is_zero())
+}
+
+/// Every second, or twice per heartbeat timeout when that is shorter.
+fn heartbeat_interval(start: &Start) -> Duration {
+    start
+        .heartbeat_timeout
+        .and_then(|d| Duration::try_from(d).ok())
+        .filter(|d| !d.is_zero())
+        .map_or(HEARTBEAT_EVERY, |t| HEARTBEAT_EVERY.min(t / 2))
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
