@@ -9,8 +9,10 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+pub mod process;
 pub mod redis;
 pub mod shared;
+pub mod temporal;
 pub mod values;
 pub mod wit;
 pub mod worker;

@@ -3,17 +3,18 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use super::process::LoggedProcess;
 
 /// A running worker process.
 pub struct Worker {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
-    child: Option<Child>,
-    log: tempfile::NamedTempFile,
+    process: LoggedProcess,
     token: Option<String>,
     agent: ureq::Agent,
 }
@@ -44,16 +45,13 @@ impl Worker {
             .unwrap()
             .port();
         let url = format!("http://127.0.0.1:{port}");
-        let log = tempfile::NamedTempFile::new().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_activity-host"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--log-format", "json"])
-            .args(extra)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log.reopen().unwrap())
-            .spawn()
-            .expect("start activity-host serve");
+        let process = LoggedProcess::spawn(
+            Command::new(env!("CARGO_BIN_EXE_activity-host"))
+                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                .args(["--log-format", "json"])
+                .args(extra)
+                .env("RUST_LOG", "info"),
+        );
         let token = extra
             .iter()
             .position(|a| *a == "--token")
@@ -64,8 +62,7 @@ impl Worker {
             .new_agent();
         let worker = Self {
             url,
-            child: Some(child),
-            log,
+            process,
             token,
             agent,
         };
@@ -143,48 +140,22 @@ impl Worker {
 
     /// The worker's per-call log lines so far, parsed.
     pub fn calls(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.log.path())
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|line| line["target"] == "activity_host::call")
-            .collect()
+        self.process.calls()
     }
 
     /// How many lines of the worker's output (log and guest stderr) contain
     /// `needle`.
     pub fn log_lines_with(&self, needle: &str) -> usize {
-        std::fs::read_to_string(self.log.path())
-            .unwrap_or_default()
-            .lines()
-            .filter(|line| line.contains(needle))
-            .count()
+        self.process.log_lines_with(needle)
     }
 
     /// Kills the worker (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.kill();
     }
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
-        let mut child = self.child.take().expect("running");
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        child.wait().unwrap()
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.terminate()
     }
 }

@@ -1,0 +1,162 @@
+//! A real Temporal dev server for one test (`temporal server start-dev`, in
+//! memory, on free loopback ports, stopped by pid when dropped), the real
+//! `activity-host temporal` worker, and the Python driver that runs
+//! workflows on it (tests/temporal/driver.py). `scripts/ensure-temporal.sh`
+//! installs the server and the Python SDK under target/tools/temporal; a
+//! missing toolchain fails the test.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::process::LoggedProcess;
+use super::repo_root;
+
+/// The venv with the `temporal` CLI and a Python with `temporalio`,
+/// installed once per test binary by the project's script.
+fn tools() -> &'static PathBuf {
+    static TOOLS: OnceLock<PathBuf> = OnceLock::new();
+    TOOLS.get_or_init(|| {
+        let status = Command::new(repo_root().join("scripts/ensure-temporal.sh"))
+            .status()
+            .expect("run scripts/ensure-temporal.sh");
+        assert!(status.success(), "scripts/ensure-temporal.sh failed");
+        repo_root().join("target/tools/temporal/bin")
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running dev server.
+pub struct TemporalServer {
+    /// `127.0.0.1:PORT`, the frontend.
+    pub address: String,
+    child: Child,
+    _home: tempfile::TempDir,
+}
+
+impl TemporalServer {
+    /// Starts a server and waits until its `default` namespace answers.
+    pub fn start() -> Self {
+        let cli = tools().join("temporal");
+        let port = free_port();
+        let address = format!("127.0.0.1:{port}");
+        // The server writes a cluster id under $HOME/.config: a fresh home.
+        let home = tempfile::tempdir().unwrap();
+        let child = Command::new(&cli)
+            .args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
+            .args(["--port", &port.to_string()])
+            .args(["--http-port", &free_port().to_string()])
+            .args(["--metrics-port", &free_port().to_string()])
+            .args([
+                "--dynamic-config-value",
+                "frontend.enableServerVersionCheck=false",
+            ])
+            .args(["--log-level", "error"])
+            .env("HOME", home.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the Temporal dev server");
+        let server = Self {
+            address,
+            child,
+            _home: home,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = Command::new(&cli)
+                .args(["operator", "namespace", "describe", "-n", "default"])
+                .args(["--address", &server.address])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ready {
+                return server;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the Temporal dev server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for TemporalServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running `activity-host temporal` worker.
+pub struct TemporalWorker {
+    /// The process and its JSON log.
+    pub process: LoggedProcess,
+}
+
+impl TemporalWorker {
+    /// Starts a worker for `task_queue` of `server` with `args` (component
+    /// files, `--store`, …) and waits until it polls.
+    pub fn start(server: &TemporalServer, task_queue: &str, args: &[&str]) -> Self {
+        let process = LoggedProcess::spawn(
+            Command::new(env!("CARGO_BIN_EXE_activity-host"))
+                .args(["temporal", "--address", &server.address])
+                .args(["--task-queue", task_queue, "--log-format", "json"])
+                .args(["--compile-cache", "off"])
+                .args(args)
+                .env("RUST_LOG", "info"),
+        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while process.log_lines_with("temporal worker polling") == 0 {
+            assert!(
+                process.pid().is_some() && Instant::now() < deadline,
+                "the temporal worker did not start:\n{}",
+                process.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { process }
+    }
+}
+
+/// Runs workflows through the Python driver: `plan` is
+/// `{"runs": [{"workflow": NAME, "arg": …, "cancel_after_s": …}], "concurrent": bool}`.
+/// Returns one JSON object per run, in order: `{"result": …}` or
+/// `{"error": [each failure of the cause chain: {"class", "type", "message", "details", "non_retryable"}]}`.
+pub fn run_workflows(server: &TemporalServer, task_queue: &str, plan: &Value) -> Vec<Value> {
+    let output = Command::new(tools().join("python"))
+        .arg(repo_root().join("tests/temporal/driver.py"))
+        .args([&server.address, task_queue, &plan.to_string()])
+        .output()
+        .expect("run the Python workflow driver");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the workflow driver failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let runs: Vec<Value> = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    assert_eq!(
+        runs.len(),
+        plan["runs"].as_array().map_or(0, Vec::len),
+        "one result per run expected:\n{stdout}"
+    );
+    runs
+}
