@@ -7,13 +7,16 @@
 #        scripts/example.sh inference          seed 000: preloading a model
 #        scripts/example.sh users [STORE]      seed 004: two workflow runs
 #                                              (STORE: memory or redis://…)
+#        scripts/example.sh temporal [STORE]   seed 004 on a real Temporal dev
+#                                              server, workflows in Python
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 name="${1:-}"
 case "$name" in
+    temporal) shift; exec examples/temporal/run.sh "$@" ;;
     add-five | inference | users) shift ;;
-    *) echo "usage: scripts/example.sh add-five|inference|users [ARGS...]" >&2; exit 2 ;;
+    *) echo "usage: scripts/example.sh add-five|inference|users|temporal [ARGS...]" >&2; exit 2 ;;
 esac
 scripts/build-guests.sh "$name" >/dev/null
 cargo run -q -p workflows --bin "$name" -- "$@"

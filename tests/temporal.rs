@@ -237,13 +237,14 @@ fn cancelling_a_workflow_stops_its_running_activity() {
         used < Duration::from_millis(500),
         "the worker used {used:?} of CPU in 1 s"
     );
-    // And it serves the next activity.
-    let runs = run_workflows(
-        &server,
-        "cancel",
-        &json!({"runs": [call("divide", json!([5]), 1)]}),
-    );
-    assert_eq!(runs, [json!({"result": 20})]);
+    // And it serves the next activity, heartbeating: 3 s of work under a
+    // 1 s heartbeat timeout would time out without heartbeats.
+    let slow = json!({
+        "workflow": "CallWorkflow",
+        "arg": {"activity": "slow", "args": [9, 3000], "heartbeat_s": 1},
+    });
+    let runs = run_workflows(&server, "cancel", &json!({"runs": [slow]}));
+    assert_eq!(runs, [json!({"result": 9})]);
 }
 
 /// The CPU time (user + system) process `pid` has used.
