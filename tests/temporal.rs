@@ -42,7 +42,7 @@ fn root_failure(run: &Value) -> &Value {
 fn second_workflow_execution_is_served_from_the_cache() {
     let server = TemporalServer::start();
     let users = guest("users.wasm");
-    let worker = TemporalWorker::start(&server, "users", &[users.to_str().unwrap()]);
+    let mut worker = TemporalWorker::start(&server, "users", &[users.to_str().unwrap()]);
     let story = json!({"workflow": "UserWorkflow", "arg": 123});
     let runs = run_workflows(&server, "users", &json!({"runs": [story, story]}));
 
@@ -68,6 +68,9 @@ fn second_workflow_execution_is_served_from_the_cache() {
         );
         assert_eq!(line["span"]["attempt"], 1, "{line}");
     }
+    // SIGTERM: the worker stops polling and exits cleanly.
+    assert!(worker.process.terminate().success());
+    assert_eq!(worker.process.log_lines_with("temporal worker stopped"), 1);
 }
 
 #[test]
@@ -75,7 +78,15 @@ fn workers_sharing_redis_run_concurrent_equal_inputs_once() {
     let server = TemporalServer::start();
     let redis = RedisServer::start();
     let typed = guest("typed.wasm");
-    let args = [typed.to_str().unwrap(), "--store", &redis.url()];
+    // Four tasks at most per worker: eight concurrent tasks that all wait
+    // for one body land on both workers.
+    let args = [
+        typed.to_str().unwrap(),
+        "--store",
+        &redis.url(),
+        "--max-concurrent-activities",
+        "4",
+    ];
     let workers = [
         TemporalWorker::start(&server, "fleet", &args),
         TemporalWorker::start(&server, "fleet", &args),
@@ -90,8 +101,8 @@ fn workers_sharing_redis_run_concurrent_equal_inputs_once() {
         .map(|w| w.process.log_lines_with("typed: ran slow"))
         .sum();
     assert_eq!(ran, 1, "the body ran once across the fleet");
-    let calls: usize = workers.iter().map(|w| w.process.calls().len()).sum();
-    assert_eq!(calls, 8, "every activity task was a call");
+    let calls: Vec<usize> = workers.iter().map(|w| w.process.calls().len()).collect();
+    assert_eq!(calls, [4, 4], "each worker took its four tasks");
 }
 
 #[test]
@@ -187,16 +198,23 @@ fn an_export_of_two_components_is_named_with_its_component() {
     for name in ["users.wasm", "accounts.wasm"] {
         std::fs::copy(guest("users.wasm"), dir.path().join(name)).unwrap();
     }
-    let _worker = TemporalWorker::start(&server, "two", &["--dir", dir.path().to_str().unwrap()]);
+    let worker = TemporalWorker::start(&server, "two", &["--dir", dir.path().to_str().unwrap()]);
     let plan = json!({"runs": [
-        call("calculate", json!([21]), 1),
+        call("calculate", json!([21]), 3), // not retried: no worker can tell
         call("accounts/calculate", json!([21]), 1),
         call("users/api#calculate", json!([4]), 1),
     ]});
     let runs = run_workflows(&server, "two", &plan);
 
     let ambiguous = root_failure(&runs[0]);
-    assert_eq!(ambiguous["type"], "ActivityNotFound");
+    assert_eq!(ambiguous["type"], "AmbiguousActivity");
+    assert_eq!(ambiguous["non_retryable"], true);
+    assert_eq!(
+        worker
+            .process
+            .log_lines_with("is exported by several components"),
+        1
+    );
     let message = ambiguous["message"].as_str().unwrap();
     assert!(
         message.contains("accounts/calculate, users/calculate"),
@@ -214,7 +232,7 @@ fn cancelling_a_workflow_stops_its_running_activity() {
     let spin = json!({
         "workflow": "CallWorkflow",
         "arg": {"activity": "spin", "args": [], "timeout_s": 120, "heartbeat_s": 2},
-        "cancel_after_s": 2,
+        "cancel_when_started": true,
     });
     let runs = run_workflows(&server, "cancel", &json!({"runs": [spin]}));
 

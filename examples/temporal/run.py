@@ -10,6 +10,7 @@ import asyncio
 import os
 import sys
 import uuid
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -26,6 +27,7 @@ async def story(address: str, task_queue: str, user_id: int) -> None:
                 user_id,
                 id=f"user-workflow-{run}-{uuid.uuid4().hex[:8]}",
                 task_queue=task_queue,
+                execution_timeout=timedelta(minutes=1),
             )
             print(f"workflow execution {run}: {result}", flush=True)
 

@@ -48,9 +48,16 @@ impl LoggedProcess {
             .count()
     }
 
-    /// The process id, while it runs.
+    /// The process id, unless it was killed or terminated.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// Whether the process is still running (it has not exited by itself).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
     }
 
     /// Kills the process (SIGKILL), as a crash would.

@@ -111,7 +111,7 @@ impl TemporalWorker {
     /// Starts a worker for `task_queue` of `server` with `args` (component
     /// files, `--store`, …) and waits until it polls.
     pub fn start(server: &TemporalServer, task_queue: &str, args: &[&str]) -> Self {
-        let process = LoggedProcess::spawn(
+        let mut process = LoggedProcess::spawn(
             Command::new(env!("CARGO_BIN_EXE_activity-host"))
                 .args(["temporal", "--address", &server.address])
                 .args(["--task-queue", task_queue, "--log-format", "json"])
@@ -122,7 +122,7 @@ impl TemporalWorker {
         let deadline = Instant::now() + Duration::from_secs(60);
         while process.log_lines_with("temporal worker polling") == 0 {
             assert!(
-                process.pid().is_some() && Instant::now() < deadline,
+                process.is_running() && Instant::now() < deadline,
                 "the temporal worker did not start:\n{}",
                 process.log()
             );
@@ -133,7 +133,7 @@ impl TemporalWorker {
 }
 
 /// Runs workflows through the Python driver: `plan` is
-/// `{"runs": [{"workflow": NAME, "arg": …, "cancel_after_s": …}], "concurrent": bool}`.
+/// `{"runs": [{"workflow": NAME, "arg": …, "cancel_when_started": bool}], "concurrent": bool}`.
 /// Returns one JSON object per run, in order: `{"result": …}` or
 /// `{"error": [each failure of the cause chain: {"class", "type", "message", "details", "non_retryable"}]}`.
 pub fn run_workflows(server: &TemporalServer, task_queue: &str, plan: &Value) -> Vec<Value> {

@@ -3,7 +3,8 @@
     python driver.py ADDRESS TASK_QUEUE PLAN_JSON
 
 PLAN: {"runs": [{"workflow": "UserWorkflow" | "CallWorkflow", "arg": ...,
-"cancel_after_s": seconds (optional)}], "concurrent": bool}. A Python worker
+"cancel_when_started": bool (optional)}], "concurrent": bool}. A run with
+cancel_when_started is cancelled half a second after its activity started. A Python worker
 for the workflows runs in this process; the activities run in
 `activity-host temporal` on the same task queue.
 Each line: {"result": ...} or {"error": [the failure and its causes]}.
@@ -14,9 +15,11 @@ import json
 import os
 import sys
 import uuid
+from datetime import timedelta
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples", "temporal"))
 
+from temporalio.api.enums.v1 import PendingActivityState  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 from temporalio.exceptions import ApplicationError  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
@@ -25,6 +28,16 @@ from calls import CallWorkflow  # noqa: E402
 from workflows import UserWorkflow  # noqa: E402
 
 WORKFLOWS = {"UserWorkflow": UserWorkflow, "CallWorkflow": CallWorkflow}
+
+
+async def activity_started(handle) -> None:
+    """Waits until the workflow's activity runs on a worker."""
+    while True:
+        description = await handle.describe()
+        pending = description.raw_description.pending_activities
+        if any(a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED for a in pending):
+            return
+        await asyncio.sleep(0.1)
 
 
 def failure_chain(error: BaseException) -> list:
@@ -41,10 +54,15 @@ def failure_chain(error: BaseException) -> list:
 async def run_one(client: Client, task_queue: str, run: dict) -> dict:
     workflow = WORKFLOWS[run["workflow"]]
     handle = await client.start_workflow(
-        workflow.run, run["arg"], id=f"test-{uuid.uuid4().hex}", task_queue=task_queue
+        workflow.run,
+        run["arg"],
+        id=f"test-{uuid.uuid4().hex}",
+        task_queue=task_queue,
+        execution_timeout=timedelta(minutes=2),
     )
-    if "cancel_after_s" in run:
-        await asyncio.sleep(run["cancel_after_s"])
+    if run.get("cancel_when_started"):
+        await activity_started(handle)
+        await asyncio.sleep(0.5)
         await handle.cancel()
     try:
         return {"result": await handle.result()}

@@ -1,6 +1,7 @@
 //! One activity task: the export its type names, called through the host's
 //! memoizing path with its payloads as JSON arguments; heartbeats while it
-//! runs; stopped by cancellation or by its start-to-close timeout.
+//! runs; stopped by cancellation (Temporal's core also cancels an attempt
+//! that outlives its start-to-close or heartbeat timeout).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use crate::json::{args_from_json, to_json};
 use crate::memo::CallOptions;
 
 use super::failures::{Kind, failure};
-use super::names;
+use super::names::{self, NameError};
 use super::payloads;
 
 /// How often a running activity heartbeats (Temporal's core sends them on,
@@ -26,9 +27,9 @@ use super::payloads;
 /// cancellation back: an activity that never heartbeats is never told.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 
-/// Runs one started activity until it completes, fails, is cancelled (a
-/// message on `cancelled`) or reaches its timeout, and returns what to tell
-/// Temporal. Dropping the call stops the guest at its next epoch tick.
+/// Runs one started activity until it completes, fails or is cancelled (a
+/// message on `cancelled`), and returns what to tell Temporal. Dropping the
+/// call stops the guest at its next epoch tick.
 pub async fn run(
     host: &Arc<Host>,
     worker: &Worker,
@@ -39,7 +40,6 @@ pub async fn run(
     let call = execute(host, start);
     tokio::pin!(call);
     tokio::pin!(cancelled);
-    let deadline = timeout_of(start).map(|t| tokio::time::Instant::now() + t);
     let beat_every = heartbeat_interval(start);
     let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + beat_every, beat_every);
     loop {
@@ -49,15 +49,9 @@ pub async fn run(
                 task_token: task_token.to_vec(),
                 details: Vec::new(),
             }),
-            reason = &mut cancelled => {
-                let reason = reason.unwrap_or_else(|_| "worker stopped".to_owned());
+            Ok(reason) = &mut cancelled => {
                 tracing::info!(%reason, "activity cancelled: guest stopped, nothing cached");
                 return ActivityExecutionResult::cancel_from_details(None);
-            }
-            () = sleep_until(deadline) => {
-                let message = "the activity reached its start-to-close timeout: guest stopped, nothing cached";
-                tracing::warn!("{message}");
-                return ActivityExecutionResult::fail(failure(Kind::GuestTrap, message.to_owned(), None));
             }
         }
     }
@@ -89,8 +83,13 @@ async fn execute(host: &Host, start: &Start) -> ActivityExecutionResult {
 /// The function's result (`None` for a function without one), or why the
 /// call failed.
 async fn call(host: &Host, start: &Start) -> Result<Option<Val>, (Kind, String)> {
-    let target = names::resolve(host, &start.activity_type)
-        .map_err(|e| (Kind::ActivityNotFound, e.to_string()))?;
+    let target = names::resolve(host, &start.activity_type).map_err(|e| {
+        let kind = match e {
+            NameError::Ambiguous { .. } => Kind::AmbiguousActivity,
+            NameError::Unknown { .. } | NameError::Export(_) => Kind::ActivityNotFound,
+        };
+        (kind, e.to_string())
+    })?;
     let loaded = host
         .component(&target.component)
         .ok_or_else(|| failed(HostError::UnknownComponent(target.component.clone())))?;
@@ -122,31 +121,13 @@ fn failed(error: HostError) -> (Kind, String) {
     (Kind::of(&error), error.to_string())
 }
 
-/// The time an attempt may take: its start-to-close timeout, else its
-/// schedule-to-close timeout.
-fn timeout_of(start: &Start) -> Option<Duration> {
-    [
-        &start.start_to_close_timeout,
-        &start.schedule_to_close_timeout,
-    ]
-    .into_iter()
-    .flatten()
-    .find_map(|d| Duration::try_from(*d).ok())
-    .filter(|d| !d.is_zero())
-}
-
-/// Every second, or twice per heartbeat timeout when that is shorter.
+/// Every second, or twice per heartbeat timeout when that is shorter (but
+/// not more often than every millisecond).
 fn heartbeat_interval(start: &Start) -> Duration {
     start
         .heartbeat_timeout
         .and_then(|d| Duration::try_from(d).ok())
         .filter(|d| !d.is_zero())
         .map_or(HEARTBEAT_EVERY, |t| HEARTBEAT_EVERY.min(t / 2))
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
+        .max(Duration::from_millis(1))
 }

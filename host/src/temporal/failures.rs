@@ -8,7 +8,8 @@
 //! | `GuestTrap` | the guest trapped, ran out of memory or time, or could not start | yes |
 //! | `InvalidArguments` | the payloads do not fit the function's parameters | no |
 //! | `ActivityNotFound` | no loaded component exports the activity type | yes (another worker may serve it) |
-//! | `HostError` | anything else on this worker | yes |
+//! | `AmbiguousActivity` | several loaded components export it: name the component | no |
+//! | `HostError` | anything else on this worker (such as a panic) | yes |
 
 use serde_json::Value as Json;
 use temporalio_common::protos::temporal::api::common::v1::Payloads;
@@ -32,6 +33,8 @@ pub enum Kind {
     InvalidArguments,
     /// No export answers to the activity type.
     ActivityNotFound,
+    /// Several components' exports answer to it.
+    AmbiguousActivity,
     /// Anything else.
     HostError,
 }
@@ -44,13 +47,14 @@ impl Kind {
             Kind::GuestTrap => "GuestTrap",
             Kind::InvalidArguments => "InvalidArguments",
             Kind::ActivityNotFound => "ActivityNotFound",
+            Kind::AmbiguousActivity => "AmbiguousActivity",
             Kind::HostError => "HostError",
         }
     }
 
     /// Whether retrying can help.
     fn retryable(self) -> bool {
-        self != Kind::InvalidArguments
+        !matches!(self, Kind::InvalidArguments | Kind::AmbiguousActivity)
     }
 
     /// The kind of a host call's error.

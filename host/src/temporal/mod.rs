@@ -9,18 +9,21 @@
 //! they take any activity type by name.
 
 mod activity;
-pub mod failures;
-pub mod names;
-pub mod payloads;
+mod failures;
+mod names;
+mod payloads;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
+use futures_util::FutureExt;
 use temporalio_client::{Connection, ConnectionOptions};
 use temporalio_common::protos::coresdk::ActivityTaskCompletion;
+use temporalio_common::protos::coresdk::activity_result::ActivityExecutionResult;
 use temporalio_common::protos::coresdk::activity_task::{ActivityTask, activity_task};
 use temporalio_common::worker::WorkerTaskTypes;
 use temporalio_sdk_core::{
@@ -33,6 +36,7 @@ use tracing::Instrument;
 
 use crate::catalog::Catalog;
 use crate::host::Host;
+use failures::{Kind, failure};
 
 /// Where and how the worker polls.
 #[derive(Clone, Debug)]
@@ -92,16 +96,16 @@ pub async fn run(
         let worker = worker.clone();
         tokio::spawn(async move {
             shutdown.await;
-            tracing::info!("shutting down: no new activity tasks; finishing running ones");
             worker.initiate_shutdown();
         })
     };
     let polled = poll(&host, &worker).await;
     reload.abort();
     stopper.abort();
-    worker.shutdown().await;
-    if let Ok(worker) = Arc::try_unwrap(worker) {
-        worker.finalize_shutdown().await;
+    let _ = stopper.await;
+    match Arc::try_unwrap(worker) {
+        Ok(worker) => worker.finalize_shutdown().await,
+        Err(worker) => worker.shutdown().await,
     }
     if let Err(error) = host.flush_stats().await {
         tracing::warn!(%error, "counters not added to the store's shared counters");
@@ -119,6 +123,12 @@ async fn connect(config: &TemporalConfig) -> anyhow::Result<(CoreRuntime, Worker
         format!("http://{}", config.address)
     };
     let url = Url::parse(&url).with_context(|| format!("bad address `{}`", config.address))?;
+    if url.scheme() != "http" {
+        anyhow::bail!(
+            "`{}`: only plain connections (HOST:PORT or http://) are supported, not TLS",
+            config.address
+        );
+    }
     let identity = config.identity.clone().unwrap_or_else(default_identity);
     let options = ConnectionOptions::new(url)
         .identity(identity)
@@ -152,21 +162,29 @@ async fn connect(config: &TemporalConfig) -> anyhow::Result<(CoreRuntime, Worker
 }
 
 /// Polls until the worker shuts down; each started activity runs in its own
-/// task, a cancellation reaches it through its switch.
+/// task, a cancellation reaches it through its switch. A polling error ends
+/// the worker: it stops taking tasks, lets the running ones finish (core
+/// reports the end of polling only then), and returns the error.
 async fn poll(host: &Arc<Host>, worker: &Arc<Worker>) -> anyhow::Result<()> {
     let running = Running::default();
     let mut tasks = JoinSet::new();
-    let result = loop {
-        let task = match worker.poll_activity_task().await {
-            Ok(task) => task,
-            Err(PollError::ShutDown) => break Ok(()),
-            Err(error) => break Err(anyhow::Error::from(error).context("polling Temporal")),
-        };
-        while tasks.try_join_next().is_some() {}
-        dispatch(host, worker, &running, &mut tasks, task);
-    };
+    let mut failed = None;
+    loop {
+        match worker.poll_activity_task().await {
+            Ok(task) => {
+                while tasks.try_join_next().is_some() {}
+                dispatch(host, worker, &running, &mut tasks, task);
+            }
+            Err(PollError::ShutDown) => break,
+            Err(error) => {
+                tracing::error!(%error, "polling Temporal failed: stopping the worker");
+                failed.get_or_insert(anyhow::Error::from(error).context("polling Temporal"));
+                worker.initiate_shutdown();
+            }
+        }
+    }
     while tasks.join_next().await.is_some() {}
-    result
+    failed.map_or(Ok(()), Err)
 }
 
 /// Starts or cancels the activity `task` names.
@@ -194,7 +212,16 @@ fn dispatch(
             let (host, worker, running) = (host.clone(), worker.clone(), running.clone());
             tasks.spawn(
                 async move {
-                    let result = activity::run(&host, &worker, &token, &start, cancelled).await;
+                    let run = activity::run(&host, &worker, &token, &start, cancelled);
+                    // A panic must still complete the task, or core would
+                    // wait for it forever (and so would shutdown).
+                    let result = AssertUnwindSafe(run)
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|_| {
+                            let message = "the worker panicked running this activity".to_owned();
+                            ActivityExecutionResult::fail(failure(Kind::HostError, message, None))
+                        });
                     lock(&running).remove(&token);
                     let completion = ActivityTaskCompletion {
                         task_token: token,

@@ -232,6 +232,7 @@ pub fn component_sources(
         ),
     })
 }
+
 /// Resolves on ctrl-c or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = async {
