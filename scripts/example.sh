@@ -9,6 +9,7 @@
 #                                              (STORE: memory or redis://…)
 #        scripts/example.sh temporal [STORE]   seed 004 on a real Temporal dev
 #                                              server, workflows in Python
+#        scripts/example.sh temporal --bench   hit vs. bare activity through it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

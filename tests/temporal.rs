@@ -6,12 +6,12 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::guest;
 use support::redis::RedisServer;
 use support::temporal::{TemporalServer, TemporalWorker, run_workflows};
+use support::{activity_host, guest};
 
 /// A run of `CallWorkflow`: `activity(args…)` with `attempts` tries.
 fn call(activity: &str, args: Value, attempts: u32) -> Value {
@@ -103,6 +103,34 @@ fn workers_sharing_redis_run_concurrent_equal_inputs_once() {
     assert_eq!(ran, 1, "the body ran once across the fleet");
     let calls: Vec<usize> = workers.iter().map(|w| w.process.calls().len()).collect();
     assert_eq!(calls, [4, 4], "each worker took its four tasks");
+
+    // While they keep running, the workers add their counters to the shared
+    // ones (every 10 s): one miss and seven hits across the fleet.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let stats = activity_host(&["stats", "--store", &redis.url()]);
+        let slow = stats
+            .stderr
+            .lines()
+            .find(|l| l.contains("#slow"))
+            .map(|line| {
+                let counts: Vec<u64> = line
+                    .split_whitespace()
+                    .skip(2)
+                    .map(|n| n.parse().unwrap())
+                    .collect();
+                (counts[0], counts[1]) // hits, misses
+            });
+        if slow == Some((7, 1)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "shared counters: {}",
+            stats.stderr
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 #[test]

@@ -6,16 +6,26 @@
 # hits. Everything is stopped at the end.
 #
 # Usage: examples/temporal/run.sh [STORE]    (memory by default, or redis://…)
+#        examples/temporal/run.sh --bench   (bench.py instead of the story:
+#                                           medians and ratios, release build)
 # Called by scripts/example.sh temporal.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$here/../.."
 cd "$root"
-store="${1:-memory}"
+if [ "${1:-}" = --bench ]; then
+    # Release build; the typed component's slow function; no per-call lines.
+    store=memory profile=release script=bench.py guests=(users typed)
+    export RUST_LOG="${RUST_LOG:-warn,activity_host::temporal=info}"
+    cargo build -q --release -p activity-host
+else
+    store="${1:-memory}" profile=debug script=run.py guests=(users)
+    cargo build -q -p activity-host
+fi
 
 scripts/ensure-temporal.sh
-component="$(scripts/build-guests.sh users | grep '/users.wasm$')"
-cargo build -q -p activity-host
+components=()
+while read -r built; do components+=("$built"); done < <(scripts/build-guests.sh "${guests[@]}")
 tools=target/tools/temporal/bin
 free_port() { "$tools/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port="$(free_port)"
@@ -52,11 +62,11 @@ wait_for "$server" "the Temporal dev server" \
 
 echo "== activity-host temporal --task-queue my-queue --store $store (its log below)" >&2
 log="$scratch/worker.log"
-target/debug/activity-host temporal --address "$address" --task-queue my-queue \
-    --store "$store" "$component" 2> >(tee "$log" >&2) &
+"target/$profile/activity-host" temporal --address "$address" --task-queue my-queue \
+    --store "$store" "${components[@]}" 2> >(tee "$log" >&2) &
 worker=$!
 wait_for "$worker" "activity-host temporal" grep -q "temporal worker polling" "$log"
 
-echo "== UserWorkflow, twice with user 123 (examples/temporal/run.py)" >&2
+echo "== examples/temporal/$script" >&2
 cd "$here"
-"$root/$tools/python" run.py --address "$address" --task-queue my-queue
+"$root/$tools/python" "$script" --address "$address" --task-queue my-queue

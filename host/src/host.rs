@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 use wasmtime::component::Val;
@@ -391,6 +392,21 @@ impl Host {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Flushes the counters ([`Host::flush_stats`]) every `every` in a
+    /// background task, until the task is aborted: long-lived workers keep
+    /// the shared counters current.
+    pub fn keep_flushing_stats(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let host = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(error) = host.flush_stats().await {
+                    tracing::warn!(%error, "counters not added to the store's shared counters");
+                }
+            }
+        })
     }
 
     /// Whether every store is serving requests (a shared store may be down).

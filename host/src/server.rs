@@ -57,6 +57,9 @@ pub struct ServerConfig {
     pub call_timeout: Duration,
     /// How often component files are checked for changes (default 1 s).
     pub reload_interval: Duration,
+    /// How often this worker's counters are added to the store's shared
+    /// counters (default 10 s; also when the worker stops).
+    pub stats_flush_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +70,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1 << 20,
             call_timeout: Duration::from_secs(30),
             reload_interval: Duration::from_secs(1),
+            stats_flush_interval: Duration::from_secs(10),
         }
     }
 }
@@ -88,12 +92,14 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
     let reload = catalog.keep_loaded(&host, config.reload_interval);
+    let flush = host.keep_flushing_stats(config.stats_flush_interval);
     let app = router(host.clone(), catalog, config);
     tracing::info!(%address, "worker listening");
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     reload.abort();
+    flush.abort();
     if let Err(error) = host.flush_stats().await {
         tracing::warn!(%error, "counters not added to the store's shared counters");
     }

@@ -53,11 +53,15 @@ pub struct TemporalConfig {
     pub max_concurrent: usize,
     /// How often component files are checked for changes.
     pub reload_interval: Duration,
+    /// How often this worker's counters are added to the store's shared
+    /// counters (`activity-host stats`; also when the worker stops).
+    pub stats_flush_interval: Duration,
 }
 
 impl TemporalConfig {
     /// A config for `task_queue` at `address` in namespace `default`, with
-    /// up to 100 concurrent activities.
+    /// up to 100 concurrent activities; files checked every 2 s, counters
+    /// flushed every 10 s.
     pub fn new(address: &str, task_queue: &str) -> Self {
         Self {
             address: address.to_owned(),
@@ -66,6 +70,7 @@ impl TemporalConfig {
             identity: None,
             max_concurrent: 100,
             reload_interval: Duration::from_secs(2),
+            stats_flush_interval: Duration::from_secs(10),
         }
     }
 }
@@ -92,6 +97,7 @@ pub async fn run(
         "temporal worker polling"
     );
     let reload = catalog.keep_loaded(&host, config.reload_interval);
+    let flush = host.keep_flushing_stats(config.stats_flush_interval);
     let stopper = {
         let worker = worker.clone();
         tokio::spawn(async move {
@@ -101,6 +107,7 @@ pub async fn run(
     };
     let polled = poll(&host, &worker).await;
     reload.abort();
+    flush.abort();
     stopper.abort();
     let _ = stopper.await;
     match Arc::try_unwrap(worker) {
