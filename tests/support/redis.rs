@@ -207,7 +207,8 @@ impl RedisCluster {
     }
 }
 
-fn free_port() -> u16 {
+/// A free loopback port, for any server a test starts.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -5,7 +5,6 @@
 //! installs the server and the Python SDK under target/tools/temporal; a
 //! missing toolchain fails the test.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -14,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::process::LoggedProcess;
+use super::redis::free_port;
 use super::repo_root;
 
 /// The venv with the `temporal` CLI and a Python with `temporalio`,
@@ -27,14 +27,6 @@ fn tools() -> &'static PathBuf {
         assert!(status.success(), "scripts/ensure-temporal.sh failed");
         repo_root().join("target/tools/temporal/bin")
     })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A running dev server.

@@ -1,7 +1,6 @@
 //! A real `activity-host serve` process for one test, on a free loopback
 //! port, stopped when dropped.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -9,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::process::LoggedProcess;
+use super::redis::free_port;
 
 /// A running worker process.
 pub struct Worker {
@@ -39,11 +39,7 @@ impl Worker {
 
     /// Starts `activity-host serve` with `extra` flags (and a free port).
     pub fn start_with(extra: &[&str]) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
         let process = LoggedProcess::spawn(
             Command::new(env!("CARGO_BIN_EXE_activity-host"))

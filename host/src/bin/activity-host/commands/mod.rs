@@ -214,23 +214,39 @@ fn file_stem(path: &Path) -> String {
         .unwrap_or_else(|| "component".to_owned())
 }
 
-/// The components a long-lived worker serves: `--dir`, FILEs, or else the
-/// config file's `[components.NAME] path` entries.
-pub fn component_sources(
+/// The components a long-lived worker serves.
+#[derive(clap::Args)]
+pub struct ComponentSources {
+    /// Serve every `.wasm` file in this directory (new and changed files are
+    /// loaded while running) [default: the config file's `[server] dir`].
+    #[arg(long, env = "ACTIVITY_HOST_DIR", value_name = "DIR")]
     dir: Option<PathBuf>,
+
+    /// Serve these component files (instead of --dir; without either, the
+    /// config file's `[components.NAME] path` entries are served).
+    #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
-    file: &ConfigFile,
-) -> anyhow::Result<Sources> {
-    let named = |files: Vec<PathBuf>| files.into_iter().map(|f| (stem(&f), f)).collect();
-    Ok(match (dir, files) {
-        (Some(dir), files) if files.is_empty() => Sources::Directory(dir),
-        (None, files) if !files.is_empty() => Sources::Files(named(files)),
-        (Some(_), _) => anyhow::bail!("give either --dir or FILEs, not both"),
-        (None, _) if !file.component_files().is_empty() => Sources::Files(file.component_files()),
-        (None, _) => anyhow::bail!(
-            "nothing to serve: give --dir DIR, component FILEs, or [components.NAME] path = … in the config"
-        ),
-    })
+}
+
+impl ComponentSources {
+    /// `--dir`, the FILEs, else the config `file`'s `[server] dir`, else its
+    /// `[components.NAME] path` entries.
+    pub fn sources(self, file: &ConfigFile) -> anyhow::Result<Sources> {
+        let named = |files: Vec<PathBuf>| files.into_iter().map(|f| (stem(&f), f)).collect();
+        Ok(
+            match (self.dir.or_else(|| file.server.dir.clone()), self.files) {
+                (Some(dir), files) if files.is_empty() => Sources::Directory(dir),
+                (None, files) if !files.is_empty() => Sources::Files(named(files)),
+                (Some(_), _) => anyhow::bail!("give either --dir or FILEs, not both"),
+                (None, _) if !file.component_files().is_empty() => {
+                    Sources::Files(file.component_files())
+                }
+                (None, _) => anyhow::bail!(
+                    "nothing to serve: give --dir DIR, component FILEs, or [components.NAME] path = … in the config"
+                ),
+            },
+        )
+    }
 }
 
 /// Resolves on ctrl-c or SIGTERM.

@@ -1,7 +1,6 @@
 //! `activity-host serve`: the long-lived HTTP worker.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +8,7 @@ use std::time::Duration;
 use activity_host::catalog::Catalog;
 use activity_host::server::{self, ServerConfig};
 
-use super::{EngineArgs, StoreArgs, component_sources, host_builder, shutdown_signal};
+use super::{ComponentSources, EngineArgs, StoreArgs, host_builder, shutdown_signal};
 
 /// Arguments of `serve`. Each flag overrides the config file's `[server]`
 /// table; `ACTIVITY_HOST_*` variables stand for flags.
@@ -21,15 +20,8 @@ pub struct Args {
     #[command(flatten)]
     engine: EngineArgs,
 
-    /// Serve every `.wasm` file in this directory (new and changed files are
-    /// loaded while serving).
-    #[arg(long, env = "ACTIVITY_HOST_DIR", value_name = "DIR")]
-    dir: Option<PathBuf>,
-
-    /// Serve these component files (instead of --dir; without either, the
-    /// config file's `[components.NAME] path` entries are served).
-    #[arg(value_name = "FILE")]
-    files: Vec<PathBuf>,
+    #[command(flatten)]
+    components: ComponentSources,
 
     /// Address to listen on [default: 127.0.0.1:8080, this machine only].
     #[arg(long, env = "ACTIVITY_HOST_LISTEN", value_name = "ADDR")]
@@ -71,7 +63,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .unwrap_or(defaults.call_timeout),
         ..defaults
     };
-    let sources = component_sources(args.dir.or_else(|| section.dir.clone()), args.files, &file)?;
+    let sources = args.components.sources(&file)?;
     let host = Arc::new(host_builder(&file, &args.engine, file.rules(), store)?.build()?);
     let catalog = Arc::new(Catalog::new(sources));
     if catalog.refresh(&host).await == 0 {

@@ -1,13 +1,12 @@
 //! `activity-host temporal`: a Temporal activity worker.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use activity_host::catalog::Catalog;
 use activity_host::temporal::{self, TemporalConfig};
 
-use super::{EngineArgs, StoreArgs, component_sources, host_builder, shutdown_signal};
+use super::{ComponentSources, EngineArgs, StoreArgs, host_builder, shutdown_signal};
 
 /// Arguments of `temporal`. `ACTIVITY_HOST_*` variables stand for flags.
 #[derive(clap::Args)]
@@ -49,25 +48,14 @@ pub struct Args {
     )]
     max_concurrent_activities: usize,
 
-    /// Serve every `.wasm` file in this directory (new and changed files are
-    /// loaded while running).
-    #[arg(long, env = "ACTIVITY_HOST_DIR", value_name = "DIR")]
-    dir: Option<PathBuf>,
-
-    /// Serve these component files (instead of --dir; without either, the
-    /// config file's `[components.NAME] path` entries are served).
-    #[arg(value_name = "FILE")]
-    files: Vec<PathBuf>,
+    #[command(flatten)]
+    components: ComponentSources,
 }
 
 /// Loads the components and runs activity tasks until SIGTERM or ctrl-c.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (file, store) = args.store.open()?;
-    let sources = component_sources(
-        args.dir.or_else(|| file.server.dir.clone()),
-        args.files,
-        &file,
-    )?;
+    let sources = args.components.sources(&file)?;
     let host = Arc::new(host_builder(&file, &args.engine, file.rules(), store)?.build()?);
     let catalog = Arc::new(Catalog::new(sources));
     if catalog.refresh(&host).await == 0 {
