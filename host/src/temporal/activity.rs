@@ -14,6 +14,7 @@ use temporalio_sdk_core::Worker;
 use tokio::sync::oneshot;
 use wasmtime::component::Val;
 
+use crate::component::ExportLookupError;
 use crate::host::{Host, HostError};
 use crate::json::{args_from_json, to_json};
 use crate::memo::CallOptions;
@@ -85,8 +86,11 @@ async fn execute(host: &Host, start: &Start) -> ActivityExecutionResult {
 async fn call(host: &Host, start: &Start) -> Result<Option<Val>, (Kind, String)> {
     let target = names::resolve(host, &start.activity_type).map_err(|e| {
         let kind = match e {
-            NameError::Ambiguous { .. } => Kind::AmbiguousActivity,
-            NameError::Unknown { .. } | NameError::Export(_) => Kind::ActivityNotFound,
+            NameError::Ambiguous { .. }
+            | NameError::Export(ExportLookupError::Ambiguous { .. }) => Kind::AmbiguousActivity,
+            NameError::Unknown { .. } | NameError::Export(ExportLookupError::Unknown { .. }) => {
+                Kind::ActivityNotFound
+            }
         };
         (kind, e.to_string())
     })?;

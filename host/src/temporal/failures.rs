@@ -8,7 +8,7 @@
 //! | `GuestTrap` | the guest trapped, ran out of memory or time, or could not start | yes |
 //! | `InvalidArguments` | the payloads do not fit the function's parameters | no |
 //! | `ActivityNotFound` | no loaded component exports the activity type | yes (another worker may serve it) |
-//! | `AmbiguousActivity` | several loaded components export it: name the component | no |
+//! | `AmbiguousActivity` | it matches several exports (of several components, or of one) | no |
 //! | `HostError` | anything else on this worker (such as a panic) | yes |
 
 use serde_json::Value as Json;
@@ -33,7 +33,7 @@ pub enum Kind {
     InvalidArguments,
     /// No export answers to the activity type.
     ActivityNotFound,
-    /// Several components' exports answer to it.
+    /// Several exports answer to it.
     AmbiguousActivity,
     /// Anything else.
     HostError,

@@ -183,11 +183,12 @@ async fn poll(host: &Arc<Host>, worker: &Arc<Worker>) -> anyhow::Result<()> {
                 dispatch(host, worker, &running, &mut tasks, task);
             }
             Err(PollError::ShutDown) => break,
-            Err(error) => {
+            Err(error) if failed.is_none() => {
                 tracing::error!(%error, "polling Temporal failed: stopping the worker");
-                failed.get_or_insert(anyhow::Error::from(error).context("polling Temporal"));
+                failed = Some(anyhow::Error::from(error).context("polling Temporal"));
                 worker.initiate_shutdown();
             }
+            Err(error) => tracing::debug!(%error, "polling Temporal failed again while stopping"),
         }
     }
     while tasks.join_next().await.is_some() {}
