@@ -22,7 +22,7 @@ if ! command -v wrk >/dev/null; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk >&2
 fi
 
-cargo build -q -p activity-host
+cargo build -q -p activity-host-cli
 HOST=target/debug/activity-host
 DIR=$(mktemp -d)
 cp "$(scripts/build-guests.sh users)" "$(scripts/build-guests.sh typed)" "$DIR/"

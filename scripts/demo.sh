@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "Building the host (cargo build -p activity-host)"
-cargo build -q -p activity-host
+step "Building the host (cargo build -p activity-host-cli)"
+cargo build -q -p activity-host-cli
 HOST=target/debug/activity-host
 
 step "Building the example activities (scripts/build-guests.sh)"

@@ -24,7 +24,7 @@ if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -qx "schemathesis, ve
     "$VENV/bin/pip" install -q "schemathesis==$VERSION"
 fi
 
-cargo build -q -p activity-host
+cargo build -q -p activity-host-cli
 DIR=$(mktemp -d)
 cp "$(scripts/build-guests.sh users)" "$(scripts/build-guests.sh typed)" "$DIR/"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

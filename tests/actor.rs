@@ -4,7 +4,7 @@
 //! computing instance traps, isolation between components, and helpers in
 //! the log and stats.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

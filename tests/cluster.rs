@@ -1,12 +1,12 @@
 //! The Redis store against a real three-node Redis Cluster: entries spread
 //! over the nodes, hits, invalidation and single-flight across hosts.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 
-use activity_host::store::{RedisConfig, RedisStore};
 use activity_host::{Host, MemoryOutputPipe, Outcome, Val};
+use activity_host::{RedisConfig, RedisStore};
 use support::guest;
 use support::redis::RedisCluster;
 use support::shared::{fetch, invalidation_is_shared};

@@ -3,13 +3,12 @@
 //! exporting `f: func(a: T) -> T` (wit-component's dummy module), reads the
 //! type back through wasmtime, then checks many generated values of it.
 
-mod support;
+use crate::support;
 
+use activity_host::DecodeError;
 use activity_host::Val;
-use activity_host::codec::{
-    DecodeError, ENTRY_HEADER_LEN, decode_entry, encode_entry, encode_key_args,
-};
-use activity_host::json::{from_json, to_json};
+use activity_host::internals::{ENTRY_HEADER_LEN, decode_entry, encode_entry, encode_key_args};
+use activity_host::{from_json, to_json};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use support::values::{arb_val, canonical, rebuilt};

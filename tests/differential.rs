@@ -2,9 +2,9 @@
 //! thousands of generated arguments, returns exactly the same values cached
 //! (the miss and the hit) as uncached. "Exactly" includes float bits.
 
-mod support;
+use crate::support;
 
-use activity_host::codec::encode_entry;
+use activity_host::internals::encode_entry;
 use activity_host::{
     ActivityExport, CachePolicy, Host, MemoryOutputPipe, Outcome, RuleOverride, RulesConfig, Val,
 };

@@ -3,7 +3,7 @@
 //! identical misses spread over the fleet run the body once, and a worker
 //! that dies holding the lease is taken over.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -14,13 +14,13 @@
 //! rounds of proptest cases; failures are shrunk and their seeds kept in
 //! `tests/fuzz-regressions/`, which every later run replays first.
 
-mod support;
+use crate::support;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use activity_host::codec::{decode_entry, encode_entry};
-use activity_host::json::{args_from_json, to_json};
+use activity_host::internals::args_from_json;
+use activity_host::internals::{decode_entry, encode_entry};
+use activity_host::to_json;
 use activity_host::{CachePolicy, Host, MemoryOutputPipe, Outcome, RuleOverride, RulesConfig, Val};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
@@ -177,8 +177,8 @@ fn fuzz<S: Strategy>(
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
-    let regressions = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fuzz-regressions")
+    let regressions = support::repo_root()
+        .join("tests/fuzz-regressions")
         .join(format!("{target}.txt"));
     let regressions: &'static str =
         Box::leak(regressions.to_string_lossy().into_owned().into_boxed_str());

@@ -8,12 +8,12 @@
 //! compiled components in `target/test-compile-cache`: the first run of this
 //! test compiles them, later runs load them from there.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 
-use activity_host::store::{RedisConfig, RedisStore};
 use activity_host::{CacheStore, Host, MemoryOutputPipe, Outcome, Val};
+use activity_host::{RedisConfig, RedisStore};
 use support::redis::RedisServer;
 use support::{guest, repo_root};
 

@@ -2,15 +2,15 @@
 //! library: single-flight, errors and traps, ignored parameters, refresh,
 //! invalidation, damaged entries, function identity, stats.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 
-use activity_host::store::{MemoryStore, Slot};
 use activity_host::{
     CachePolicy, CacheStore, CallOptions, Host, HostError, InstanceMode, LoadError,
     MemoryOutputPipe, Outcome, RuleOverride, RulesConfig, Val, WarmConfig,
 };
+use activity_host::{MemoryStore, Slot};
 use support::guest;
 
 /// A host with the typed fixture loaded as `typed`, its guest output
@@ -704,7 +704,7 @@ async fn guests_reach_only_the_directories_and_variables_granted_to_them() {
     assert!(!granted_dir.path().join("new.txt").exists());
     assert_eq!(
         wave(&some, r#"env-var("CARGO_PKG_NAME")"#).await,
-        Val::Option(Some(Box::new(Val::String("activity-host".into()))))
+        Val::Option(Some(Box::new(Val::String(env!("CARGO_PKG_NAME").into()))))
     );
     assert_eq!(
         wave(&some, r#"env-var("CARGO_MANIFEST_DIR")"#).await,

@@ -2,13 +2,13 @@
 //! worker processes, invalidated from another process, and harmless when
 //! Redis dies, hangs, restarts or holds garbage.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use activity_host::store::{RedisConfig, RedisStore};
 use activity_host::{CacheStore, Host, MemoryOutputPipe, Outcome, Val};
+use activity_host::{RedisConfig, RedisStore};
 use support::redis::RedisServer;
 use support::shared::{fetch, invalidation_is_shared};
 use support::{activity_host, guest};
@@ -290,7 +290,7 @@ fn stats_add_up_the_counters_of_every_worker_process() {
 
 /// Two library hosts with the in-memory tier in front of `server`.
 async fn tiered_host(server: &RedisServer, rules: activity_host::RulesConfig) -> Host {
-    use activity_host::store::{MemoryStore, TieredStore};
+    use activity_host::{MemoryStore, TieredStore};
     let mut config = RedisConfig::new(server.url());
     config.breaker_window = Duration::from_millis(200);
     let redis = RedisStore::new(&config).unwrap();

@@ -4,7 +4,7 @@
 //! Every test checks printed workflow results and the guest bodies' own
 //! "ran" lines, not only exit codes.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

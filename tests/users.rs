@@ -1,7 +1,7 @@
 //! End to end on the real `examples/users` component: the `activity-host`
 //! binary and the library, with the in-memory store.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The HTTP worker as operators run it: a real `activity-host serve` process
 //! serving real components from a directory.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;
@@ -549,9 +549,12 @@ fn the_readme_walkthrough_with_redis() {
             &json!({"export": "fetch-user", "args": [123]}),
         )
     };
-    assert_eq!(call().cache.as_deref(), Some("miss"));
+    let miss = call();
+    assert_eq!(miss.cache.as_deref(), Some("miss"));
+    assert_eq!(miss.age_ms, None, "a miss has no entry age");
     let hit = call();
     assert_eq!(hit.cache.as_deref(), Some("hit"));
+    assert!(hit.age_ms.is_some(), "a hit says how old its entry is");
     assert_eq!(hit.body["result"]["name"], "User 123");
 
     let lines = worker.calls();
@@ -593,7 +596,8 @@ fn the_openapi_description_matches_the_live_routes() {
     let dir = components();
     let worker = Worker::start(dir.path(), &[]);
     let served = worker.get("/openapi.json").body;
-    let document: serde_json::Value = serde_json::from_str(activity_host::server::OPENAPI).unwrap();
+    let document: serde_json::Value =
+        serde_json::from_str(include_str!("../host/cli/openapi.json")).unwrap();
     assert_eq!(
         served, document,
         "the worker serves the file in the repository"

@@ -17,10 +17,10 @@ if [ "${1:-}" = --bench ]; then
     # Release build; the typed component's slow function; no per-call lines.
     store=memory profile=release script=bench.py guests=(users typed)
     export RUST_LOG="${RUST_LOG:-warn,activity_host::temporal=info}"
-    cargo build -q --release -p activity-host
+    cargo build -q --release -p activity-host-cli
 else
     store="${1:-memory}" profile=debug script=run.py guests=(users)
-    cargo build -q -p activity-host
+    cargo build -q -p activity-host-cli
 fi
 
 scripts/ensure-temporal.sh

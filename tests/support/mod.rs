@@ -1,8 +1,6 @@
 //! Shared helpers of the end-to-end tests: real guest components built by
 //! `scripts/build-guests.sh`, and the real `activity-host` binary.
 
-#![allow(dead_code)] // each test file uses a different subset
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -20,8 +18,9 @@ pub mod worker;
 /// The repository root.
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ has a parent")
+        .ancestors()
+        .nth(2)
+        .expect("host/cli/ is two levels down")
 }
 
 /// The compiled guest `file` (e.g. `users.wasm`), built once per test binary

@@ -6,15 +6,14 @@
 //! `activity-host`, such as `redis://127.0.0.1:6379` to share the cache with
 //! other workers.
 
-use activity_host::config::StoreSection;
-use activity_host::{Host, Val};
+use activity_host::{Host, StoreConfig, Val};
 use workflows::{component_file, show_host_log, step, verdict, wave};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     show_host_log();
     let store = std::env::args().nth(1).unwrap_or_else(|| "memory".into());
-    let store = StoreSection::from_flag(&store).map_err(anyhow::Error::msg)?;
+    let store: StoreConfig = store.parse().map_err(anyhow::Error::msg)?;
     let host = Host::builder().store(store.open()?).build()?;
     host.load_file("users", component_file("users")).await?;
 

@@ -1,0 +1,332 @@
+//! End to end, through real `activity-host serve` processes and a real
+//! `redis-server`, each figure next to what it is compared with in the same
+//! run. Run by `scripts/bench.sh`; prints one table and stops everything it
+//! started.
+
+#[allow(dead_code)] // a benchmark uses a few of the test helpers
+#[path = "../../../tests/support/mod.rs"]
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::guest;
+use support::redis::RedisServer;
+use support::worker::Worker;
+
+/// One line of the table.
+struct Row {
+    figure: String,
+    value: String,
+    compared: String,
+}
+
+fn row(figure: &str, value: String, compared: String) -> Row {
+    let row = Row {
+        figure: figure.to_owned(),
+        value,
+        compared,
+    };
+    eprintln!(
+        "  measured: {} = {} ({})",
+        row.figure, row.value, row.compared
+    );
+    row
+}
+
+/// A directory holding `users.wasm` and `typed.wasm`, and a config file
+/// with `extra` TOML appended.
+fn setup(extra: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let components = dir.path().join("components");
+    std::fs::create_dir(&components).unwrap();
+    for file in ["users.wasm", "typed.wasm"] {
+        std::fs::copy(guest(file), components.join(file)).unwrap();
+    }
+    let config = dir.path().join("host.toml");
+    std::fs::write(&config, extra).unwrap();
+    let config = config.display().to_string();
+    (dir, config)
+}
+
+fn start(dir: &Path, config: &str, extra: &[&str]) -> Worker {
+    let components = dir.join("components");
+    Worker::start(&components, &[&["--config", config][..], extra].concat())
+}
+
+/// Requests per second and mean latency of `request` from `clients`
+/// threads for `duration`.
+fn load(clients: usize, duration: Duration, request: impl Fn() -> u16 + Sync) -> (f64, Duration) {
+    let started = Instant::now();
+    let counts: Vec<u64> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..clients)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = 0u64;
+                    while started.elapsed() < duration {
+                        assert_eq!(request(), 200);
+                        done += 1;
+                    }
+                    done
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let total: u64 = counts.iter().sum();
+    let elapsed = started.elapsed();
+    let rate = total as f64 / elapsed.as_secs_f64();
+    (rate, elapsed * clients as u32 / total as u32)
+}
+
+/// Wall time of `n` concurrent `slow(id, ms)` calls spread over `workers`,
+/// and how many times the body ran.
+fn concurrent_misses(workers: &[Worker], n: usize, id: u32, ms: u32) -> (Duration, usize) {
+    let wave = format!("slow({id}, {ms})");
+    let before: usize = workers
+        .iter()
+        .map(|w| w.log_lines_with("typed: ran slow"))
+        .sum();
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        let calls: Vec<_> = (0..n)
+            .map(|i| {
+                let (worker, wave) = (&workers[i % workers.len()], &wave);
+                scope.spawn(move || worker.call("typed", wave))
+            })
+            .collect();
+        for call in calls {
+            let reply = call.join().unwrap();
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            assert_eq!(reply.body["result"], id);
+        }
+    });
+    let wall = started.elapsed();
+    let after: usize = workers
+        .iter()
+        .map(|w| w.log_lines_with("typed: ran slow"))
+        .sum();
+    (wall, after - before)
+}
+
+/// Mean latency of `n` sequential calls of `wave` on `worker`.
+fn latency(
+    worker: &Worker,
+    component: &str,
+    waves: impl Fn(usize) -> String,
+    n: usize,
+) -> Duration {
+    let started = Instant::now();
+    for i in 0..n {
+        let reply = worker.call(component, &waves(i));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    started.elapsed() / n as u32
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn http_hit_vs_noop(rows: &mut Vec<Row>) {
+    let (dir, config) = setup("");
+    let worker = start(dir.path(), &config, &[]);
+    assert_eq!(
+        worker.call("users", "fetch-user(1)").cache.as_deref(),
+        Some("miss")
+    );
+    let body = json!({ "wave": "fetch-user(1)" });
+    let duration = Duration::from_secs(3);
+    let (noop_rate, noop_latency) = load(2, duration, || worker.get("/healthz").status);
+    let (hit_rate, hit_latency) = load(2, duration, || {
+        worker.post("/v1/components/users/call", &body).status
+    });
+    rows.push(row(
+        "HTTP hit throughput (2 clients)",
+        format!("{hit_rate:.0} req/s"),
+        format!(
+            "{:.2} x GET /healthz ({noop_rate:.0} req/s)",
+            hit_rate / noop_rate
+        ),
+    ));
+    rows.push(row(
+        "HTTP hit latency",
+        format!("{:.0} us", us(hit_latency)),
+        format!(
+            "{:.2} x GET /healthz ({:.0} us)",
+            us(hit_latency) / us(noop_latency),
+            us(noop_latency)
+        ),
+    ));
+}
+
+fn single_flight(rows: &mut Vec<Row>, server: &RedisServer) {
+    let body = Duration::from_millis(100);
+    let (dir, config) = setup("");
+    let one = start(dir.path(), &config, &[]);
+    let (wall, runs) = concurrent_misses(std::slice::from_ref(&one), 50, 1, 100);
+    rows.push(row(
+        "50 concurrent identical misses, 100 ms activity, 1 worker",
+        format!("{:.0} ms, {runs} execution(s)", ms(wall)),
+        format!(
+            "{:.2} x one execution",
+            wall.as_secs_f64() / body.as_secs_f64()
+        ),
+    ));
+    drop(one);
+
+    let fleet_config = format!(
+        "[store]\ntype = \"redis\"\nurl = \"{}\"\nlease = \"300ms\"\n",
+        server.url()
+    );
+    let (dir, config) = setup(&fleet_config);
+    let fleet: Vec<Worker> = (0..3).map(|_| start(dir.path(), &config, &[])).collect();
+    let (wall, runs) = concurrent_misses(&fleet, 50, 2, 100);
+    rows.push(row(
+        "the same over 3 workers sharing Redis",
+        format!("{:.0} ms, {runs} execution(s)", ms(wall)),
+        format!(
+            "{:.2} x one execution",
+            wall.as_secs_f64() / body.as_secs_f64()
+        ),
+    ));
+}
+
+fn redis_down(rows: &mut Vec<Row>) {
+    let mut dead = RedisServer::start();
+    let url = dead.url();
+    dead.kill();
+    let (dir, config) = setup(&format!("[store]\ntype = \"redis\"\nurl = \"{url}\"\n"));
+    let degraded = start(dir.path(), &config, &[]);
+    let (plain_dir, plain_config) =
+        setup("[components.users.exports.fetch-user]\npolicy = \"no-cache\"\n");
+    let uncached = start(plain_dir.path(), &plain_config, &[]);
+    let waves = |i: usize| format!("fetch-user({i})");
+    degraded.call("users", "fetch-user(0)"); // opens the breaker
+    let mut pairs = Vec::new();
+    for _ in 0..5 {
+        pairs.push((
+            latency(&degraded, "users", waves, 200),
+            latency(&uncached, "users", waves, 200),
+        ));
+    }
+    let down: Duration = pairs.iter().map(|p| p.0).sum::<Duration>() / 5;
+    let plain: Duration = pairs.iter().map(|p| p.1).sum::<Duration>() / 5;
+    rows.push(row(
+        "call with Redis down (breaker open)",
+        format!("{:.0} us", us(down)),
+        format!(
+            "overhead {:+.0} us vs the same call uncached ({:.0} us)",
+            us(down) - us(plain),
+            us(plain)
+        ),
+    ));
+}
+
+fn cold_start(rows: &mut Vec<Row>) {
+    const N: usize = 8;
+    let (dir, config) = setup("");
+    let components = dir.path().join("components");
+    for i in 0..N {
+        std::fs::copy(
+            guest("typed.wasm"),
+            components.join(format!("typed{i}.wasm")),
+        )
+        .unwrap();
+    }
+    let cache = dir.path().join("compiled");
+    let cache = cache.display().to_string();
+    let time = |extra: &[&str]| {
+        let started = Instant::now();
+        let worker = start(dir.path(), &config, extra);
+        let elapsed = started.elapsed();
+        drop(worker);
+        elapsed
+    };
+    let compiling = time(&["--compile-cache", "off"]);
+    time(&["--compile-cache", &cache]); // fills the cache
+    let precompiled = time(&["--compile-cache", &cache]);
+    rows.push(row(
+        &format!(
+            "cold start of a worker with {} components, precompiled",
+            N + 2
+        ),
+        format!("{:.0} ms", ms(precompiled)),
+        format!(
+            "{:.3} x compiling them ({:.0} ms)",
+            ms(precompiled) / ms(compiling),
+            ms(compiling)
+        ),
+    ));
+}
+
+/// First and second load of the Python and JavaScript users activities: a
+/// worker serving only that component, started with an empty compile cache
+/// (it compiles) and again (it loads the compiled code), to `/healthz`.
+fn language_loads(rows: &mut Vec<Row>) {
+    for language in ["python-users", "js-users"] {
+        let dir = tempfile::tempdir().unwrap();
+        let components = dir.path().join("components");
+        std::fs::create_dir(&components).unwrap();
+        let file = format!("{language}.wasm");
+        std::fs::copy(guest(&file), components.join(&file)).unwrap();
+        let config = dir.path().join("host.toml");
+        std::fs::write(&config, "").unwrap();
+        let config = config.display().to_string();
+        let cache = dir.path().join("compiled").display().to_string();
+        let time = || {
+            let started = Instant::now();
+            let worker = start(dir.path(), &config, &["--compile-cache", &cache]);
+            let elapsed = started.elapsed();
+            drop(worker);
+            elapsed
+        };
+        let first = time();
+        let second = time();
+        let size = std::fs::metadata(guest(&file)).unwrap().len() as f64 / 1e6;
+        rows.push(row(
+            &format!("worker start with {language} ({size:.0} MB), second load"),
+            format!("{:.0} ms", ms(second)),
+            format!(
+                "{:.3} x the first load, which compiles ({:.0} ms)",
+                ms(second) / ms(first),
+                ms(first)
+            ),
+        ));
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; this harness takes no options.
+    eprintln!("end-to-end benchmark: real workers, real redis-server");
+    let server = RedisServer::start();
+    let mut rows = Vec::new();
+    http_hit_vs_noop(&mut rows);
+    single_flight(&mut rows, &server);
+    redis_down(&mut rows);
+    cold_start(&mut rows);
+    language_loads(&mut rows);
+
+    let width = rows.iter().map(|r| r.figure.len()).max().unwrap_or(0);
+    let value_width = rows.iter().map(|r| r.value.len()).max().unwrap_or(0);
+    println!(
+        "\n| {:width$} | {:value_width$} | compared, same run |",
+        "figure", "value"
+    );
+    println!(
+        "|{}|{}|---|",
+        "-".repeat(width + 2),
+        "-".repeat(value_width + 2)
+    );
+    for r in &rows {
+        println!(
+            "| {:width$} | {:value_width$} | {} |",
+            r.figure, r.value, r.compared
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! The components a worker serves: every `.wasm` file of a directory, or a
+//! list of files, each loaded under its file stem and reloaded when the file
+//! changes. A file that fails to load is logged; the version loaded before it
+//! (if any) keeps serving.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use activity_host::Host;
+
+/// Where the components come from.
+#[derive(Clone, Debug)]
+pub enum Sources {
+    /// Every `*.wasm` file in this directory (new files are picked up too).
+    Directory(PathBuf),
+    /// These files, each under its name.
+    Files(Vec<(String, PathBuf)>),
+}
+
+/// One watched file.
+#[derive(Clone, Debug)]
+struct Watched {
+    name: String,
+    path: PathBuf,
+    /// Modification time and length when last loaded (or tried).
+    seen: Option<(SystemTime, u64)>,
+}
+
+/// The watched component files of a worker.
+pub struct Catalog {
+    sources: Sources,
+    watched: Mutex<Vec<Watched>>,
+}
+
+impl Catalog {
+    /// A catalog of `sources`; nothing is loaded until [`Catalog::refresh`].
+    pub fn new(sources: Sources) -> Self {
+        Self {
+            sources,
+            watched: Mutex::default(),
+        }
+    }
+
+    /// The file component `name` was loaded from.
+    pub fn path_of(&self, name: &str) -> Option<PathBuf> {
+        let watched = self
+            .watched
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        watched
+            .iter()
+            .find(|w| w.name == name)
+            .map(|w| w.path.clone())
+    }
+
+    /// Loads every file that is new or changed since the last refresh.
+    /// Returns how many components are loaded in all.
+    pub async fn refresh(&self, host: &Host) -> usize {
+        let files = match self.named_files() {
+            Ok(files) => files,
+            Err(error) => {
+                tracing::error!(%error, "cannot list components");
+                return host.component_names().len();
+            }
+        };
+        let mut changed = Vec::new();
+        {
+            let mut watched = self
+                .watched
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for (name, path) in files {
+                let seen = stamp(&path);
+                match watched.iter_mut().find(|w| w.path == path) {
+                    Some(entry) if entry.seen == seen => {}
+                    Some(entry) => {
+                        entry.seen = seen;
+                        changed.push(entry.clone());
+                    }
+                    None => {
+                        let entry = Watched { name, path, seen };
+                        watched.push(entry.clone());
+                        changed.push(entry);
+                    }
+                }
+            }
+        }
+        for entry in changed {
+            match host.load_file(&entry.name, &entry.path).await {
+                Ok(component) => tracing::info!(
+                    component = entry.name,
+                    file = %entry.path.display(),
+                    sha256 = component.code_hash_hex(),
+                    "component loaded"
+                ),
+                Err(error) => tracing::error!(
+                    component = entry.name,
+                    file = %entry.path.display(),
+                    %error,
+                    "component not loaded; the previous version, if any, keeps serving"
+                ),
+            }
+        }
+        host.component_names().len()
+    }
+
+    /// Refreshes every `every` in a background task, until the task is
+    /// aborted.
+    pub fn keep_loaded(
+        self: &Arc<Self>,
+        host: &Arc<Host>,
+        every: Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let (catalog, host) = (self.clone(), host.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                catalog.refresh(&host).await;
+            }
+        })
+    }
+
+    fn named_files(&self) -> std::io::Result<Vec<(String, PathBuf)>> {
+        match &self.sources {
+            Sources::Files(files) => Ok(files.clone()),
+            Sources::Directory(dir) => {
+                let mut files: Vec<(String, PathBuf)> = std::fs::read_dir(dir)?
+                    .filter_map(|entry| entry.ok().map(|e| e.path()))
+                    .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+                    .map(|path| (stem(&path), path))
+                    .collect();
+                files.sort();
+                Ok(files)
+            }
+        }
+    }
+}
+
+fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((metadata.modified().ok()?, metadata.len()))
+}
+
+/// A component's default name: its file name without `.wasm`.
+pub fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "component".to_owned())
+}

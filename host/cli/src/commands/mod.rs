@@ -1,0 +1,294 @@
+//! One module per subcommand, plus the options they share.
+
+pub mod call;
+pub mod config;
+pub mod inspect;
+pub mod invalidate;
+pub mod serve;
+pub mod stats;
+pub mod temporal;
+
+use std::path::PathBuf;
+
+use std::sync::Arc;
+
+use crate::catalog::{Sources, stem};
+use crate::config::ConfigFile;
+use activity_host::{
+    CachePolicy, CacheStore, Host, HostBuilder, RuleOverride, RulesConfig, StatsRow, StoreConfig,
+    Ttl,
+};
+use anyhow::Context;
+
+/// The configuration file and the store.
+#[derive(clap::Args)]
+pub struct StoreArgs {
+    /// Configuration file (TOML): the store, and cache rules per component
+    /// and export. Flags override it.
+    #[arg(long, env = "ACTIVITY_HOST_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Where results are cached: `memory` (this process only; the default);
+    /// Redis, `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS);
+    /// a Redis Cluster, `redis-cluster://HOST:PORT,HOST:PORT…`; or `tiered+`
+    /// before either, for this process's memory in front of Redis.
+    #[arg(long, env = "ACTIVITY_HOST_STORE", value_name = "STORE", value_parser = str::parse::<StoreConfig>)]
+    pub store: Option<StoreConfig>,
+}
+
+impl StoreArgs {
+    /// The configuration file (empty without `--config`) and the store it or
+    /// `--store` selects.
+    pub fn open(&self) -> anyhow::Result<(ConfigFile, Arc<dyn CacheStore>)> {
+        let file = match &self.config {
+            Some(path) => ConfigFile::load(path)?,
+            None => ConfigFile::default(),
+        };
+        let store = self.store.as_ref().unwrap_or(&file.store).open()?;
+        Ok((file, store))
+    }
+}
+
+/// How components are compiled.
+#[derive(clap::Args)]
+pub struct EngineArgs {
+    /// Directory that keeps compiled components, so the next load of the
+    /// same component (by any process) skips compilation; `off` compiles
+    /// every time [default: $XDG_CACHE_HOME/activity-host/compiled, else
+    /// ~/.cache/activity-host/compiled].
+    #[arg(long, env = "ACTIVITY_HOST_COMPILE_CACHE", value_name = "DIR|off")]
+    pub compile_cache: Option<PathBuf>,
+}
+
+impl EngineArgs {
+    /// The compile cache directory, if any.
+    fn compile_cache(&self) -> Option<PathBuf> {
+        match &self.compile_cache {
+            Some(dir) if dir.as_os_str() == "off" => None,
+            Some(dir) => Some(dir.clone()),
+            None => activity_host::default_compile_cache_dir(),
+        }
+    }
+}
+
+/// A host builder with `rules`, `store`, the engine flags, and the config
+/// file's actor-cache bound, named stores, instance modes, limits and
+/// grants.
+pub fn host_builder(
+    file: &ConfigFile,
+    engine: &EngineArgs,
+    rules: RulesConfig,
+    store: Arc<dyn CacheStore>,
+) -> anyhow::Result<HostBuilder> {
+    let mut builder = Host::builder()
+        .rules(rules)
+        .store(store)
+        .compile_cache(engine.compile_cache());
+    if let Some(bytes) = file.cache.actor_cache_bytes {
+        builder = builder.actor_cache_bytes(bytes);
+    }
+    for (name, store) in file.open_named_stores()? {
+        builder = builder.named_store(&name, store);
+    }
+    for (component, mode) in file.instance_modes() {
+        builder = builder.instance_mode(&component, mode);
+    }
+    for (component, limits) in file.limits() {
+        builder = builder.limits(&component, limits);
+    }
+    for (component, capabilities) in file.capabilities() {
+        builder = builder.capabilities(&component, capabilities);
+    }
+    Ok(builder)
+}
+
+/// Prints counters as a table on stderr.
+pub fn print_stats(rows: &[StatsRow]) {
+    let rows: Vec<_> = rows
+        .iter()
+        .filter(|(_, _, stats)| !stats.is_zero())
+        .collect();
+    let width = rows
+        .iter()
+        .map(|(c, e, _)| c.len() + e.len() + 1)
+        .max()
+        .unwrap_or(6);
+    eprintln!(
+        "{:width$}  {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>12}",
+        "export", "hits", "misses", "bypass", "degraded", "errors", "waits", "stored bytes"
+    );
+    for (component, export, s) in rows {
+        let name = format!("{component} {export}");
+        eprintln!(
+            "{name:width$}  {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>12}",
+            s.hits, s.misses, s.bypasses, s.degraded, s.errors, s.waits, s.stored_bytes
+        );
+    }
+}
+
+/// Parses `EXPORT=VALUE` as given to `--policy` and `--ttl`.
+pub fn parse_assignment<T>(
+    text: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<(String, T), String> {
+    let (export, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected EXPORT=VALUE, got `{text}`"))?;
+    if export.is_empty() {
+        return Err(format!("missing export name in `{text}`"));
+    }
+    Ok((export.to_owned(), parse(value)?))
+}
+
+/// Which component to load, and how to override its declared cache rules.
+#[derive(clap::Args)]
+pub struct ComponentArgs {
+    /// The component file (`.wasm`).
+    pub file: PathBuf,
+
+    /// The component's name on this host, part of every cache key
+    /// [default: the file name without `.wasm`].
+    #[arg(long)]
+    pub name: Option<String>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    /// Override the cache policy of an export: EXPORT=inputs|task-source|no-cache.
+    /// Repeatable.
+    #[arg(long = "policy", value_name = "EXPORT=POLICY", value_parser = parse_policy_flag)]
+    pub policies: Vec<(String, CachePolicy)>,
+
+    /// Override the TTL of an export's cached results: EXPORT=DURATION, such as
+    /// fetch-user=10m, calculate=250ms or calculate=never. Repeatable.
+    #[arg(long = "ttl", value_name = "EXPORT=DURATION", value_parser = parse_ttl_flag)]
+    pub ttls: Vec<(String, Ttl)>,
+}
+
+fn parse_policy_flag(text: &str) -> Result<(String, CachePolicy), String> {
+    parse_assignment(text, str::parse)
+}
+
+fn parse_ttl_flag(text: &str) -> Result<(String, Ttl), String> {
+    parse_assignment(text, str::parse)
+}
+
+impl ComponentArgs {
+    /// The component's name: `--name`, or the file stem.
+    pub fn name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| stem(&self.file))
+    }
+
+    /// A host configured by the config file and flags, and the component
+    /// loaded into it.
+    pub async fn load(&self) -> anyhow::Result<(Host, String)> {
+        let name = self.name();
+        let (file, store) = self.store.open()?;
+        let rules = rules_with_flags(&file, &name, &self.policies, &self.ttls);
+        let host = host_builder(&file, &self.engine, rules, store)?.build()?;
+        host.load_file(&name, &self.file)
+            .await
+            .with_context(|| format!("cannot load {}", self.file.display()))?;
+        Ok((host, name))
+    }
+}
+
+/// The rules of the config `file`, with `--policy` and `--ttl` flags for
+/// component `name` applied on top.
+fn rules_with_flags(
+    file: &ConfigFile,
+    name: &str,
+    policies: &[(String, CachePolicy)],
+    ttls: &[(String, Ttl)],
+) -> RulesConfig {
+    let mut rules = file.rules();
+    for (export, policy) in policies {
+        let change = RuleOverride {
+            policy: Some(*policy),
+            ..RuleOverride::default()
+        };
+        rules.set(name, export, change);
+    }
+    for (export, ttl) in ttls {
+        let change = RuleOverride {
+            ttl: Some(*ttl),
+            ..RuleOverride::default()
+        };
+        rules.set(name, export, change);
+    }
+    rules
+}
+
+/// The components a long-lived worker serves.
+#[derive(clap::Args)]
+pub struct ComponentSources {
+    /// Serve every `.wasm` file in this directory (new and changed files are
+    /// loaded while running) [default: the config file's `[server] dir`].
+    #[arg(long, env = "ACTIVITY_HOST_DIR", value_name = "DIR")]
+    dir: Option<PathBuf>,
+
+    /// Serve these component files (instead of --dir; without either, the
+    /// config file's `[components.NAME] path` entries are served).
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+impl ComponentSources {
+    /// `--dir`, the FILEs, else the config `file`'s `[server] dir`, else its
+    /// `[components.NAME] path` entries.
+    pub fn sources(self, file: &ConfigFile) -> anyhow::Result<Sources> {
+        let named = |files: Vec<PathBuf>| files.into_iter().map(|f| (stem(&f), f)).collect();
+        Ok(
+            match (self.dir.or_else(|| file.server.dir.clone()), self.files) {
+                (Some(dir), files) if files.is_empty() => Sources::Directory(dir),
+                (None, files) if !files.is_empty() => Sources::Files(named(files)),
+                (Some(_), _) => anyhow::bail!("give either --dir or FILEs, not both"),
+                (None, _) if !file.component_files().is_empty() => {
+                    Sources::Files(file.component_files())
+                }
+                (None, _) => anyhow::bail!(
+                    "nothing to serve: give --dir DIR, component FILEs, or [components.NAME] path = … in the config"
+                ),
+            },
+        )
+    }
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing in-flight calls");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use activity_host::CachePolicy;
+
+    #[test]
+    fn parses_export_assignments() {
+        assert_eq!(
+            parse_assignment("fetch-user=inputs", str::parse::<CachePolicy>),
+            Ok(("fetch-user".to_owned(), CachePolicy::Inputs))
+        );
+        assert!(parse_assignment("fetch-user", str::parse::<CachePolicy>).is_err());
+        assert!(parse_assignment("f=sometimes", str::parse::<CachePolicy>).is_err());
+    }
+}

@@ -1,0 +1,119 @@
+//! The `activity-host` command: inspect and call activity components, and
+//! run them as long-lived workers.
+//!
+//! | module | what it is |
+//! |---|---|
+//! | `commands` | one module per subcommand, and the argument groups they share |
+//! | `config` | the configuration file (`--config`) |
+//! | `catalog` | the components a worker serves, reloaded when their files change |
+//! | `server` | the HTTP worker (`serve`) |
+//! | `temporal` | the Temporal worker (`temporal`) |
+//!
+//! Everything about running and caching a call is in the `activity-host`
+//! library (`host/core`); these modules only turn requests into its calls.
+
+mod catalog;
+mod commands;
+mod config;
+mod server;
+mod temporal;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+/// Runs activities compiled to WebAssembly components and memoizes their
+/// exported calls.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Format of the log lines written to stderr (one per call).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List a component's exported functions, their WIT signatures and the
+    /// cache rule that applies to each.
+    Inspect(commands::inspect::Args),
+    /// Call exports of a component, written as WAVE text, in one process;
+    /// print each result as WAVE on stdout.
+    Call(commands::call::Args),
+    /// Invalidate cached results: one call's entry, every entry of an export,
+    /// or every entry of the component (useful with a shared store).
+    Invalidate(commands::invalidate::Args),
+    /// Print the counters per export that a shared store (Redis) keeps for
+    /// every worker: hits, misses, bypasses, degraded, errors, waits, bytes.
+    Stats(commands::stats::Args),
+    /// Run the HTTP worker: serve the components of a directory (or files),
+    /// reload them when they change, expose stats, metrics and health.
+    Serve(commands::serve::Args),
+    /// Run a Temporal activity worker: every loaded export is an activity
+    /// type that workflows (in any Temporal SDK) call by name, memoized like
+    /// every other call.
+    Temporal(commands::temporal::Args),
+    /// Configuration tools.
+    #[command(subcommand)]
+    Config(commands::config::Command),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Inspect(args) => commands::inspect::run(args).await,
+            Command::Call(args) => commands::call::run(args).await,
+            Command::Invalidate(args) => commands::invalidate::run(args).await,
+            Command::Stats(args) => commands::stats::run(args).await,
+            Command::Serve(args) => commands::serve::run(args).await,
+            Command::Temporal(args) => commands::temporal::run(args).await,
+            Command::Config(command) => commands::config::run(command),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default: `info`).
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only on a terminal: log files and collectors get plain text.
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colours);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}

@@ -1,0 +1,46 @@
+//! The one structured log line per call (target `activity_host::call`),
+//! written for exported calls and actor-cache fetches alike, so both read
+//! (and filter) the same way.
+
+use std::time::Duration;
+
+/// The fields of one call's log line.
+pub(crate) struct CallLine<'a> {
+    /// `hit`, `miss`, `bypass`, `degraded` or `error`.
+    pub outcome: &'static str,
+    /// The component's name.
+    pub component: &'a str,
+    /// The export's path (or `actor-cache/<helper>`).
+    pub export: &'a str,
+    /// The short cache key, unless the call bypassed the cache.
+    pub key: Option<&'a str>,
+    /// The rule's policy (or `actor-cache`).
+    pub policy: &'static str,
+    /// The store's name.
+    pub store: &'static str,
+    /// Time from the call's start to its end.
+    pub elapsed_us: u64,
+    /// On a hit from a store: how long ago the result was stored.
+    pub age: Option<Duration>,
+    /// Why the outcome is what it is, when that is not obvious.
+    pub detail: Option<&'a str>,
+}
+
+impl CallLine<'_> {
+    /// Writes the line at INFO.
+    pub(crate) fn write(&self) {
+        tracing::info!(
+            target: "activity_host::call",
+            outcome = self.outcome,
+            component = self.component,
+            export = %self.export,
+            key = self.key,
+            policy = self.policy,
+            store = self.store,
+            elapsed_us = self.elapsed_us,
+            age_ms = self.age.map(|age| age.as_millis() as u64),
+            detail = self.detail,
+            "call"
+        );
+    }
+}

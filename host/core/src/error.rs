@@ -1,0 +1,54 @@
+//! [`HostError`]: why a [`Host`](crate::Host) operation on loaded components
+//! failed.
+
+use crate::component::ExportLookupError;
+use crate::memo::CallError;
+use crate::store::StoreError;
+
+/// Why a [`Host`](crate::Host) operation on a loaded component failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostError {
+    /// No component is loaded under that name.
+    #[error("no component named `{0}` is loaded")]
+    UnknownComponent(String),
+    /// The export name does not address one exported function of the
+    /// component.
+    #[error(transparent)]
+    Export(#[from] ExportLookupError),
+    /// No loaded component exports the name
+    /// ([`Host::find_export`](crate::Host::find_export)).
+    #[error("no loaded component exports `{name}`; exports served here: {served}")]
+    NotExported {
+        /// The name given.
+        name: String,
+        /// What the host serves ([`Host::export_names`](crate::Host::export_names)).
+        served: String,
+    },
+    /// Several loaded components export the name
+    /// ([`Host::find_export`](crate::Host::find_export)).
+    #[error("`{name}` is exported by several components; name one: {candidates}")]
+    ExportedBySeveral {
+        /// The name given.
+        name: String,
+        /// The qualified names (`component/export`) it could mean.
+        candidates: String,
+    },
+    /// The arguments (WAVE or JSON) do not fit the function.
+    #[error("cannot parse `{text}`: {message}")]
+    Arguments {
+        /// The arguments (or the whole invocation) as given.
+        text: String,
+        /// What is wrong with them, and the signature they must fit.
+        message: String,
+    },
+    /// The call itself failed.
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// Invalidation asked of an export whose rule does not cache it.
+    #[error("`{0}` is not cached (its policy is no-cache), so it has no entries")]
+    NotCached(String),
+    /// The store failed to invalidate or to report.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

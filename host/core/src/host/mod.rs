@@ -1,0 +1,240 @@
+//! [`Host`]: the library's front door. Loads components by name, calls their
+//! exports through the memoizer, invalidates and reports.
+
+mod builder;
+mod names;
+mod observe;
+
+pub use builder::{BuildError, HostBuilder};
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use rustc_hash::FxHashMap;
+use serde_json::Value as Json;
+use wasmtime::component::Val;
+
+use crate::component::{ActivityComponent, ExportHandle, LoadError};
+use crate::error::HostError;
+use crate::invocation::parse_wave;
+use crate::load::{ComponentSettings, Loader};
+use crate::memo::{CallOptions, CallReport, Memoizer};
+use crate::policy::RulesConfig;
+use crate::stats::StatsRegistry;
+
+/// Runs activity components and memoizes their exported calls.
+///
+/// ```no_run
+/// # async fn demo() -> anyhow::Result<()> {
+/// let host = activity_host::Host::builder().build()?;
+/// host.load_file("users", "target/wasm32-wasip2/guest/users.wasm").await?;
+/// let first = host.call_wave("users", "fetch-user(123)").await?;
+/// let second = host.call_wave("users", "fetch-user(123)").await?;
+/// assert_eq!(second.outcome, activity_host::Outcome::Hit);
+/// assert_eq!(first.results, second.results);
+/// # Ok(()) }
+/// ```
+pub struct Host {
+    memo: Memoizer,
+    rules: RulesConfig,
+    settings: FxHashMap<String, ComponentSettings>,
+    stats: Arc<StatsRegistry>,
+    components: RwLock<FxHashMap<String, Arc<ActivityComponent>>>,
+}
+
+impl Host {
+    /// A builder with the defaults documented on [`HostBuilder`].
+    pub fn builder() -> HostBuilder {
+        HostBuilder::default()
+    }
+
+    /// Loads the component in file `path` as `name`, replacing any component
+    /// loaded under that name before.
+    pub async fn load_file(
+        &self,
+        name: &str,
+        path: impl AsRef<Path>,
+    ) -> Result<Arc<ActivityComponent>, LoadError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        self.load_bytes(name, &bytes).await
+    }
+
+    /// Loads a component from `bytes` as `name`, replacing any component
+    /// loaded under that name before.
+    pub async fn load_bytes(
+        &self,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<Arc<ActivityComponent>, LoadError> {
+        let loader = Loader {
+            runner: self.memo.runner(),
+            rules: &self.rules,
+            stats: &self.stats,
+        };
+        let settings = self.settings.get(name).cloned().unwrap_or_default();
+        let component = loader.load(name, bytes, settings).await?;
+        self.memo.check_stores(&component)?;
+        let component = Arc::new(component);
+        self.components
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(name.to_owned(), component.clone());
+        Ok(component)
+    }
+
+    /// The component loaded as `name`.
+    pub fn component(&self, name: &str) -> Option<Arc<ActivityComponent>> {
+        self.components
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// The names of the loaded components, sorted.
+    pub fn component_names(&self) -> Vec<String> {
+        let components = self
+            .components
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut names: Vec<String> = components.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// The export of `component` that `export` addresses (its path, short
+    /// path or bare name), looked up once for any number of calls.
+    pub fn export(&self, component: &str, export: &str) -> Result<ExportHandle, HostError> {
+        Ok(ExportHandle::new(self.loaded(component)?, export)?)
+    }
+
+    /// Calls `export` of `component` with `args`, memoized by the export's rule.
+    pub async fn call(
+        &self,
+        component: &str,
+        export: &str,
+        args: &[Val],
+    ) -> Result<CallReport, HostError> {
+        self.call_with(component, export, args, CallOptions::default())
+            .await
+    }
+
+    /// [`Host::call`] with per-call options (such as `refresh`).
+    pub async fn call_with(
+        &self,
+        component: &str,
+        export: &str,
+        args: &[Val],
+        options: CallOptions,
+    ) -> Result<CallReport, HostError> {
+        let handle = self.export(component, export)?;
+        self.call_export(&handle, args, options).await
+    }
+
+    /// Calls the export `handle` names with `args`, memoized by its rule:
+    /// the one call path every other `call*` method ends in.
+    pub async fn call_export(
+        &self,
+        handle: &ExportHandle,
+        args: &[Val],
+        options: CallOptions,
+    ) -> Result<CallReport, HostError> {
+        Ok(self.memo.call(handle, args, options).await?)
+    }
+
+    /// Calls `export` of `component` with JSON arguments (an array, one per
+    /// parameter), as the HTTP and Temporal workers receive them.
+    pub async fn call_json(
+        &self,
+        component: &str,
+        export: &str,
+        args: &Json,
+        options: CallOptions,
+    ) -> Result<CallReport, HostError> {
+        let handle = self.export(component, export)?;
+        let args = handle.json_args(args)?;
+        self.call_export(&handle, &args, options).await
+    }
+
+    /// Calls a function of `component` written as WAVE text, such as
+    /// `fetch-user(123)` or `api#send-email("a@example.com")` (the syntax of
+    /// `wasmtime run --invoke`).
+    pub async fn call_wave(
+        &self,
+        component: &str,
+        invocation: &str,
+    ) -> Result<CallReport, HostError> {
+        self.call_wave_with(component, invocation, CallOptions::default())
+            .await
+    }
+
+    /// [`Host::call_wave`] with per-call options (such as `refresh`).
+    pub async fn call_wave_with(
+        &self,
+        component: &str,
+        invocation: &str,
+        options: CallOptions,
+    ) -> Result<CallReport, HostError> {
+        let (handle, args) = parse_wave(self.loaded(component)?, invocation)?;
+        self.call_export(&handle, &args, options).await
+    }
+
+    /// Removes the cached result of `export` of `component` called with
+    /// `args` (however the arguments are written, and whatever the values of
+    /// parameters the rule ignores). Returns the entry's key.
+    pub async fn invalidate_entry(
+        &self,
+        component: &str,
+        export: &str,
+        args: &[Val],
+    ) -> Result<CacheKeyText, HostError> {
+        let handle = self.export(component, export)?;
+        self.memo.invalidate_entry(&handle, args).await
+    }
+
+    /// [`Host::invalidate_entry`] with JSON arguments.
+    pub async fn invalidate_entry_json(
+        &self,
+        component: &str,
+        export: &str,
+        args: &Json,
+    ) -> Result<CacheKeyText, HostError> {
+        let handle = self.export(component, export)?;
+        let args = handle.json_args(args)?;
+        self.memo.invalidate_entry(&handle, &args).await
+    }
+
+    /// [`Host::invalidate_entry`] with the call written as WAVE text.
+    pub async fn invalidate_entry_wave(
+        &self,
+        component: &str,
+        invocation: &str,
+    ) -> Result<CacheKeyText, HostError> {
+        let (handle, args) = parse_wave(self.loaded(component)?, invocation)?;
+        self.memo.invalidate_entry(&handle, &args).await
+    }
+
+    /// Makes every cached result of `export` of `component` unreachable, in O(1).
+    pub async fn invalidate_export(&self, component: &str, export: &str) -> Result<(), HostError> {
+        let handle = self.export(component, export)?;
+        Ok(self.memo.invalidate_export(&handle).await?)
+    }
+
+    /// Makes every cached result of `component` unreachable, in O(1) per
+    /// store.
+    pub async fn invalidate_component(&self, component: &str) -> Result<(), HostError> {
+        Ok(self.memo.invalidate_component(component).await?)
+    }
+
+    fn loaded(&self, name: &str) -> Result<Arc<ActivityComponent>, HostError> {
+        self.component(name)
+            .ok_or_else(|| HostError::UnknownComponent(name.to_owned()))
+    }
+}
+
+/// The short hex form of a cache key, as shown in logs.
+pub type CacheKeyText = String;

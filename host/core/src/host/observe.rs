@@ -1,0 +1,82 @@
+//! What a [`Host`] reports about itself: counters, warm instances, store
+//! latency and health (for `stats`, `/metrics` and `/readyz`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Host;
+use crate::error::HostError;
+use crate::memo::StoreLatency;
+use crate::stats::{ExportCounters, StatsRow};
+
+impl Host {
+    /// Counters of every export called or loaded since the host started, by
+    /// (component, export path).
+    pub fn stats(&self) -> Vec<StatsRow> {
+        self.stats.snapshot()
+    }
+
+    /// Warm instances per component in actor mode (for metrics), and drops
+    /// those idle for longer than their idle TTL.
+    pub fn warm_instances(&self) -> Vec<(String, usize)> {
+        self.component_names()
+            .into_iter()
+            .filter_map(|name| {
+                let component = self.component(&name)?;
+                let pool = component.pool.as_ref()?;
+                pool.sweep();
+                Some((name, pool.warm()))
+            })
+            .collect()
+    }
+
+    /// Latency of the store's lookups and writes (for metrics).
+    pub fn store_latency(&self) -> &StoreLatency {
+        self.memo.store_latency()
+    }
+
+    /// The live counters of every export (for metrics).
+    pub fn counters(&self) -> Vec<(String, String, Arc<ExportCounters>)> {
+        self.stats.counters_by_export()
+    }
+
+    /// Adds what this host counted since the last flush to the counters its
+    /// store keeps for every worker (Redis does; the memory store keeps none).
+    pub async fn flush_stats(&self) -> Result<(), HostError> {
+        let deltas = self.stats.take_deltas();
+        if !deltas.is_empty() {
+            self.memo
+                .stores()
+                .default_store()
+                .add_stats(&deltas)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the counters ([`Host::flush_stats`]) every `every` in a
+    /// background task, until the task is aborted: long-lived workers keep
+    /// the shared counters current.
+    pub fn keep_flushing_stats(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let host = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(error) = host.flush_stats().await {
+                    tracing::warn!(%error, "counters not added to the store's shared counters");
+                }
+            }
+        })
+    }
+
+    /// Whether every store is serving requests (a shared store may be down).
+    pub fn store_is_healthy(&self) -> bool {
+        self.memo.stores().all().all(|store| store.is_healthy())
+    }
+
+    /// The counters the store keeps for every worker, or `None` if it keeps
+    /// none (the memory store).
+    pub async fn shared_stats(&self) -> Result<Option<Vec<StatsRow>>, HostError> {
+        Ok(self.memo.stores().default_store().stats().await?)
+    }
+}

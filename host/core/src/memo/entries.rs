@@ -1,0 +1,101 @@
+//! Keys and entries outside a call: the key of a call, removing one entry,
+//! invalidating an export or a component, and checking that a component's
+//! rules name stores this memoizer has.
+
+use wasmtime::component::Val;
+
+use super::{CallError, Memoizer};
+use crate::codec;
+use crate::component::{ActivityComponent, ExportHandle, LoadError};
+use crate::error::HostError;
+use crate::host::CacheKeyText;
+use crate::key::{CacheKey, KeyScope, cache_key};
+use crate::policy::CachePolicy;
+use crate::store::{Slot, StoreError};
+
+impl Memoizer {
+    /// The key of a call of `handle`'s export with `args`, or `None` if its
+    /// rule does not cache it. Every argument is checked against its type,
+    /// even those the rule leaves out of the key.
+    pub(crate) fn key(
+        &self,
+        handle: &ExportHandle,
+        args: &[Val],
+    ) -> Result<Option<CacheKey>, CallError> {
+        let (component, export) = (handle.component(), handle.export());
+        let code_hash = match export.rule.policy {
+            CachePolicy::NoCache => return Ok(None),
+            CachePolicy::Inputs => None,
+            CachePolicy::TaskSource => Some(&component.code_hash),
+        };
+        let mut encoded_args = Vec::with_capacity(64);
+        codec::encode_key_args(
+            args,
+            &export.param_types,
+            &export.key_params,
+            &mut encoded_args,
+        )
+        .map_err(|source| CallError::Arguments {
+            export: export.path.clone(),
+            source,
+        })?;
+        let scope = KeyScope {
+            component: &component.name,
+            export: &export.path,
+            signature_hash: &export.signature_hash,
+            code_hash,
+        };
+        Ok(Some(cache_key(&scope, &encoded_args)))
+    }
+
+    /// Removes the entry of a call of `handle`'s export with `args`; returns
+    /// its short key.
+    pub(crate) async fn invalidate_entry(
+        &self,
+        handle: &ExportHandle,
+        args: &[Val],
+    ) -> Result<CacheKeyText, HostError> {
+        let (component, export) = (handle.component(), handle.export());
+        let key = self
+            .key(handle, args)?
+            .ok_or_else(|| HostError::NotCached(export.path.clone()))?;
+        let slot = Slot {
+            key: &key,
+            component: &component.name,
+            export: &export.path,
+        };
+        self.stores.for_rule(&export.rule).remove(slot).await?;
+        Ok(key.short())
+    }
+
+    /// Makes every entry of `handle`'s export unreachable.
+    pub(crate) async fn invalidate_export(&self, handle: &ExportHandle) -> Result<(), StoreError> {
+        let (component, export) = (handle.component(), handle.export());
+        let store = self.stores.for_rule(&export.rule);
+        store.invalidate_export(&component.name, &export.path).await
+    }
+
+    /// Makes every entry of `component` unreachable, in every store.
+    pub(crate) async fn invalidate_component(&self, component: &str) -> Result<(), StoreError> {
+        for store in self.stores.all() {
+            store.invalidate_component(component).await?;
+        }
+        Ok(())
+    }
+
+    /// An error if a rule of `component` keeps results in a store this
+    /// memoizer does not have.
+    pub(crate) fn check_stores(&self, component: &ActivityComponent) -> Result<(), LoadError> {
+        for export in &component.exports {
+            if let Some(store) = export.rule.store.as_deref()
+                && !self.stores.contains(store)
+            {
+                return Err(LoadError::UnknownStore {
+                    export: export.path.clone(),
+                    store: store.to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,393 @@
+//! The interception of one exported call: resolve the rule, compute the key,
+//! look the result up, coalesce concurrent misses, run, store what ran. The
+//! only place that does get → run → set for exported calls.
+
+mod clock;
+mod entries;
+mod report;
+
+pub use report::{CallError, CallOptions, CallReport, Outcome};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use quanta::Instant;
+use wasmtime::component::Val;
+
+use crate::codec;
+use crate::component::ExportHandle;
+use crate::flight::{Role, SingleFlight};
+use crate::key::CacheKey;
+use crate::runner::Runner;
+use crate::stats::{Event, LatencyHistogram};
+use crate::store::{Claim, Lease, Slot, Stores};
+use clock::WallClock;
+use report::{Call, Done};
+
+/// What a single-flight leader hands its waiters.
+type Shared = Result<Vec<Val>, CallError>;
+
+/// Memoizes calls: the runner that executes them, the store that keeps their
+/// results, and the calls in flight.
+pub struct Memoizer {
+    runner: Runner,
+    stores: Stores,
+    flights: Arc<SingleFlight<Shared>>,
+    /// Latency of store lookups and writes.
+    store_latency: StoreLatency,
+    clock: WallClock,
+}
+
+/// Latency histograms of the store's lookups and writes.
+#[derive(Debug, Default)]
+pub struct StoreLatency {
+    /// `get`s.
+    pub get: LatencyHistogram,
+    /// `set`s.
+    pub set: LatencyHistogram,
+}
+
+impl Memoizer {
+    /// A memoizer running calls with `runner` and caching in `stores`.
+    pub fn new(runner: Runner, stores: Stores) -> Self {
+        Self {
+            runner,
+            stores,
+            flights: Arc::default(),
+            store_latency: StoreLatency::default(),
+            clock: WallClock::new(),
+        }
+    }
+
+    /// The runner, for loading components.
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    /// Latency of the store's lookups and writes.
+    pub fn store_latency(&self) -> &StoreLatency {
+        &self.store_latency
+    }
+
+    /// The stores (for reports: invalidation and keys stay in this module).
+    pub fn stores(&self) -> &Stores {
+        &self.stores
+    }
+
+    /// Calls `handle`'s export with `args`, memoized by the export's rule.
+    pub async fn call(
+        &self,
+        handle: &ExportHandle,
+        args: &[Val],
+        options: CallOptions,
+    ) -> Result<CallReport, CallError> {
+        let export = handle.export();
+        let call = Call {
+            handle,
+            component: handle.component(),
+            export,
+            store: self.stores.for_rule(&export.rule).as_ref(),
+            started: Instant::now(),
+        };
+        let result = self.call_inner(&call, args, options).await;
+        if result.is_err() {
+            export.counters.record(Event::Error);
+            export
+                .counters
+                .record_latency(call.started.elapsed().as_micros() as u64);
+        }
+        result
+    }
+
+    async fn call_inner(
+        &self,
+        call: &Call<'_>,
+        args: &[Val],
+        options: CallOptions,
+    ) -> Result<CallReport, CallError> {
+        let limit = call.component.sandbox.limits.max_argument_bytes;
+        let bytes = crate::limits::argument_bytes(args);
+        if bytes > limit {
+            return Err(CallError::ArgumentsTooLarge {
+                export: call.export.path.clone(),
+                bytes,
+                limit,
+            });
+        }
+        let Some(key) = self.key(call.handle, args)? else {
+            let results = self.run(call, args).await?;
+            return Ok(call.done(results, Done::new(Outcome::Bypass, None)));
+        };
+        let slot = call.slot(&key);
+
+        if !options.refresh {
+            match self.lookup(call, slot).await {
+                Lookup::Hit(entry) => {
+                    let hit = self.hit(key, &entry);
+                    return Ok(call.done(entry.results, hit));
+                }
+                Lookup::Miss => {}
+                Lookup::StoreFailed => {
+                    let (results, done) = self.run_degraded(call, key, args).await?;
+                    return Ok(call.done(results, done));
+                }
+            }
+        }
+
+        loop {
+            match self.flights.join(key) {
+                Role::Waiter(waiter) => {
+                    call.export.counters.record(Event::Wait);
+                    if let Some(shared) = waiter.outcome().await {
+                        let waited = Done::new(Outcome::Hit, Some(key))
+                            .detail("waited for a concurrent identical call");
+                        return Ok(call.done(shared?, waited));
+                    }
+                    // The leader was cancelled: try again, perhaps as leader.
+                }
+                Role::Leader(leader) => {
+                    let led = self.lead(call, slot, args, options).await;
+                    leader.finish(
+                        led.as_ref()
+                            .map(|(results, _)| results.clone())
+                            .map_err(Clone::clone),
+                    );
+                    let (results, done) = led?;
+                    return Ok(call.done(results, done));
+                }
+            }
+        }
+    }
+
+    /// Runs a missed call once for every process sharing the store: as the
+    /// holder of the store's lease on the key, or by waiting for the holder
+    /// and reading what it stored.
+    async fn lead(
+        &self,
+        call: &Call<'_>,
+        slot: Slot<'_>,
+        args: &[Val],
+        options: CallOptions,
+    ) -> Result<(Vec<Val>, Done), CallError> {
+        let key = *slot.key;
+        let mut waiting_since = None;
+        loop {
+            let claim = match call.store.claim(slot).await {
+                Ok(claim) => claim,
+                Err(error) => {
+                    tracing::debug!(%error, "lease claim failed; running uncached");
+                    return self.run_degraded(call, key, args).await;
+                }
+            };
+            match claim {
+                Claim::Unshared => {
+                    return self.run_and_store(call, slot, args, None, options).await;
+                }
+                Claim::Owner(lease) => {
+                    if lease.entry_existed()
+                        && !options.refresh
+                        && let Lookup::Hit(entry) = self.lookup(call, slot).await
+                    {
+                        let _ = lease.finish(None).await;
+                        let hit = self
+                            .hit(key, &entry)
+                            .detail("stored by another worker meanwhile");
+                        return Ok((entry.results, hit));
+                    }
+                    return self
+                        .run_and_store(call, slot, args, Some(lease), options)
+                        .await;
+                }
+                Claim::Held { released, max_wait } => {
+                    let since = *waiting_since.get_or_insert_with(|| {
+                        call.export.counters.record(Event::Wait);
+                        Instant::now()
+                    });
+                    let left = max_wait.saturating_sub(since.elapsed());
+                    if tokio::time::timeout(left, released).await.is_err() {
+                        let (results, done) =
+                            self.run_and_store(call, slot, args, None, options).await?;
+                        return Ok((results, done.detail("stopped waiting for another worker")));
+                    }
+                    match self.lookup(call, slot).await {
+                        Lookup::Hit(entry) => {
+                            let hit = self.hit(key, &entry).detail("waited for another worker");
+                            return Ok((entry.results, hit));
+                        }
+                        // The holder stored nothing (an error) or died: claim again.
+                        Lookup::Miss => {}
+                        Lookup::StoreFailed => return self.run_degraded(call, key, args).await,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs the call without the cache, which failed: outcome `degraded`.
+    async fn run_degraded(
+        &self,
+        call: &Call<'_>,
+        key: CacheKey,
+        args: &[Val],
+    ) -> Result<(Vec<Val>, Done), CallError> {
+        let results = self.run(call, args).await?;
+        Ok((results, Done::new(Outcome::Degraded, Some(key))))
+    }
+
+    /// Runs the call and stores its result (through `lease`, releasing it,
+    /// if this process holds one).
+    async fn run_and_store(
+        &self,
+        call: &Call<'_>,
+        slot: Slot<'_>,
+        args: &[Val],
+        lease: Option<Box<dyn Lease>>,
+        options: CallOptions,
+    ) -> Result<(Vec<Val>, Done), CallError> {
+        let key = Some(*slot.key);
+        let results = match self.run(call, args).await {
+            Ok(results) => results,
+            Err(error) => {
+                if let Some(lease) = lease {
+                    let _ = lease.finish(None).await;
+                }
+                return Err(error);
+            }
+        };
+        let stored = match (self.entry_for(call, &results), lease) {
+            (Ok(entry), lease) => self.store_entry(call, slot, entry, lease).await,
+            (Err(why), Some(lease)) => {
+                let _ = lease.finish(None).await;
+                Stored::No(why)
+            }
+            (Err(why), None) => Stored::No(why),
+        };
+        let done = match stored {
+            Stored::Failed => Done::new(Outcome::Degraded, key),
+            Stored::No(why) => Done::new(Outcome::Miss, key).detail(why),
+            Stored::Yes if options.refresh => Done::new(Outcome::Miss, key).detail("refresh"),
+            Stored::Yes => Done::new(Outcome::Miss, key),
+        };
+        Ok((results, done))
+    }
+
+    /// How a hit on `entry` is reported.
+    fn hit(&self, key: CacheKey, entry: &codec::DecodedEntry) -> Done {
+        let age = Duration::from_millis(self.clock.now_ms().saturating_sub(entry.written_at_ms));
+        Done::new(Outcome::Hit, Some(key)).aged(age)
+    }
+
+    async fn lookup(&self, call: &Call<'_>, slot: Slot<'_>) -> Lookup {
+        let started = Instant::now();
+        let found = call.store.get(slot).await;
+        self.store_latency
+            .get
+            .record(started.elapsed().as_micros() as u64);
+        let bytes = match found {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Lookup::Miss,
+            Err(error) => {
+                // The store's breaker warns once per outage; a line per call
+                // would drown the log while the store is down.
+                tracing::debug!(%error, "cache lookup failed; running uncached");
+                return Lookup::StoreFailed;
+            }
+        };
+        match codec::decode_entry(
+            &bytes,
+            &call.export.signature_hash,
+            &call.export.result_types,
+        ) {
+            Ok(results) => Lookup::Hit(results),
+            Err(error) => {
+                tracing::warn!(
+                    component = &*call.component.name,
+                    export = %call.export.path,
+                    key = %slot.key.short(),
+                    %error,
+                    "unusable cache entry; treating it as a miss and overwriting it"
+                );
+                Lookup::Miss
+            }
+        }
+    }
+
+    async fn run(&self, call: &Call<'_>, args: &[Val]) -> Result<Vec<Val>, CallError> {
+        let export = call.export;
+        self.runner.call(call.handle, args).await.map_err(|error| {
+            // The message names the cause (a trap, an instantiation
+            // failure); the guest backtrace stays in the host's log.
+            tracing::debug!(export = %export.path, error = format!("{error:?}"), "call failed");
+            CallError::Guest {
+                export: export.path.clone(),
+                message: error.root_cause().to_string(),
+            }
+        })
+    }
+
+    /// The stored form of `results`, or why they are not stored.
+    fn entry_for(&self, call: &Call<'_>, results: &[Val]) -> Result<Vec<u8>, &'static str> {
+        let export = call.export;
+        if !export.rule.cache_errors && matches!(results, [Val::Result(Err(_))]) {
+            return Err("result::err not cached");
+        }
+        let entry = codec::encode_entry(
+            &export.signature_hash,
+            self.clock.now_ms(),
+            results,
+            &export.result_types,
+        )
+        .map_err(|error| {
+            tracing::warn!(export = %export.path, %error, "result not cached");
+            "result has no encoding"
+        })?;
+        if entry.len() > call.component.sandbox.limits.max_result_bytes {
+            return Err("result larger than max-result-bytes: returned, not cached");
+        }
+        Ok(entry)
+    }
+
+    /// Writes `entry` into `slot`, through `lease` if this process holds one.
+    async fn store_entry(
+        &self,
+        call: &Call<'_>,
+        slot: Slot<'_>,
+        entry: Vec<u8>,
+        lease: Option<Box<dyn Lease>>,
+    ) -> Stored {
+        let export = call.export;
+        let bytes = entry.len() as u64;
+        let (entry, ttl) = (Arc::from(entry), export.rule.ttl);
+        let started = Instant::now();
+        let written = match lease {
+            Some(lease) => lease.finish(Some((entry, ttl))).await,
+            None => call.store.set(slot, entry, ttl).await,
+        };
+        self.store_latency
+            .set
+            .record(started.elapsed().as_micros() as u64);
+        match written {
+            Ok(()) => {
+                export.counters.record(Event::Stored(bytes));
+                Stored::Yes
+            }
+            Err(error) => {
+                tracing::debug!(%error, "cache write failed");
+                Stored::Failed
+            }
+        }
+    }
+}
+
+enum Lookup {
+    Hit(codec::DecodedEntry),
+    Miss,
+    StoreFailed,
+}
+
+enum Stored {
+    Yes,
+    /// Kept out of the cache, and why.
+    No(&'static str),
+    Failed,
+}

@@ -1,0 +1,190 @@
+//! How a call ended: its [`Outcome`], the [`CallReport`] a caller gets, the
+//! [`CallError`] of a failed call, and the counters and log line each call
+//! leaves behind.
+
+use std::fmt;
+use std::time::Duration;
+
+use quanta::Instant;
+use wasmtime::component::Val;
+
+use crate::call_line::CallLine;
+use crate::codec::EncodeError;
+use crate::component::{ActivityComponent, ActivityExport, ExportHandle};
+use crate::key::CacheKey;
+use crate::stats::Event;
+use crate::store::{CacheStore, Slot};
+
+/// How a call was served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The function did not run: the result came from the store, or from a
+    /// concurrent identical call that this call waited for.
+    Hit,
+    /// Not in the cache (or a refresh): the function ran and its result was
+    /// stored (unless the rule keeps it out, such as a `result::err`).
+    Miss,
+    /// The rule says `no-cache`: the function ran, nothing was looked up or stored.
+    Bypass,
+    /// The store failed: the function ran uncached.
+    Degraded,
+}
+
+impl Outcome {
+    /// The outcome as written in logs and headers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Miss => "miss",
+            Self::Bypass => "bypass",
+            Self::Degraded => "degraded",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Per-call options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CallOptions {
+    /// Run the function even if a result is cached, and overwrite the entry
+    /// (Prefect's `refresh_cache`, Flyte's `overwrite_cache`).
+    pub refresh: bool,
+}
+
+/// The result of a call, and how it was served.
+#[derive(Clone, Debug)]
+pub struct CallReport {
+    /// The function's results (zero or one value).
+    pub results: Vec<Val>,
+    /// Hit, miss, bypass or degraded.
+    pub outcome: Outcome,
+    /// The cache key, unless the call bypassed the cache.
+    pub key: Option<CacheKey>,
+    /// On a hit from the store: how long ago the result was stored.
+    pub age: Option<Duration>,
+}
+
+/// Why a call failed. Nothing is cached for a failed call.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The arguments do not match the function's parameters.
+    #[error("invalid arguments for `{export}`: {source}")]
+    Arguments {
+        /// The export.
+        export: String,
+        /// What does not match.
+        source: EncodeError,
+    },
+    /// The arguments are larger than the component's `max-argument-bytes`.
+    #[error("the arguments of `{export}` are {bytes} bytes, beyond max-argument-bytes ({limit})")]
+    ArgumentsTooLarge {
+        /// The export.
+        export: String,
+        /// Their size ([`crate::limits::argument_bytes`]).
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The guest trapped or failed to instantiate.
+    #[error("`{export}` failed: {message}")]
+    Guest {
+        /// The export.
+        export: String,
+        /// The error chain, as text.
+        message: String,
+    },
+}
+
+/// One call in progress: what it calls and when it started.
+pub(super) struct Call<'a> {
+    pub handle: &'a ExportHandle,
+    pub component: &'a ActivityComponent,
+    pub export: &'a ActivityExport,
+    pub store: &'a dyn CacheStore,
+    pub started: Instant,
+}
+
+/// How a call ended, for its report and its log line.
+pub(super) struct Done {
+    outcome: Outcome,
+    key: Option<CacheKey>,
+    age: Option<Duration>,
+    detail: Option<&'static str>,
+}
+
+impl Done {
+    pub(super) fn new(outcome: Outcome, key: Option<CacheKey>) -> Self {
+        Self {
+            outcome,
+            key,
+            age: None,
+            detail: None,
+        }
+    }
+
+    pub(super) fn aged(self, age: Duration) -> Self {
+        Self {
+            age: Some(age),
+            ..self
+        }
+    }
+
+    pub(super) fn detail(self, detail: &'static str) -> Self {
+        Self {
+            detail: Some(detail),
+            ..self
+        }
+    }
+}
+
+impl Call<'_> {
+    pub(super) fn slot<'k>(&'k self, key: &'k CacheKey) -> Slot<'k> {
+        Slot {
+            key,
+            component: &self.component.name,
+            export: &self.export.path,
+        }
+    }
+
+    /// Counts and logs the call; returns its report.
+    pub(super) fn done(&self, results: Vec<Val>, done: Done) -> CallReport {
+        let Done {
+            outcome,
+            key,
+            age,
+            detail,
+        } = done;
+        self.export.counters.record(match outcome {
+            Outcome::Hit => Event::Hit,
+            Outcome::Miss => Event::Miss,
+            Outcome::Bypass => Event::Bypass,
+            Outcome::Degraded => Event::Degraded,
+        });
+        let elapsed_us = self.started.elapsed().as_micros() as u64;
+        self.export.counters.record_latency(elapsed_us);
+        CallLine {
+            outcome: outcome.as_str(),
+            component: &self.component.name,
+            export: &self.export.path,
+            key: key.as_ref().map(CacheKey::short).as_deref(),
+            policy: self.export.rule.policy.as_str(),
+            store: self.store.name(),
+            elapsed_us,
+            age,
+            detail,
+        }
+        .write();
+        CallReport {
+            results,
+            outcome,
+            key,
+            age,
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Instances and calls: the only place that creates wasmtime stores.
+//!
+//! By default each call runs in a fresh instance (strict isolation: no state
+//! leaks from one call to the next, and an instance that trapped is never
+//! reused); components in actor mode reuse warm instances ([`crate::pool`]).
+//! Guests get WASI preview 2 with nothing granted but what their component's
+//! [`Sandbox`] grants (directories, environment variables, stdout and
+//! stderr); never network. Guest stderr (and stdout, if granted) goes to the
+//! host's stderr, or to a pipe the embedder captures.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use wasmtime::component::{Component, ComponentExportIndex, Instance, InstancePre, Linker, Val};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+use crate::actor_cache::{ActorCache, ActorCacheScope};
+use crate::component::ExportHandle;
+use crate::contract::{self, Activity, RULES_INTERFACE};
+use crate::pool::WarmInstance;
+use crate::sandbox::Sandbox;
+use crate::state::HostState;
+
+/// Creates instances of loaded components and calls their exports.
+pub struct Runner {
+    engine: Engine,
+    linker: Linker<HostState>,
+    actor_cache: Arc<ActorCache>,
+    guest_stderr: Option<MemoryOutputPipe>,
+}
+
+impl Runner {
+    /// A runner linking WASI preview 2 and the `actor-cache` import, served
+    /// by `actor_cache`. Guest stderr goes to `guest_stderr`, or to the
+    /// host's stderr if `None`.
+    pub fn new(
+        engine: &Engine,
+        actor_cache: Arc<ActorCache>,
+        guest_stderr: Option<MemoryOutputPipe>,
+    ) -> anyhow::Result<Self> {
+        let mut linker = Linker::new(engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+        contract::actor_cache::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(anyhow::Error::from)?;
+        Ok(Self {
+            engine: engine.clone(),
+            linker,
+            actor_cache,
+            guest_stderr,
+        })
+    }
+
+    /// The engine components must be compiled for.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The replica's actor cache.
+    pub fn actor_cache(&self) -> &Arc<ActorCache> {
+        &self.actor_cache
+    }
+
+    /// Resolves `component`'s imports once, so each call only instantiates.
+    pub fn prepare(&self, component: &Component) -> anyhow::Result<InstancePre<HostState>> {
+        self.linker
+            .instantiate_pre(component)
+            .map_err(anyhow::Error::from)
+            .context("the component imports something this host does not provide")
+    }
+
+    async fn instantiate(
+        &self,
+        pre: &InstancePre<HostState>,
+        actor_cache: &ActorCacheScope,
+        sandbox: &Sandbox,
+    ) -> anyhow::Result<(Store<HostState>, Instance)> {
+        let mut wasi = WasiCtxBuilder::new();
+        let granted = &sandbox.capabilities;
+        granted.grant(&mut wasi)?;
+        // Guest output goes to the host's stderr (or the embedder's pipe);
+        // what is not granted goes nowhere.
+        match &self.guest_stderr {
+            Some(pipe) => {
+                if granted.stderr {
+                    wasi.stderr(pipe.clone());
+                }
+                if granted.stdout {
+                    wasi.stdout(pipe.clone());
+                }
+            }
+            None => {
+                if granted.stderr {
+                    wasi.inherit_stderr();
+                }
+                if granted.stdout {
+                    wasi.stdout(tokio::io::stderr());
+                }
+            }
+        }
+        let state = HostState::new(wasi.build(), sandbox.limits.limiter(), actor_cache.clone());
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        let instance = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(anyhow::Error::from)
+            .context("instantiation failed")?;
+        Ok((store, instance))
+    }
+
+    /// The rules the component declares through its `rules` export, or
+    /// `None` if it does not export that interface.
+    pub async fn declared_rules(
+        &self,
+        pre: &InstancePre<HostState>,
+        actor_cache: &ActorCacheScope,
+        sandbox: &Sandbox,
+    ) -> anyhow::Result<Option<Vec<contract::activity::cache::types::Rule>>> {
+        if pre
+            .component()
+            .get_export_index(None, RULES_INTERFACE)
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let (mut store, instance) = self.instantiate(pre, actor_cache, sandbox).await?;
+        let activity = Activity::new(&mut store, &instance)
+            .map_err(anyhow::Error::from)
+            .with_context(|| {
+                format!(
+                    "the component's `{RULES_INTERFACE}` export does not match this host's contract"
+                )
+            })?;
+        let rules = activity
+            .activity_cache_rules()
+            .call_declare(&mut store)
+            .await
+            .map_err(anyhow::Error::from)
+            .context("the component's `rules.declare` failed")?;
+        Ok(Some(rules))
+    }
+
+    /// Calls `handle`'s export with `args`: in a warm instance of its pool
+    /// in actor mode, else in a fresh one, in the component's sandbox. An
+    /// instance whose call fails is dropped.
+    pub async fn call(&self, handle: &ExportHandle, args: &[Val]) -> anyhow::Result<Vec<Val>> {
+        let (component, export) = (handle.component(), handle.export());
+        let (pre, sandbox) = (&component.pre, &component.sandbox);
+        let scope = &component.actor_cache;
+        let result_count = export.result_types.len();
+        let Some(pool) = &component.pool else {
+            let (store, instance) = self.instantiate(pre, scope, sandbox).await?;
+            let mut fresh = WarmInstance::new(store, instance);
+            return call_in(&mut fresh, &export.index, args, result_count, sandbox).await;
+        };
+        let (_slot, warm) = pool.acquire().await;
+        let mut warm = match warm {
+            Some(warm) => warm,
+            None => {
+                let (store, instance) = self.instantiate(pre, scope, sandbox).await?;
+                WarmInstance::new(store, instance)
+            }
+        };
+        warm.store.set_epoch_deadline(1);
+        let results = call_in(&mut warm, &export.index, args, result_count, sandbox).await?;
+        if !warm.store.data().is_computing() {
+            pool.release(warm);
+        } else {
+            // It returned holding an unfinished actor-cache computation:
+            // dropping the instance releases the instances waiting for it.
+            tracing::warn!(
+                "an instance returned with an actor-cache computation unfinished; dropped it"
+            );
+        }
+        Ok(results)
+    }
+}
+
+async fn call_in(
+    target: &mut WarmInstance,
+    index: &ComponentExportIndex,
+    args: &[Val],
+    result_count: usize,
+    sandbox: &Sandbox,
+) -> anyhow::Result<Vec<Val>> {
+    let func = target
+        .instance
+        .get_func(&mut target.store, index)
+        .context("export is not a function")?;
+    let mut results = vec![Val::Bool(false); result_count];
+    let timeout = sandbox.limits.timeout;
+    // The guest yields at every epoch tick, so the timeout can stop it.
+    tokio::time::timeout(
+        timeout,
+        func.call_async(&mut target.store, args, &mut results),
+    )
+    .await
+    .map_err(|_| {
+        anyhow::anyhow!(
+            "call stopped after its time limit ({})",
+            humantime::format_duration(timeout)
+        )
+    })?
+    .map_err(anyhow::Error::from)?;
+    Ok(results)
+}

@@ -1,0 +1,308 @@
+//! The actor store: an in-memory cache private to one worker process (one
+//! replica). It is the default store and needs no set-up.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+use rustc_hash::{FxBuildHasher, FxHashMap};
+
+use super::{CacheStore, Slot, StoreFuture};
+use crate::key::CacheKey;
+
+/// Default bound on the bytes held by a [`MemoryStore`]: 256 MiB.
+pub const DEFAULT_CAPACITY_BYTES: u64 = 256 * 1024 * 1024;
+
+/// One stored value, the generations it was written under, and when it
+/// expires.
+#[derive(Clone)]
+struct Entry {
+    value: Arc<[u8]>,
+    generations: Generations,
+    expires_at: Option<Instant>,
+}
+
+impl Entry {
+    fn new(value: Arc<[u8]>, generations: Generations, ttl: Option<Duration>) -> Self {
+        let expires_at = ttl.map(|ttl| Instant::now() + ttl);
+        Self {
+            value,
+            generations,
+            expires_at,
+        }
+    }
+
+    fn is_live(&self) -> bool {
+        self.expires_at.is_none_or(|at| Instant::now() < at)
+    }
+}
+
+/// The (component, export) generations an entry belongs to.
+pub(super) type Generations = (u64, u64);
+
+/// Weighs entries by the size of their value.
+#[derive(Clone)]
+struct ValueBytes;
+
+impl Weighter<CacheKey, Entry> for ValueBytes {
+    fn weight(&self, _: &CacheKey, entry: &Entry) -> u64 {
+        entry.value.len().max(1) as u64
+    }
+}
+
+/// An in-memory store bounded by the total size of its values (evicting
+/// what is least likely to be used again, S3-FIFO), with a TTL per entry.
+#[derive(Clone)]
+pub struct MemoryStore {
+    entries: Arc<Cache<CacheKey, Entry, ValueBytes, FxBuildHasher>>,
+    /// Generations by component name; absent means 0.
+    generations: Arc<RwLock<FxHashMap<String, ComponentGenerations>>>,
+    /// Whether anything was ever invalidated (if not, every generation is 0
+    /// and lookups skip the lock).
+    invalidated: Arc<AtomicBool>,
+}
+
+/// A component's generation and its exports' generations.
+#[derive(Default)]
+struct ComponentGenerations {
+    component: u64,
+    exports: FxHashMap<String, u64>,
+}
+
+impl MemoryStore {
+    /// A store holding at most `capacity_bytes` of values (keys and
+    /// bookkeeping are not counted).
+    pub fn new(capacity_bytes: u64) -> Self {
+        // A guess at the entry count for sizing the tables: small entries.
+        let estimated_items = (capacity_bytes / 256).clamp(1024, 1 << 20) as usize;
+        let entries = Cache::with(
+            estimated_items,
+            capacity_bytes,
+            ValueBytes,
+            FxBuildHasher,
+            Default::default(),
+        );
+        Self {
+            entries: Arc::new(entries),
+            generations: Arc::default(),
+            invalidated: Arc::default(),
+        }
+    }
+
+    /// The value under `key`, if present and not expired. (For keys that
+    /// belong to no export, such as the actor cache's.)
+    pub fn lookup(&self, key: &CacheKey) -> Option<Arc<[u8]>> {
+        self.live_entry(key).map(|entry| entry.value)
+    }
+
+    /// Stores `value` under `key` for `ttl` (`None`: until evicted).
+    pub fn insert(&self, key: CacheKey, value: Arc<[u8]>, ttl: Option<Duration>) {
+        self.entries.insert(key, Entry::new(value, (0, 0), ttl));
+    }
+
+    /// The entry under `key` unless it expired (an expired one is removed).
+    fn live_entry(&self, key: &CacheKey) -> Option<Entry> {
+        let entry = self.entries.get(key)?;
+        if entry.is_live() {
+            return Some(entry);
+        }
+        self.entries.remove(key);
+        None
+    }
+
+    /// Stores `value` in `slot` as of `generations` (read before the value
+    /// was fetched elsewhere: an invalidation in between hides it).
+    pub(super) fn insert_as_of(
+        &self,
+        slot: Slot<'_>,
+        value: Arc<[u8]>,
+        ttl: Option<Duration>,
+        generations: Generations,
+    ) {
+        self.entries
+            .insert(*slot.key, Entry::new(value, generations, ttl));
+    }
+
+    /// The value in `slot` if it was written as of `generations`.
+    pub(super) fn lookup_current(
+        &self,
+        slot: Slot<'_>,
+        generations: Generations,
+    ) -> Option<Arc<[u8]>> {
+        self.live_entry(slot.key)
+            .filter(|entry| entry.generations == generations)
+            .map(|entry| entry.value)
+    }
+
+    /// Removes every entry (the tiered store's memory, when Redis
+    /// reconnects).
+    #[cfg(feature = "redis")]
+    pub(super) fn clear(&self) {
+        self.entries.clear();
+    }
+
+    /// The current generations of `slot`'s component and export.
+    pub(super) fn current(&self, slot: &Slot<'_>) -> Generations {
+        if !self.invalidated.load(Ordering::Acquire) {
+            return (0, 0);
+        }
+        let generations = self
+            .generations
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        generations.get(slot.component).map_or((0, 0), |component| {
+            let export = component.exports.get(slot.export).copied().unwrap_or(0);
+            (component.component, export)
+        })
+    }
+
+    /// Removes the entry under `key`, if any.
+    pub(super) fn remove_key(&self, key: &CacheKey) {
+        self.entries.remove(key);
+    }
+
+    /// Bumps the generation of `export` of `component`, or of the whole
+    /// component if `export` is `None`.
+    pub(super) fn bump(&self, component: &str, export: Option<&str>) {
+        let mut generations = self
+            .generations
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let component = generations.entry(component.to_owned()).or_default();
+        match export {
+            None => component.component += 1,
+            Some(export) => *component.exports.entry(export.to_owned()).or_default() += 1,
+        }
+        self.invalidated.store(true, Ordering::Release);
+    }
+}
+
+impl Default for MemoryStore {
+    /// A store bounded by [`DEFAULT_CAPACITY_BYTES`].
+    fn default() -> Self {
+        Self::new(DEFAULT_CAPACITY_BYTES)
+    }
+}
+
+impl CacheStore for MemoryStore {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Option<Arc<[u8]>>> {
+        let found = self.lookup_current(slot, self.current(&slot));
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn set<'a>(
+        &'a self,
+        slot: Slot<'a>,
+        value: Arc<[u8]>,
+        ttl: Option<Duration>,
+    ) -> StoreFuture<'a, ()> {
+        self.insert_as_of(slot, value, ttl, self.current(&slot));
+        Box::pin(async { Ok(()) })
+    }
+
+    fn remove<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, ()> {
+        self.remove_key(slot.key);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn invalidate_export<'a>(&'a self, component: &'a str, export: &'a str) -> StoreFuture<'a, ()> {
+        self.bump(component, Some(export));
+        Box::pin(async { Ok(()) })
+    }
+
+    fn invalidate_component<'a>(&'a self, component: &'a str) -> StoreFuture<'a, ()> {
+        self.bump(component, None);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(byte: u8) -> CacheKey {
+        CacheKey::from_bytes([byte; 32])
+    }
+
+    fn slot<'a>(key: &'a CacheKey, export: &'a str) -> Slot<'a> {
+        Slot {
+            key,
+            component: "users",
+            export,
+        }
+    }
+
+    fn value() -> Arc<[u8]> {
+        Arc::from(&b"v"[..])
+    }
+
+    #[tokio::test]
+    async fn returns_what_was_set_until_removed() {
+        let store = MemoryStore::default();
+        let (one, two) = (key(1), key(2));
+        store.set(slot(&one, "f"), value(), None).await.unwrap();
+        assert_eq!(store.get(slot(&one, "f")).await.unwrap(), Some(value()));
+        assert_eq!(store.get(slot(&two, "f")).await.unwrap(), None);
+        store.remove(slot(&one, "f")).await.unwrap();
+        assert_eq!(store.get(slot(&one, "f")).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn entries_expire_after_their_ttl() {
+        let store = MemoryStore::default();
+        let one = key(1);
+        let ttl = Some(Duration::from_millis(30));
+        store.set(slot(&one, "f"), value(), ttl).await.unwrap();
+        assert!(store.get(slot(&one, "f")).await.unwrap().is_some());
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(store.get(slot(&one, "f")).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn invalidation_hides_one_export_or_a_whole_component() {
+        let store = MemoryStore::default();
+        let (one, two) = (key(1), key(2));
+        store.set(slot(&one, "f"), value(), None).await.unwrap();
+        store.set(slot(&two, "g"), value(), None).await.unwrap();
+        store.invalidate_export("users", "f").await.unwrap();
+        assert_eq!(store.get(slot(&one, "f")).await.unwrap(), None);
+        assert!(
+            store.get(slot(&two, "g")).await.unwrap().is_some(),
+            "other exports keep their entries"
+        );
+        store.set(slot(&one, "f"), value(), None).await.unwrap();
+        assert!(
+            store.get(slot(&one, "f")).await.unwrap().is_some(),
+            "new entries are visible"
+        );
+        store.invalidate_component("users").await.unwrap();
+        assert_eq!(store.get(slot(&one, "f")).await.unwrap(), None);
+        assert_eq!(store.get(slot(&two, "g")).await.unwrap(), None);
+        let other = Slot {
+            component: "admins",
+            ..slot(&two, "g")
+        };
+        store.set(other, value(), None).await.unwrap();
+        store.invalidate_component("users").await.unwrap();
+        assert!(
+            store.get(other).await.unwrap().is_some(),
+            "other components keep their entries"
+        );
+    }
+
+    #[test]
+    fn capacity_bounds_the_stored_bytes() {
+        let store = MemoryStore::new(1024);
+        for byte in 0..64u8 {
+            store.insert(key(byte), Arc::from(vec![byte; 100]), None);
+        }
+        assert!(store.entries.weight() <= 1024, "{}", store.entries.weight());
+        assert!(store.lookup(&key(63)).is_some(), "the newest entry is kept");
+    }
+}

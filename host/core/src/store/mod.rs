@@ -1,0 +1,171 @@
+//! Where cached results live.
+//!
+//! A [`CacheStore`] knows keys and bytes, never WIT types: the memoizer
+//! ([`crate::memo`]) encodes results before they reach a store and checks
+//! them after they come back. Every store bounds what it keeps, honours a
+//! per-entry time to live, and invalidates a whole export or component in
+//! O(1): each entry is written under the current *generation* of its export
+//! and of its component, and bumping a generation makes every older entry
+//! unreachable (they age out through eviction or their TTL).
+//!
+//! A store shared by several processes also coordinates them: [`CacheStore::claim`]
+//! hands the right to compute a key to one process at a time (a lease), so
+//! concurrent identical misses on different workers run the body once.
+
+mod config;
+mod lease;
+mod memory;
+#[cfg(feature = "redis")]
+mod redis;
+
+#[cfg(feature = "redis")]
+pub use self::redis::{DEFAULT_L1_TTL, RedisConfig, RedisStore, RedisTopology, TieredStore};
+pub use config::StoreConfig;
+pub use lease::{Claim, Lease};
+pub use memory::{DEFAULT_CAPACITY_BYTES, MemoryStore};
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustc_hash::FxHashMap;
+
+use crate::key::CacheKey;
+use crate::policy::CacheRule;
+use crate::stats::StatsRow;
+
+/// A boxed future returned by [`CacheStore`] methods, so stores can be used
+/// as `Arc<dyn CacheStore>`.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// A store could not serve a request. The memoizer treats it as "no cache":
+/// the call still runs, and the outcome is logged as `degraded`.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("cache store {store}: {message}")]
+pub struct StoreError {
+    /// Which store failed (`memory`, `redis`, …).
+    pub store: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Where one entry lives: its key, and the export and component whose
+/// generations it belongs to.
+#[derive(Clone, Copy, Debug)]
+pub struct Slot<'a> {
+    /// The call's key.
+    pub key: &'a CacheKey,
+    /// The component's name.
+    pub component: &'a str,
+    /// The export's path.
+    pub export: &'a str,
+}
+
+/// A key-value store for encoded call results.
+pub trait CacheStore: Send + Sync + 'static {
+    /// A short name for logs and errors (`memory`, `redis`, …).
+    fn name(&self) -> &'static str;
+
+    /// The bytes stored in `slot` under the current generations, if present
+    /// and not expired.
+    fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Option<Arc<[u8]>>>;
+
+    /// Stores `value` in `slot` under the current generations, replacing any
+    /// previous value; it expires after `ttl` (`None`: kept until evicted or
+    /// invalidated).
+    fn set<'a>(
+        &'a self,
+        slot: Slot<'a>,
+        value: Arc<[u8]>,
+        ttl: Option<Duration>,
+    ) -> StoreFuture<'a, ()>;
+
+    /// Removes the entry in `slot`, if any.
+    fn remove<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, ()>;
+
+    /// Makes every entry of `export` of `component` unreachable.
+    fn invalidate_export<'a>(&'a self, component: &'a str, export: &'a str) -> StoreFuture<'a, ()>;
+
+    /// Makes every entry of `component` unreachable.
+    fn invalidate_component<'a>(&'a self, component: &'a str) -> StoreFuture<'a, ()>;
+
+    /// Claims the right to compute the entry in `slot` for every process
+    /// sharing this store. A store private to one process answers
+    /// [`Claim::Unshared`] (the in-process single-flight is enough).
+    fn claim<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Claim> {
+        let _ = slot;
+        Box::pin(async { Ok(Claim::Unshared) })
+    }
+
+    /// Whether requests are reaching the store (false while a shared store is
+    /// down). The memory store is always healthy.
+    fn is_healthy(&self) -> bool {
+        true
+    }
+
+    /// Adds counter deltas to the counters this store keeps for every
+    /// process that uses it. Stores private to one process keep none.
+    fn add_stats<'a>(&'a self, deltas: &'a [StatsRow]) -> StoreFuture<'a, ()> {
+        let _ = deltas;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The counters this store keeps for every process that uses it, or
+    /// `None` if it keeps none.
+    fn stats(&self) -> StoreFuture<'_, Option<Vec<StatsRow>>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+/// The host's store, and the named stores that rules may keep an export's
+/// results in (the config file's `[stores.NAME]`).
+#[derive(Clone)]
+pub struct Stores {
+    default: Arc<dyn CacheStore>,
+    named: FxHashMap<String, Arc<dyn CacheStore>>,
+}
+
+impl Stores {
+    /// Just the host's store.
+    pub fn new(default: Arc<dyn CacheStore>) -> Self {
+        Self {
+            default,
+            named: FxHashMap::default(),
+        }
+    }
+
+    /// Replaces the host's store.
+    pub fn set_default(&mut self, store: Arc<dyn CacheStore>) {
+        self.default = store;
+    }
+
+    /// Adds the store `name`.
+    pub fn insert(&mut self, name: &str, store: Arc<dyn CacheStore>) {
+        self.named.insert(name.to_owned(), store);
+    }
+
+    /// Whether a store is called `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.named.contains_key(name)
+    }
+
+    /// The host's store.
+    pub fn default_store(&self) -> &Arc<dyn CacheStore> {
+        &self.default
+    }
+
+    /// The store that keeps results under `rule` (the host's store unless
+    /// the rule names a known one; names are checked when components load).
+    pub fn for_rule(&self, rule: &CacheRule) -> &Arc<dyn CacheStore> {
+        rule.store
+            .as_deref()
+            .and_then(|name| self.named.get(name))
+            .unwrap_or(&self.default)
+    }
+
+    /// Every store: the host's first.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn CacheStore>> {
+        std::iter::once(&self.default).chain(self.named.values())
+    }
+}

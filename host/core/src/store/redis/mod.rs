@@ -1,0 +1,445 @@
+//! The shared store: Redis or Redis Cluster, for every worker on every machine.
+//!
+//! Keys (`P` is the prefix; `{…}` is a hash tag: keys with the same tag live
+//! on the same cluster node):
+//!
+//! | key | holds |
+//! |---|---|
+//! | `P:e:{KEY}` | an entry: the generations it was written under, its expiry, the bytes |
+//! | `P:l:{KEY}` | the lease on computing that entry (see [`lease`]) |
+//! | `P:g:{COMPONENT}` | the component's generation |
+//! | `P:g:{COMPONENT}#EXPORT` | the export's generation |
+//! | `P:{stats}`, `P:{stats}:COMPONENT#EXPORT` | counters shared by every worker |
+//!
+//! An entry's value is three little-endian `u64`s (component generation,
+//! export generation, expiry in Unix ms from Redis's clock or 0) and then the
+//! entry bytes; it expires through `PX`. Invalidating an export or a
+//! component is one `INCR` (O(1) whatever the number of entries), announced
+//! on `P:events` for the workers' in-memory tiers. A lookup is one round trip
+//! (`MGET`, split by slot in a cluster); a write is one script (a cluster
+//! reads the generations first: a script may only touch keys of one slot).
+//!
+//! The connection is made lazily (a worker starts while Redis is down) and
+//! every request has its own connect and response timeouts. Failures open a
+//! [`Breaker`], so a dead or hung Redis costs at most one timeout per window.
+
+mod breaker;
+mod config;
+mod connection;
+mod events;
+mod lease;
+mod tiered;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::redis::{AsyncCommands, Script};
+
+use self::breaker::Breaker;
+pub use self::config::RedisConfig;
+use self::connection::RedisConnection;
+pub use self::connection::RedisTopology;
+use self::events::{Events, Invalidation, message};
+use self::lease::OwnedSlot;
+use self::lease::{CLAIM_SCRIPT, RedisLease, new_token};
+pub use self::tiered::{DEFAULT_L1_TTL, TieredStore};
+use crate::key::CacheKey;
+use crate::stats::{ExportStats, StatsRow};
+use crate::store::lease::Claim;
+use crate::store::{CacheStore, Slot, StoreError, StoreFuture};
+
+/// Writes an entry and/or releases a lease.
+/// KEYS: entry, lease[, component generation, export generation].
+/// ARGV: lease token ('' for none), events channel, "done" message,
+///       TTL in ms (-1: no entry to write; 0: no TTL), entry bytes
+///       [, component generation, export generation when not in KEYS].
+const WRITE_SCRIPT: &str = r"
+local ttl = tonumber(ARGV[4])
+if ttl >= 0 then
+  local c, e
+  if #KEYS == 4 then
+    c = tonumber(redis.call('GET', KEYS[3]) or '0')
+    e = tonumber(redis.call('GET', KEYS[4]) or '0')
+  else
+    c = tonumber(ARGV[6])
+    e = tonumber(ARGV[7])
+  end
+  local expires = 0
+  if ttl > 0 then
+    local now = redis.call('TIME')
+    expires = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + ttl
+  end
+  local value = struct.pack('<i8<i8<i8', c, e, expires) .. ARGV[5]
+  if ttl > 0 then
+    redis.call('SET', KEYS[1], value, 'PX', ttl)
+  else
+    redis.call('SET', KEYS[1], value)
+  end
+end
+if ARGV[1] ~= '' then
+  if redis.call('GET', KEYS[2]) == ARGV[1] then
+    redis.call('DEL', KEYS[2])
+  end
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+end
+return 1
+";
+
+/// Bumps the generation KEYS[1] (ARGV[1] = "incr") or deletes the entry
+/// KEYS[1] (ARGV[1] = "del"), and publishes ARGV[3] on channel ARGV[2]. (A
+/// script, because a cluster would route a pipeline's PUBLISH elsewhere.)
+const INVALIDATE_SCRIPT: &str = r"
+if ARGV[1] == 'incr' then
+  redis.call('INCR', KEYS[1])
+else
+  redis.call('DEL', KEYS[1])
+end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+";
+
+/// Bytes before the entry in a stored value.
+const HEADER_BYTES: usize = 24;
+
+/// A [`CacheStore`] in Redis.
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: RedisConnection,
+    prefix: Arc<str>,
+    breaker: Arc<Breaker>,
+    write_script: Arc<Script>,
+    claim_script: Arc<Script>,
+    invalidate_script: Arc<Script>,
+    events: Arc<Events>,
+    lease: Duration,
+    lease_wait: Duration,
+}
+
+/// An entry read from Redis, and when Redis will expire it.
+pub struct RedisEntry {
+    /// The entry bytes.
+    pub bytes: Arc<[u8]>,
+    /// Unix milliseconds (Redis's clock) when it expires; `None`: never.
+    pub expires_at_ms: Option<u64>,
+}
+
+impl RedisStore {
+    /// A store for `config`. Does not connect yet: the first request does.
+    /// Call it within a tokio runtime (the connection's driver is a task).
+    pub fn new(config: &RedisConfig) -> Result<Self, StoreError> {
+        let topology = config.topology()?;
+        let connection =
+            RedisConnection::open(&topology, config.connect_timeout, config.response_timeout)
+                .map_err(|e| error(format!("invalid Redis settings: {e}")))?;
+        let events = Events::new(
+            format!("{}:events", config.prefix),
+            topology.node_urls(),
+            config.connect_timeout,
+        );
+        Ok(Self {
+            connection,
+            prefix: Arc::from(config.prefix.as_str()),
+            breaker: Arc::new(Breaker::new("redis", config.breaker_window)),
+            write_script: Arc::new(Script::new(WRITE_SCRIPT)),
+            claim_script: Arc::new(Script::new(CLAIM_SCRIPT)),
+            invalidate_script: Arc::new(Script::new(INVALIDATE_SCRIPT)),
+            events: Arc::new(events),
+            lease: config.lease.max(Duration::from_millis(1)),
+            lease_wait: config.lease_wait,
+        })
+    }
+
+    /// A handle on the connection (cheap).
+    pub(super) fn connection(&self) -> RedisConnection {
+        self.connection.clone()
+    }
+
+    /// The messages between the workers sharing this Redis.
+    pub(super) fn events(&self) -> &Events {
+        &self.events
+    }
+
+    fn entry_key(&self, key: &CacheKey) -> String {
+        format!("{}:e:{{{key}}}", self.prefix)
+    }
+
+    pub(super) fn lease_key(&self, key: &CacheKey) -> String {
+        format!("{}:l:{{{key}}}", self.prefix)
+    }
+
+    fn component_generation_key(&self, component: &str) -> String {
+        format!("{}:g:{{{component}}}", self.prefix)
+    }
+
+    fn export_generation_key(&self, component: &str, export: &str) -> String {
+        format!("{}:g:{{{component}}}#{export}", self.prefix)
+    }
+
+    fn stats_index_key(&self) -> String {
+        format!("{}:{{stats}}", self.prefix)
+    }
+
+    fn stats_key(&self, member: &str) -> String {
+        format!("{}:{{stats}}:{member}", self.prefix)
+    }
+
+    /// Runs `request` unless the breaker is open, and tells the breaker how
+    /// it went.
+    async fn guarded<T>(
+        &self,
+        request: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        if !self.breaker.allow() {
+            return Err(error("unavailable (circuit open)".to_owned()));
+        }
+        match request.await {
+            Ok(value) => {
+                self.breaker.succeeded();
+                Ok(value)
+            }
+            Err(e) => {
+                self.breaker.failed(&e);
+                Err(error(e.to_string()))
+            }
+        }
+    }
+
+    /// The entry in `slot` with its expiry, if present under the current
+    /// generations.
+    pub async fn get_entry(&self, slot: Slot<'_>) -> Result<Option<RedisEntry>, StoreError> {
+        let keys = [
+            self.component_generation_key(slot.component),
+            self.export_generation_key(slot.component, slot.export),
+            self.entry_key(slot.key),
+        ];
+        let mut connection = self.connection.clone();
+        let values: Vec<Option<Vec<u8>>> = self.guarded(connection.mget(&keys)).await?;
+        let mut values = values.into_iter();
+        let (component, export, entry) = (values.next(), values.next(), values.next());
+        let generations = (
+            generation(component.flatten()),
+            generation(export.flatten()),
+        );
+        Ok(current_entry(entry.flatten(), generations))
+    }
+
+    /// Writes `entry` (bytes and TTL) into `slot` under the current
+    /// generations, if given, and releases the lease held with `token`, if
+    /// given, announcing that the key is done.
+    pub(super) async fn write(
+        &self,
+        slot: Slot<'_>,
+        entry: Option<(Arc<[u8]>, Option<Duration>)>,
+        token: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        let mut invocation = self.write_script.prepare_invoke();
+        invocation
+            .key(self.entry_key(slot.key))
+            .key(self.lease_key(slot.key))
+            .arg(token.unwrap_or(""))
+            .arg(self.events.channel())
+            .arg(message::done(slot.key));
+        match &entry {
+            None => {
+                invocation.arg(-1i64).arg("");
+            }
+            Some((bytes, ttl)) => {
+                let ttl_ms = ttl.map_or(0, |ttl| ttl.as_millis().max(1) as u64);
+                invocation.arg(ttl_ms).arg(&**bytes);
+                let component_key = self.component_generation_key(slot.component);
+                let export_key = self.export_generation_key(slot.component, slot.export);
+                if self.connection.is_cluster() {
+                    // The generations live in another slot: read them first.
+                    let values: Vec<Option<Vec<u8>>> = self
+                        .guarded(connection.mget(&[component_key, export_key]))
+                        .await?;
+                    let mut values = values.into_iter();
+                    invocation
+                        .arg(generation(values.next().flatten()))
+                        .arg(generation(values.next().flatten()));
+                } else {
+                    invocation.key(component_key).key(export_key);
+                }
+            }
+        }
+        self.guarded(invocation.invoke_async::<i64>(&mut connection))
+            .await?;
+        Ok(())
+    }
+
+    /// Applies `operation` (`incr` a generation or `del` an entry) to `key`
+    /// and announces `invalidation`, in one round trip.
+    async fn invalidate(
+        &self,
+        operation: &str,
+        key: String,
+        invalidation: Invalidation,
+    ) -> Result<(), StoreError> {
+        let mut invocation = self.invalidate_script.prepare_invoke();
+        invocation
+            .key(key)
+            .arg(operation)
+            .arg(self.events.channel())
+            .arg(message::invalidated(&invalidation));
+        let mut connection = self.connection.clone();
+        self.guarded(invocation.invoke_async::<i64>(&mut connection))
+            .await?;
+        Ok(())
+    }
+}
+
+fn error(message: String) -> StoreError {
+    StoreError {
+        store: "redis",
+        message,
+    }
+}
+
+/// The entry of a stored value, if it was written under `generations`.
+fn current_entry(value: Option<Vec<u8>>, generations: (u64, u64)) -> Option<RedisEntry> {
+    let value = value?;
+    let (header, entry) = value.split_at_checked(HEADER_BYTES)?;
+    let field =
+        |i: usize| u64::from_le_bytes(header[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    ((field(0), field(1)) == generations).then(|| RedisEntry {
+        bytes: Arc::from(entry),
+        expires_at_ms: Some(field(2)).filter(|&at| at != 0),
+    })
+}
+
+fn generation(value: Option<Vec<u8>>) -> u64 {
+    value
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0)
+}
+
+impl CacheStore for RedisStore {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    fn is_healthy(&self) -> bool {
+        self.breaker.is_closed()
+    }
+
+    fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Option<Arc<[u8]>>> {
+        Box::pin(async move { Ok(self.get_entry(slot).await?.map(|entry| entry.bytes)) })
+    }
+
+    fn set<'a>(
+        &'a self,
+        slot: Slot<'a>,
+        value: Arc<[u8]>,
+        ttl: Option<Duration>,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(self.write(slot, Some((value, ttl)), None))
+    }
+
+    fn remove<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, ()> {
+        let invalidation = Invalidation::Entry(*slot.key);
+        Box::pin(self.invalidate("del", self.entry_key(slot.key), invalidation))
+    }
+
+    fn invalidate_export<'a>(&'a self, component: &'a str, export: &'a str) -> StoreFuture<'a, ()> {
+        let invalidation = Invalidation::Export {
+            component: component.to_owned(),
+            export: export.to_owned(),
+        };
+        let key = self.export_generation_key(component, export);
+        Box::pin(self.invalidate("incr", key, invalidation))
+    }
+
+    fn invalidate_component<'a>(&'a self, component: &'a str) -> StoreFuture<'a, ()> {
+        let invalidation = Invalidation::Component(component.to_owned());
+        let key = self.component_generation_key(component);
+        Box::pin(self.invalidate("incr", key, invalidation))
+    }
+
+    fn claim<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Claim> {
+        Box::pin(async move {
+            self.events.start();
+            // Registered before the claim: a "done" sent right after it is
+            // not missed.
+            let done = self.events.watch_done(*slot.key);
+            let token = new_token();
+            let mut invocation = self.claim_script.prepare_invoke();
+            invocation
+                .key(self.lease_key(slot.key))
+                .key(self.entry_key(slot.key))
+                .arg(&token)
+                .arg(self.lease.as_millis().max(1) as u64);
+            let mut connection = self.connection.clone();
+            let (taken, detail): (i64, i64) = self
+                .guarded(invocation.invoke_async(&mut connection))
+                .await?;
+            if taken == 1 {
+                let lease = RedisLease::start(
+                    self.clone(),
+                    OwnedSlot::new(slot),
+                    token,
+                    self.lease,
+                    detail == 1,
+                );
+                return Ok(Claim::Owner(Box::new(lease)));
+            }
+            // Wake up when the holder is done, or just after its lease lapses
+            // (it died, or renewed it: then claim again and wait again).
+            let lapse = Duration::from_millis(detail.max(0) as u64 + 2);
+            Ok(Claim::Held {
+                released: Box::pin(done.done_or(lapse)),
+                max_wait: self.lease_wait,
+            })
+        })
+    }
+
+    fn add_stats<'a>(&'a self, deltas: &'a [StatsRow]) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut pipeline = redis::pipe();
+            for (component, export, delta) in deltas {
+                let member = format!("{component}#{export}");
+                pipeline.sadd(self.stats_index_key(), &member).ignore();
+                for (field, value) in delta.fields() {
+                    if value > 0 {
+                        pipeline
+                            .hincr(self.stats_key(&member), field, value)
+                            .ignore();
+                    }
+                }
+            }
+            let mut connection = self.connection.clone();
+            self.guarded(pipeline.query_async::<()>(&mut connection))
+                .await
+        })
+    }
+
+    fn stats(&self) -> StoreFuture<'_, Option<Vec<StatsRow>>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let mut members: Vec<String> = self
+                .guarded(connection.smembers(self.stats_index_key()))
+                .await?;
+            members.sort();
+            let mut pipeline = redis::pipe();
+            for member in &members {
+                pipeline.hgetall(self.stats_key(member));
+            }
+            let hashes: Vec<Vec<(String, u64)>> =
+                self.guarded(pipeline.query_async(&mut connection)).await?;
+            let rows = members
+                .into_iter()
+                .zip(hashes)
+                .filter_map(|(member, fields)| {
+                    let (component, export) = member.split_once('#')?;
+                    let mut stats = ExportStats::default();
+                    for (field, value) in fields {
+                        stats.set(&field, value);
+                    }
+                    Some((component.to_owned(), export.to_owned(), stats))
+                })
+                .collect();
+            Ok(Some(rows))
+        })
+    }
+}

@@ -1,0 +1,245 @@
+//! The tiered store: this worker's in-memory store (L1) in front of Redis
+//! (L2).
+//!
+//! A lookup tries L1, then L2; what L2 returns is copied into L1 for at most
+//! the L1 TTL and never beyond the entry's own expiry. Writes go to both.
+//! Every invalidation is announced on Redis's events channel and applied to
+//! every worker's L1; while that subscription is down, nothing is copied
+//! into L1, and when it comes back L1 is emptied (messages may have been
+//! missed). So a stale L1 entry can only outlive an invalidation by the time
+//! the message takes to arrive. Leases and shared counters are Redis's.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::broadcast::error::RecvError;
+
+use super::RedisStore;
+use super::events::Invalidation;
+use super::lease::OwnedSlot;
+use crate::stats::StatsRow;
+use crate::store::lease::{Claim, Lease};
+use crate::store::memory::Generations;
+use crate::store::{CacheStore, MemoryStore, Slot, StoreFuture};
+
+/// Default time an entry stays in L1: 10 s.
+pub const DEFAULT_L1_TTL: Duration = Duration::from_secs(10);
+
+/// A [`CacheStore`] with an in-memory L1 in front of Redis.
+pub struct TieredStore {
+    l1: MemoryStore,
+    l2: RedisStore,
+    l1_ttl: Duration,
+    listener: OnceLock<tokio::task::AbortHandle>,
+}
+
+impl TieredStore {
+    /// `l1` in front of `l2`; L1 keeps entries at most `l1_ttl`.
+    pub fn new(l1: MemoryStore, l2: RedisStore, l1_ttl: Duration) -> Self {
+        Self {
+            l1,
+            l2,
+            l1_ttl,
+            listener: OnceLock::new(),
+        }
+    }
+
+    /// Starts applying other workers' invalidations to L1, once.
+    fn listen(&self) {
+        self.listener.get_or_init(|| {
+            let events = self.l2.events();
+            events.start();
+            tokio::spawn(apply_invalidations(self.l1.clone(), events.invalidations()))
+                .abort_handle()
+        });
+    }
+
+    /// Copies an entry fetched from L2 into L1, as of `generations`.
+    fn fill_l1(
+        &self,
+        slot: Slot<'_>,
+        bytes: Arc<[u8]>,
+        rule_ttl: Option<Duration>,
+        generations: Generations,
+    ) {
+        if !self.l2.events().is_subscribed() {
+            return; // invalidations could not reach this L1
+        }
+        let ttl = l1_lifetime(rule_ttl, self.l1_ttl);
+        self.l1.insert_as_of(slot, bytes, Some(ttl), generations);
+    }
+}
+
+impl Drop for TieredStore {
+    fn drop(&mut self) {
+        if let Some(listener) = self.listener.get() {
+            listener.abort();
+        }
+    }
+}
+
+async fn apply_invalidations(
+    l1: MemoryStore,
+    mut invalidations: tokio::sync::broadcast::Receiver<Invalidation>,
+) {
+    loop {
+        match invalidations.recv().await {
+            Ok(Invalidation::Entry(key)) => l1.remove_key(&key),
+            Ok(Invalidation::Export { component, export }) => l1.bump(&component, Some(&export)),
+            Ok(Invalidation::Component(component)) => l1.bump(&component, None),
+            Ok(Invalidation::Resync) | Err(RecvError::Lagged(_)) => l1.clear(),
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// How long L1 keeps an entry whose own TTL is `ttl`: at most `l1_ttl`.
+fn l1_lifetime(ttl: Option<Duration>, l1_ttl: Duration) -> Duration {
+    ttl.map_or(l1_ttl, |ttl| ttl.min(l1_ttl))
+}
+
+/// Milliseconds until `expires_at_ms` (Unix ms), if in the future.
+fn remaining(expires_at_ms: u64) -> Option<Duration> {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()?
+        .as_millis() as u64;
+    expires_at_ms
+        .checked_sub(now)
+        .filter(|&ms| ms > 0)
+        .map(Duration::from_millis)
+}
+
+impl CacheStore for TieredStore {
+    fn name(&self) -> &'static str {
+        "tiered"
+    }
+
+    fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Option<Arc<[u8]>>> {
+        self.listen();
+        let generations = self.l1.current(&slot);
+        if let Some(bytes) = self.l1.lookup_current(slot, generations) {
+            return Box::pin(async { Ok(Some(bytes)) });
+        }
+        Box::pin(async move {
+            let Some(entry) = self.l2.get_entry(slot).await? else {
+                return Ok(None);
+            };
+            let ttl = match entry.expires_at_ms {
+                None => None,
+                Some(at) => match remaining(at) {
+                    Some(ttl) => Some(ttl),
+                    None => return Ok(Some(entry.bytes)), // about to expire
+                },
+            };
+            self.fill_l1(slot, entry.bytes.clone(), ttl, generations);
+            Ok(Some(entry.bytes))
+        })
+    }
+
+    fn set<'a>(
+        &'a self,
+        slot: Slot<'a>,
+        value: Arc<[u8]>,
+        ttl: Option<Duration>,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let generations = self.l1.current(&slot);
+            self.l2.set(slot, value.clone(), ttl).await?;
+            self.fill_l1(slot, value, ttl, generations);
+            Ok(())
+        })
+    }
+
+    fn remove<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.l1.remove_key(slot.key);
+            self.l2.remove(slot).await
+        })
+    }
+
+    fn invalidate_export<'a>(&'a self, component: &'a str, export: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.l1.bump(component, Some(export));
+            self.l2.invalidate_export(component, export).await
+        })
+    }
+
+    fn invalidate_component<'a>(&'a self, component: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.l1.bump(component, None);
+            self.l2.invalidate_component(component).await
+        })
+    }
+
+    fn claim<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Claim> {
+        Box::pin(async move {
+            let generations = self.l1.current(&slot);
+            Ok(match self.l2.claim(slot).await? {
+                Claim::Owner(lease) => Claim::Owner(Box::new(TieredLease {
+                    lease,
+                    l1: self.l1.clone(),
+                    slot: OwnedSlot::new(slot),
+                    generations,
+                    l1_ttl: self.l1_ttl,
+                    subscribed: self.l2.events().is_subscribed(),
+                })),
+                other => other,
+            })
+        })
+    }
+
+    fn is_healthy(&self) -> bool {
+        self.l2.is_healthy()
+    }
+
+    fn add_stats<'a>(&'a self, deltas: &'a [StatsRow]) -> StoreFuture<'a, ()> {
+        self.l2.add_stats(deltas)
+    }
+
+    fn stats(&self) -> StoreFuture<'_, Option<Vec<StatsRow>>> {
+        self.l2.stats()
+    }
+}
+
+/// Redis's lease, which also fills L1 when it writes the entry.
+struct TieredLease {
+    lease: Box<dyn Lease>,
+    l1: MemoryStore,
+    slot: OwnedSlot,
+    generations: Generations,
+    l1_ttl: Duration,
+    subscribed: bool,
+}
+
+impl Lease for TieredLease {
+    fn entry_existed(&self) -> bool {
+        self.lease.entry_existed()
+    }
+
+    fn finish(
+        self: Box<Self>,
+        entry: Option<(Arc<[u8]>, Option<Duration>)>,
+    ) -> StoreFuture<'static, ()> {
+        let Self {
+            lease,
+            l1,
+            slot,
+            generations,
+            l1_ttl,
+            subscribed,
+        } = *self;
+        Box::pin(async move {
+            lease.finish(entry.clone()).await?;
+            if let (Some((bytes, ttl)), true) = (entry, subscribed) {
+                l1.insert_as_of(
+                    slot.slot(),
+                    bytes,
+                    Some(l1_lifetime(ttl, l1_ttl)),
+                    generations,
+                );
+            }
+            Ok(())
+        })
+    }
+}

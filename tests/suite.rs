@@ -1,0 +1,19 @@
+//! The end-to-end suite: one test binary (linking wasmtime once) with a
+//! module per area, all on real compiled components, real `redis-server`
+//! processes and real worker processes. Run one area with a filter, e.g.
+//! `scripts/test.sh fleet::`.
+
+mod support;
+
+mod actor;
+mod cluster;
+mod codec;
+mod differential;
+mod fleet;
+mod fuzz;
+mod languages;
+mod memo;
+mod redis;
+mod temporal;
+mod users;
+mod worker;
