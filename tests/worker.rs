@@ -506,7 +506,7 @@ fn components_and_rules_can_come_from_the_config_file() {
     assert!(
         check
             .stdout
-            .contains("[components.people.exports.\"send-email\"]\npolicy = \"inputs\""),
+            .contains("[components.people.exports.send-email]\npolicy = \"inputs\""),
         "{}",
         check.stdout
     );

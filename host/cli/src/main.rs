@@ -8,6 +8,7 @@
 //! | `catalog` | the components a worker serves, reloaded when their files change |
 //! | `server` | the HTTP worker (`serve`) |
 //! | `temporal` | the Temporal worker (`temporal`) |
+//! | `worker` | the start and stop `serve` and `temporal` share |
 //!
 //! Everything about running and caching a call is in the `activity-host`
 //! library (`host/core`); these modules only turn requests into its calls.
@@ -17,6 +18,7 @@ mod commands;
 mod config;
 mod server;
 mod temporal;
+mod worker;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;

@@ -7,11 +7,12 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-/// The grants of one component.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The grants of one component (as configuration: every key optional).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default)]
 pub struct Capabilities {
     /// Host directories the guest may open.
     pub dirs: Vec<DirGrant>,
@@ -39,7 +40,7 @@ impl Default for Capabilities {
 }
 
 /// A host directory visible to the guest.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DirGrant {
     /// The directory on the host.

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use wasmtime::ResourceLimiter;
 use wasmtime::component::Val;
 
@@ -22,8 +23,10 @@ pub const DEFAULT_MAX_TABLE_ELEMENTS: usize = 100_000;
 /// Default bound on the size of one call's arguments: 16 MiB.
 pub const DEFAULT_MAX_ARGUMENT_BYTES: usize = 16 * 1024 * 1024;
 
-/// What one component's instances and results may use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What one component's instances and results may use (as configuration:
+/// kebab-case keys, every one optional, `timeout` written like `5m`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, rename_all = "kebab-case")]
 pub struct Limits {
     /// Bound on each linear memory of an instance (default 256 MiB): growing
     /// beyond it traps, the call fails with an error that says so, and the
@@ -44,6 +47,7 @@ pub struct Limits {
     /// running then, even one looping without end, is stopped at its next
     /// epoch tick (10 ms), the call fails with an error that says so, and
     /// its instance is dropped.
+    #[serde(with = "humantime_serde")]
     pub timeout: Duration,
 }
 

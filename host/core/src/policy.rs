@@ -11,17 +11,18 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// How the host memoizes one exported function.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CachePolicy {
     /// Cache by function identity and argument values.
     Inputs,
     /// Cache by function identity, argument values and the component's code.
     TaskSource,
-    /// Never cache.
+    /// Never cache (the default for an export that declares no rule).
+    #[default]
     NoCache,
 }
 
@@ -137,6 +138,22 @@ impl FromStr for Ttl {
     }
 }
 
+impl fmt::Display for Ttl {
+    /// `never`, or the duration as `humantime` writes it (`10m`, `1h 30m`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Never => f.write_str("never"),
+            Self::After(ttl) => write!(f, "{}", humantime::format_duration(*ttl)),
+        }
+    }
+}
+
+impl Serialize for Ttl {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl<'de> Deserialize<'de> for Ttl {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         String::deserialize(deserializer)?
@@ -147,18 +164,23 @@ impl<'de> Deserialize<'de> for Ttl {
 
 /// Host-side changes to one export's rule; unset fields keep what the
 /// component declared.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RuleOverride {
     /// Replaces the policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<CachePolicy>,
     /// Replaces the TTL.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl: Option<Ttl>,
     /// Replaces whether `result::err` values are cached.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_errors: Option<bool>,
     /// Replaces the parameters left out of the key.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ignore_params: Option<Vec<String>>,
     /// Keeps this export's results in the named store (`[stores.NAME]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
 }
 

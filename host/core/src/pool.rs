@@ -28,13 +28,16 @@ pub enum InstanceMode {
     Warm(WarmConfig),
 }
 
-/// Limits of actor mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Limits of actor mode (as configuration: kebab-case keys, every one
+/// optional).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, rename_all = "kebab-case")]
 pub struct WarmConfig {
     /// Most instances of the component at once, warm or busy; further calls
     /// wait for one (default 4).
     pub max_instances: usize,
     /// A warm instance unused this long is dropped (default 5 min).
+    #[serde(with = "humantime_serde")]
     pub idle_ttl: Duration,
     /// An instance is dropped after this many calls (default 10 000).
     pub max_uses: u64,

@@ -10,14 +10,9 @@ pub mod temporal;
 
 use std::path::PathBuf;
 
-use std::sync::Arc;
-
 use crate::catalog::{Sources, stem};
-use crate::config::ConfigFile;
-use activity_host::{
-    CachePolicy, CacheStore, Host, HostBuilder, RuleOverride, RulesConfig, StatsRow, StoreConfig,
-    Ttl,
-};
+use crate::config::{Config, Flags};
+use activity_host::{CachePolicy, Host, RuleOverride, RulesConfig, StatsRow, StoreConfig, Ttl};
 use anyhow::Context;
 
 /// The configuration file and the store.
@@ -37,15 +32,14 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// The configuration file (empty without `--config`) and the store it or
-    /// `--store` selects.
-    pub fn open(&self) -> anyhow::Result<(ConfigFile, Arc<dyn CacheStore>)> {
-        let file = match &self.config {
-            Some(path) => ConfigFile::load(path)?,
-            None => ConfigFile::default(),
+    /// The resolved configuration: the file (every default without
+    /// `--config`), then `--store` and the other `flags` on top.
+    pub fn resolve(&self, flags: Flags) -> anyhow::Result<Config> {
+        let flags = Flags {
+            store: self.store.clone(),
+            ..flags
         };
-        let store = self.store.as_ref().unwrap_or(&file.store).open()?;
-        Ok((file, store))
+        Ok(Config::resolve(self.config.as_deref(), flags)?)
     }
 }
 
@@ -62,44 +56,13 @@ pub struct EngineArgs {
 
 impl EngineArgs {
     /// The compile cache directory, if any.
-    fn compile_cache(&self) -> Option<PathBuf> {
+    pub fn compile_cache(&self) -> Option<PathBuf> {
         match &self.compile_cache {
             Some(dir) if dir.as_os_str() == "off" => None,
             Some(dir) => Some(dir.clone()),
             None => activity_host::default_compile_cache_dir(),
         }
     }
-}
-
-/// A host builder with `rules`, `store`, the engine flags, and the config
-/// file's actor-cache bound, named stores, instance modes, limits and
-/// grants.
-pub fn host_builder(
-    file: &ConfigFile,
-    engine: &EngineArgs,
-    rules: RulesConfig,
-    store: Arc<dyn CacheStore>,
-) -> anyhow::Result<HostBuilder> {
-    let mut builder = Host::builder()
-        .rules(rules)
-        .store(store)
-        .compile_cache(engine.compile_cache());
-    if let Some(bytes) = file.cache.actor_cache_bytes {
-        builder = builder.actor_cache_bytes(bytes);
-    }
-    for (name, store) in file.open_named_stores()? {
-        builder = builder.named_store(&name, store);
-    }
-    for (component, mode) in file.instance_modes() {
-        builder = builder.instance_mode(&component, mode);
-    }
-    for (component, limits) in file.limits() {
-        builder = builder.limits(&component, limits);
-    }
-    for (component, capabilities) in file.capabilities() {
-        builder = builder.capabilities(&component, capabilities);
-    }
-    Ok(builder)
 }
 
 /// Prints counters as a table on stderr.
@@ -186,9 +149,13 @@ impl ComponentArgs {
     /// loaded into it.
     pub async fn load(&self) -> anyhow::Result<(Host, String)> {
         let name = self.name();
-        let (file, store) = self.store.open()?;
-        let rules = rules_with_flags(&file, &name, &self.policies, &self.ttls);
-        let host = host_builder(&file, &self.engine, rules, store)?.build()?;
+        let config = self.store.resolve(Flags::default())?;
+        let rules = rules_with_flags(&config, &name, &self.policies, &self.ttls);
+        let host = config
+            .host_builder()?
+            .rules(rules)
+            .compile_cache(self.engine.compile_cache())
+            .build()?;
         host.load_file(&name, &self.file)
             .await
             .with_context(|| format!("cannot load {}", self.file.display()))?;
@@ -196,15 +163,15 @@ impl ComponentArgs {
     }
 }
 
-/// The rules of the config `file`, with `--policy` and `--ttl` flags for
+/// The rules of the `config`, with `--policy` and `--ttl` flags for
 /// component `name` applied on top.
 fn rules_with_flags(
-    file: &ConfigFile,
+    config: &Config,
     name: &str,
     policies: &[(String, CachePolicy)],
     ttls: &[(String, Ttl)],
 ) -> RulesConfig {
-    let mut rules = file.rules();
+    let mut rules = config.rules();
     for (export, policy) in policies {
         let change = RuleOverride {
             policy: Some(*policy),
@@ -237,17 +204,17 @@ pub struct ComponentSources {
 }
 
 impl ComponentSources {
-    /// `--dir`, the FILEs, else the config `file`'s `[server] dir`, else its
+    /// `--dir`, the FILEs, else the `config`'s `[server] dir`, else its
     /// `[components.NAME] path` entries.
-    pub fn sources(self, file: &ConfigFile) -> anyhow::Result<Sources> {
+    pub fn sources(self, config: &Config) -> anyhow::Result<Sources> {
         let named = |files: Vec<PathBuf>| files.into_iter().map(|f| (stem(&f), f)).collect();
         Ok(
-            match (self.dir.or_else(|| file.server.dir.clone()), self.files) {
+            match (self.dir.or_else(|| config.server.dir.clone()), self.files) {
                 (Some(dir), files) if files.is_empty() => Sources::Directory(dir),
                 (None, files) if !files.is_empty() => Sources::Files(named(files)),
                 (Some(_), _) => anyhow::bail!("give either --dir or FILEs, not both"),
-                (None, _) if !file.component_files().is_empty() => {
-                    Sources::Files(file.component_files())
+                (None, _) if !config.component_files().is_empty() => {
+                    Sources::Files(config.component_files())
                 }
                 (None, _) => anyhow::bail!(
                     "nothing to serve: give --dir DIR, component FILEs, or [components.NAME] path = … in the config"

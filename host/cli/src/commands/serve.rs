@@ -2,13 +2,13 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::catalog::Catalog;
-use crate::server::{self, ServerConfig};
+use crate::config::Flags;
+use crate::server;
+use crate::worker::Worker;
 
-use super::{ComponentSources, EngineArgs, StoreArgs, host_builder, shutdown_signal};
+use super::{ComponentSources, EngineArgs, StoreArgs, shutdown_signal};
 
 /// Arguments of `serve`. Each flag overrides the config file's `[server]`
 /// table; `ACTIVITY_HOST_*` variables stand for flags.
@@ -47,28 +47,17 @@ pub struct Args {
 
 /// Loads the components and serves until SIGTERM or ctrl-c.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (file, store) = args.store.open()?;
-    let section = &file.server;
-    let defaults = ServerConfig::default();
-    let config = ServerConfig {
-        listen: args.listen.or(section.listen).unwrap_or(defaults.listen),
-        token: args.token.or_else(|| section.token.clone()),
-        max_body_bytes: args
-            .max_body_bytes
-            .or(section.max_body_bytes)
-            .unwrap_or(defaults.max_body_bytes),
-        call_timeout: args
-            .call_timeout
-            .or(section.call_timeout)
-            .unwrap_or(defaults.call_timeout),
-        ..defaults
-    };
-    let sources = args.components.sources(&file)?;
-    let host = Arc::new(host_builder(&file, &args.engine, file.rules(), store)?.build()?);
-    let catalog = Arc::new(Catalog::new(sources));
-    if catalog.refresh(&host).await == 0 {
-        anyhow::bail!("no component could be loaded (see the errors above)");
-    }
-    server::serve(host, catalog, config, shutdown_signal()).await?;
+    let config = args.store.resolve(Flags {
+        listen: args.listen,
+        token: args.token,
+        max_body_bytes: args.max_body_bytes,
+        call_timeout: args.call_timeout,
+        ..Flags::default()
+    })?;
+    let sources = args.components.sources(&config)?;
+    let worker = Worker::start(&config, args.engine.compile_cache(), sources).await?;
+    let served = server::serve(&worker, config.server, shutdown_signal()).await;
+    worker.stop().await;
+    served?;
     Ok(ExitCode::SUCCESS)
 }

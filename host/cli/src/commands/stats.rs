@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use activity_host::Host;
 
 use super::{StoreArgs, print_stats};
+use crate::config::Flags;
 
 /// Arguments of `stats`.
 #[derive(clap::Args)]
@@ -16,8 +17,8 @@ pub struct Args {
 
 /// Prints the store's counters per export, as a table on stderr.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (_, store) = args.store.open()?;
-    let host = Host::builder().store(store).build()?;
+    let config = args.store.resolve(Flags::default())?;
+    let host = Host::builder().store(config.store.open()?).build()?;
     match host.shared_stats().await? {
         Some(rows) => {
             print_stats(&rows);

@@ -1,12 +1,11 @@
 //! `activity-host temporal`: a Temporal activity worker.
 
-use std::process::ExitCode;
-use std::sync::Arc;
-
-use crate::catalog::Catalog;
+use crate::config::Flags;
 use crate::temporal::{self, TemporalConfig};
+use crate::worker::Worker;
+use std::process::ExitCode;
 
-use super::{ComponentSources, EngineArgs, StoreArgs, host_builder, shutdown_signal};
+use super::{ComponentSources, EngineArgs, StoreArgs, shutdown_signal};
 
 /// Arguments of `temporal`. `ACTIVITY_HOST_*` variables stand for flags.
 #[derive(clap::Args)]
@@ -54,19 +53,17 @@ pub struct Args {
 
 /// Loads the components and runs activity tasks until SIGTERM or ctrl-c.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (file, store) = args.store.open()?;
-    let sources = args.components.sources(&file)?;
-    let host = Arc::new(host_builder(&file, &args.engine, file.rules(), store)?.build()?);
-    let catalog = Arc::new(Catalog::new(sources));
-    if catalog.refresh(&host).await == 0 {
-        anyhow::bail!("no component could be loaded (see the errors above)");
-    }
-    let config = TemporalConfig {
+    let config = args.store.resolve(Flags::default())?;
+    let sources = args.components.sources(&config)?;
+    let worker = Worker::start(&config, args.engine.compile_cache(), sources).await?;
+    let temporal = TemporalConfig {
         namespace: args.namespace,
         identity: args.identity,
         max_concurrent: args.max_concurrent_activities,
         ..TemporalConfig::new(&args.address, &args.task_queue)
     };
-    temporal::run(host, catalog, config, shutdown_signal()).await?;
+    let polled = temporal::run(&worker, temporal, shutdown_signal()).await;
+    worker.stop().await;
+    polled?;
     Ok(ExitCode::SUCCESS)
 }

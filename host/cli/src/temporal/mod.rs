@@ -33,7 +33,6 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::catalog::Catalog;
 use activity_host::Host;
 use failures::{Kind, failure};
 
@@ -50,17 +49,11 @@ pub struct TemporalConfig {
     pub identity: Option<String>,
     /// Most activity tasks run at once by this worker.
     pub max_concurrent: usize,
-    /// How often component files are checked for changes.
-    pub reload_interval: Duration,
-    /// How often this worker's counters are added to the store's shared
-    /// counters (`activity-host stats`; also when the worker stops).
-    pub stats_flush_interval: Duration,
 }
 
 impl TemporalConfig {
     /// A config for `task_queue` at `address` in namespace `default`, with
-    /// up to 100 concurrent activities; files checked every 2 s, counters
-    /// flushed every 10 s.
+    /// up to 100 concurrent activities.
     pub fn new(address: &str, task_queue: &str) -> Self {
         Self {
             address: address.to_owned(),
@@ -68,8 +61,6 @@ impl TemporalConfig {
             task_queue: task_queue.to_owned(),
             identity: None,
             max_concurrent: 100,
-            reload_interval: Duration::from_secs(2),
-            stats_flush_interval: Duration::from_secs(10),
         }
     }
 }
@@ -78,14 +69,14 @@ impl TemporalConfig {
 type Running = Arc<Mutex<HashMap<Vec<u8>, oneshot::Sender<String>>>>;
 
 /// Connects to Temporal and runs activity tasks of `config.task_queue` with
-/// `host`'s components (kept up to date from `catalog`) until `shutdown`
-/// resolves; then stops polling and lets running activities finish.
+/// `worker`'s components until `shutdown` resolves; then stops polling and
+/// lets running activities finish.
 pub async fn run(
-    host: Arc<Host>,
-    catalog: Arc<Catalog>,
+    worker: &crate::worker::Worker,
     config: TemporalConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let host = worker.host.clone();
     let (_runtime, worker) = connect(&config).await?;
     let worker = Arc::new(worker);
     tracing::info!(
@@ -95,8 +86,6 @@ pub async fn run(
         activity_types = host.export_names().join(", "),
         "temporal worker polling"
     );
-    let reload = catalog.keep_loaded(&host, config.reload_interval);
-    let flush = host.keep_flushing_stats(config.stats_flush_interval);
     let stopper = {
         let worker = worker.clone();
         tokio::spawn(async move {
@@ -105,16 +94,11 @@ pub async fn run(
         })
     };
     let polled = poll(&host, &worker).await;
-    reload.abort();
-    flush.abort();
     stopper.abort();
     let _ = stopper.await;
     match Arc::try_unwrap(worker) {
         Ok(worker) => worker.finalize_shutdown().await,
         Err(worker) => worker.shutdown().await,
-    }
-    if let Err(error) = host.flush_stats().await {
-        tracing::warn!(%error, "counters not added to the store's shared counters");
     }
     tracing::info!("temporal worker stopped");
     polled

@@ -1,0 +1,149 @@
+//! `GET /metrics`: the worker's counters, latencies, warm instances and store
+//! health in Prometheus's text format.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use activity_host::LatencyHistogram;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use super::App;
+
+pub(super) async fn metrics(State(worker): State<Arc<App>>) -> Response {
+    let host = &worker.host;
+    let stats = host.stats();
+    let labels = |component: &str, export: &str| {
+        format!(
+            "component=\"{}\",export=\"{}\"",
+            escape(component),
+            escape(export)
+        )
+    };
+    let mut text = String::new();
+    family(
+        &mut text,
+        "activity_host_calls_total",
+        "counter",
+        "Calls by how they were served.",
+    );
+    for (component, export, s) in &stats {
+        let outcomes = [
+            ("hit", s.hits),
+            ("miss", s.misses),
+            ("bypass", s.bypasses),
+            ("degraded", s.degraded),
+            ("error", s.errors),
+        ];
+        for (outcome, value) in outcomes {
+            let labels = labels(component, export);
+            let _ = writeln!(
+                text,
+                "activity_host_calls_total{{{labels},outcome=\"{outcome}\"}} {value}"
+            );
+        }
+    }
+    let per_export = [
+        (
+            "activity_host_single_flight_waits_total",
+            "Calls that waited for a concurrent identical call.",
+        ),
+        (
+            "activity_host_stored_bytes_total",
+            "Bytes of results written to the store.",
+        ),
+    ];
+    for (index, (name, help)) in per_export.into_iter().enumerate() {
+        family(&mut text, name, "counter", help);
+        for (component, export, s) in &stats {
+            let value = if index == 0 { s.waits } else { s.stored_bytes };
+            let _ = writeln!(text, "{name}{{{}}} {value}", labels(component, export));
+        }
+    }
+    let calls = "activity_host_call_duration_seconds";
+    family(
+        &mut text,
+        calls,
+        "histogram",
+        "Call latency, whatever the outcome.",
+    );
+    for (component, export, counters) in host.counters() {
+        histogram(
+            &mut text,
+            calls,
+            &labels(&component, &export),
+            &counters.latency,
+        );
+    }
+    let store = "activity_host_store_duration_seconds";
+    family(
+        &mut text,
+        store,
+        "histogram",
+        "Latency of store lookups (get) and writes (set).",
+    );
+    histogram(&mut text, store, "op=\"get\"", &host.store_latency().get);
+    histogram(&mut text, store, "op=\"set\"", &host.store_latency().set);
+    family(
+        &mut text,
+        "activity_host_store_up",
+        "gauge",
+        "Whether the store is reachable.",
+    );
+    let _ = writeln!(
+        text,
+        "activity_host_store_up {}",
+        u8::from(host.store_is_healthy())
+    );
+    let warm = "activity_host_instances_warm";
+    family(
+        &mut text,
+        warm,
+        "gauge",
+        "Warm instances per component in actor mode.",
+    );
+    for (component, count) in host.warm_instances() {
+        let _ = writeln!(
+            text,
+            "{warm}{{component=\"{}\"}} {count}",
+            escape(&component)
+        );
+    }
+    family(
+        &mut text,
+        "activity_host_components",
+        "gauge",
+        "Components loaded.",
+    );
+    let _ = writeln!(
+        text,
+        "activity_host_components {}",
+        host.component_names().len()
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+fn histogram(text: &mut String, name: &str, labels: &str, latency: &LatencyHistogram) {
+    let (buckets, count, sum_us) = latency.snapshot();
+    for (bound_us, cumulative) in buckets {
+        let le = bound_us as f64 / 1e6;
+        let _ = writeln!(text, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+    }
+    let _ = writeln!(text, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+    let _ = writeln!(text, "{name}_sum{{{labels}}} {}", sum_us as f64 / 1e6);
+    let _ = writeln!(text, "{name}_count{{{labels}}} {count}");
+}
+
+fn family(text: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(text, "# HELP {name} {help}");
+    let _ = writeln!(text, "# TYPE {name} {kind}");
+}
+
+/// Escapes a Prometheus label value.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}

@@ -1,0 +1,188 @@
+//! The HTTP worker (`activity-host serve`).
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /healthz` | 200 while the process serves (never needs the token) |
+//! | `GET /readyz` | 200 when the store is reachable, 503 while it is not (calls still run, degraded) |
+//! | `GET /v1/components` | loaded components: file, sha256, exports with WIT signatures and rules |
+//! | `POST /v1/components/{name}/call[?refresh=true]` | `{"export": "fetch-user", "args": [123]}` (JSON arguments) or `{"wave": "fetch-user(123)"}` |
+//! | `POST /v1/components/{name}/invalidate` | `{"export", "args"}` or `{"wave"}`: one entry; `{"export"}`: an export; `{}`: the component |
+//! | `GET /v1/stats` | counters per export since the worker started |
+//! | `GET /metrics` | Prometheus text format |
+//! | `GET /openapi.json` | the OpenAPI description of these routes (`host/cli/openapi.json`) |
+//!
+//! A call's response carries `x-cache: hit|miss|bypass|degraded`,
+//! `x-cache-key`, and on a hit from the store the entry's age (`age` in
+//! seconds, `x-cache-age-ms`). Errors are JSON `{"error": "…"}` with a status that says
+//! whose fault it is: 400 bad input (an ambiguous export name too), 401
+//! missing token, 404 unknown component or export, 413 body too large, 500 the guest failed, 504 call timeout.
+
+mod metrics;
+mod routes;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use activity_host::{CallError, ExportLookupError, Host, HostError};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::catalog::Catalog;
+use crate::worker::Worker;
+
+/// How the worker serves: the `[server]` table (every key optional), with
+/// `serve`'s flags applied.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServerConfig {
+    /// Address to listen on (default `127.0.0.1:8080`: not reachable from
+    /// other machines unless asked).
+    pub listen: SocketAddr,
+    /// Directory whose `.wasm` files are served (when `serve` gets neither
+    /// `--dir` nor FILEs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Bearer token required by every route but `/healthz`, if set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Largest request body accepted (default 1 MiB).
+    pub max_body_bytes: usize,
+    /// Longest a call may take before the worker answers 504 (default 30 s).
+    #[serde(with = "humantime_serde")]
+    pub call_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            dir: None,
+            token: None,
+            max_body_bytes: 1 << 20,
+            call_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What every route sees.
+struct App {
+    host: Arc<Host>,
+    catalog: Arc<Catalog>,
+    config: ServerConfig,
+}
+
+/// Serves `worker`'s components until `shutdown` resolves, then lets
+/// in-flight requests finish.
+pub async fn serve(
+    worker: &Worker,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let address = listener.local_addr()?;
+    let app = router(worker.host.clone(), worker.catalog.clone(), config);
+    tracing::info!(%address, "worker listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+/// The worker's routes.
+fn router(host: Arc<Host>, catalog: Arc<Catalog>, config: ServerConfig) -> Router {
+    let max_body = config.max_body_bytes;
+    let worker = Arc::new(App {
+        host,
+        catalog,
+        config,
+    });
+    let protected = Router::new()
+        .route("/readyz", get(ready))
+        .route("/v1/components", get(routes::components))
+        .route("/v1/components/{component}/call", post(routes::call))
+        .route(
+            "/v1/components/{component}/invalidate",
+            post(routes::invalidate),
+        )
+        .route("/v1/stats", get(routes::stats))
+        .route("/metrics", get(metrics::metrics))
+        .route("/openapi.json", get(openapi))
+        .layer(middleware::from_fn_with_state(
+            worker.clone(),
+            require_token,
+        ));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(protected)
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(worker)
+}
+
+async fn require_token(State(worker): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let Some(token) = &worker.config.token else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    if given.is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes())) {
+        next.run(request).await
+    } else {
+        error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token")
+    }
+}
+
+/// Compares without an early exit, so timing does not reveal the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+fn host_error(failure: HostError) -> Response {
+    let status = match &failure {
+        HostError::Export(ExportLookupError::Ambiguous { .. })
+        | HostError::ExportedBySeveral { .. } => StatusCode::BAD_REQUEST,
+        HostError::UnknownComponent(_) | HostError::Export(_) | HostError::NotExported { .. } => {
+            StatusCode::NOT_FOUND
+        }
+        HostError::Arguments { .. } | HostError::NotCached(_) => StatusCode::BAD_REQUEST,
+        HostError::Call(CallError::Arguments { .. }) => StatusCode::BAD_REQUEST,
+        HostError::Call(CallError::ArgumentsTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+        HostError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    error(status, failure.to_string())
+}
+
+/// The OpenAPI description of the routes, kept in `host/cli/openapi.json`.
+const OPENAPI: &str = include_str!("../../openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn ready(State(worker): State<Arc<App>>) -> Response {
+    if worker.host.store_is_healthy() {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store unavailable; calls run uncached",
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,246 @@
+//! The routes that list, call and invalidate components, and report counters.
+
+use std::sync::Arc;
+
+use activity_host::wasm_wave::wasm::DisplayValue;
+use activity_host::{CachePolicy, CallOptions, to_json};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{App, error, host_error};
+
+pub(super) async fn components(State(worker): State<Arc<App>>) -> Json<Value> {
+    let list: Vec<Value> = worker
+        .host
+        .component_names()
+        .into_iter()
+        .filter_map(|name| worker.host.component(&name))
+        .map(|component| {
+            let exports: Vec<Value> = component
+                .exports
+                .iter()
+                .map(|export| {
+                    json!({
+                        "path": export.path,
+                        "signature": export.signature,
+                        "rule": {
+                            "policy": export.rule.policy.as_str(),
+                            "ttl_ms": export.rule.ttl.map(|ttl| ttl.as_millis() as u64),
+                            "cache_errors": export.rule.cache_errors,
+                            "ignore_params": export.rule.ignore_params,
+                        },
+                        "cached": export.rule.policy != CachePolicy::NoCache,
+                    })
+                })
+                .collect();
+            json!({
+                "name": &*component.name,
+                "file": worker.catalog.path_of(&component.name).map(|p| p.display().to_string()),
+                "sha256": component.code_hash_hex(),
+                "imports": component.purity.imports,
+                "nondeterministic": component.purity.reaches.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
+                "exports": exports,
+            })
+        })
+        .collect();
+    Json(Value::Array(list))
+}
+
+/// The body of a call or an invalidation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CallBody {
+    /// The export (any name it answers to).
+    #[serde(default, deserialize_with = "present")]
+    export: Option<String>,
+    /// JSON arguments, one per parameter.
+    #[serde(default, deserialize_with = "present")]
+    args: Option<Value>,
+    /// Or the whole call as WAVE text: `fetch-user(123)`.
+    #[serde(default, deserialize_with = "present")]
+    wave: Option<String>,
+}
+
+/// A field that, when given, holds a value: `"wave": null` is an error, not
+/// an absent field.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct CallQuery {
+    #[serde(default)]
+    refresh: bool,
+}
+
+/// The export and arguments a body names, as the host's WAVE or JSON forms.
+enum Invocation {
+    Wave(String),
+    Json(String, Value),
+}
+
+impl CallBody {
+    /// The invocation, if the body gives exactly one of the two forms.
+    fn invocation(self) -> Option<Invocation> {
+        match (self.export, self.args, self.wave) {
+            (None, None, Some(wave)) => Some(Invocation::Wave(wave)),
+            (Some(export), Some(args), None) => Some(Invocation::Json(export, args)),
+            _ => None,
+        }
+    }
+}
+
+pub(super) async fn call(
+    State(worker): State<Arc<App>>,
+    Path(component): Path<String>,
+    query: Result<Query<CallQuery>, QueryRejection>,
+    body: Result<Json<CallBody>, JsonRejection>,
+) -> Response {
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => return error(rejection.status(), rejection.body_text()),
+    };
+    let body = match body {
+        Ok(Json(body)) => body,
+        Err(rejection) => return error(rejection.status(), rejection.body_text()),
+    };
+    let Some(invocation) = body.invocation() else {
+        let usage = "give either {\"export\": NAME, \"args\": [...]} or {\"wave\": \"name(args)\"}";
+        return error(StatusCode::BAD_REQUEST, usage);
+    };
+    let options = CallOptions {
+        refresh: query.refresh,
+    };
+    let host = &worker.host;
+    let running = async {
+        match &invocation {
+            Invocation::Wave(wave) => host.call_wave_with(&component, wave, options).await,
+            Invocation::Json(export, args) => {
+                host.call_json(&component, export, args, options).await
+            }
+        }
+    };
+    let report = match tokio::time::timeout(worker.config.call_timeout, running).await {
+        Ok(Ok(report)) => report,
+        Ok(Err(failure)) => return host_error(failure),
+        Err(_) => {
+            let timeout = humantime::format_duration(worker.config.call_timeout);
+            return error(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("the call did not finish within {timeout}"),
+            );
+        }
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert("x-cache", HeaderValue::from_static(report.outcome.as_str()));
+    if let Some(age) = report.age {
+        headers.insert("age", HeaderValue::from(age.as_secs()));
+        headers.insert("x-cache-age-ms", HeaderValue::from(age.as_millis() as u64));
+    }
+    let key = report.key.map(|key| key.short());
+    if let Some(key) = key
+        .as_deref()
+        .and_then(|key| HeaderValue::from_str(key).ok())
+    {
+        headers.insert("x-cache-key", key);
+    }
+    let result = report.results.first().map_or(Value::Null, to_json);
+    let wave = report
+        .results
+        .first()
+        .map(|value| DisplayValue(value).to_string());
+    let body =
+        json!({ "result": result, "wave": wave, "outcome": report.outcome.as_str(), "key": key });
+    (StatusCode::OK, headers, Json(body)).into_response()
+}
+
+pub(super) async fn invalidate(
+    State(worker): State<Arc<App>>,
+    Path(component): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match invalidation_body(&headers, body) {
+        Ok(body) => body,
+        Err((status, message)) => return error(status, message),
+    };
+    let host = &worker.host;
+    let done = match (body.export, body.args, body.wave) {
+        (None, None, None) => host
+            .invalidate_component(&component)
+            .await
+            .map(|()| json!({ "invalidated": "component" })),
+        (Some(export), None, None) => host
+            .invalidate_export(&component, &export)
+            .await
+            .map(|()| json!({ "invalidated": "export", "export": export })),
+        (None, None, Some(wave)) => host
+            .invalidate_entry_wave(&component, &wave)
+            .await
+            .map(|key| json!({ "invalidated": "entry", "key": key })),
+        (Some(export), Some(args), None) => host
+            .invalidate_entry_json(&component, &export, &args)
+            .await
+            .map(|key| json!({ "invalidated": "entry", "key": key })),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "give {}, {\"export\"}, {\"export\", \"args\"} or {\"wave\"}",
+            );
+        }
+    };
+    match done {
+        Ok(body) => Json(body).into_response(),
+        Err(failure) => host_error(failure),
+    }
+}
+
+/// An invalidation's body: none at all means the whole component; anything
+/// else must be a JSON [`CallBody`] (a body sent with another content type
+/// is refused, never read as "everything").
+fn invalidation_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<CallBody, (StatusCode, String)> {
+    let bytes = body.map_err(|rejection| (rejection.status(), rejection.body_text()))?;
+    if bytes.is_empty() {
+        return Ok(CallBody::default());
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !is_json {
+        let message = "Expected request with `Content-Type: application/json`";
+        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, message.to_owned()));
+    }
+    Json::<CallBody>::from_bytes(&bytes)
+        .map(|Json(body)| body)
+        .map_err(|rejection| (rejection.status(), rejection.body_text()))
+}
+
+pub(super) async fn stats(State(worker): State<Arc<App>>) -> Json<Value> {
+    let rows: Vec<Value> = worker
+        .host
+        .stats()
+        .into_iter()
+        .map(|(component, export, stats)| {
+            let mut row = serde_json::Map::new();
+            row.insert("component".into(), component.into());
+            row.insert("export".into(), export.into());
+            for (name, value) in stats.fields() {
+                row.insert(name.into(), value.into());
+            }
+            Value::Object(row)
+        })
+        .collect();
+    Json(Value::Array(rows))
+}

@@ -1,0 +1,66 @@
+//! The start and stop that the long-lived workers (`serve`, `temporal`)
+//! share: build the host from the configuration, load the components, keep
+//! them loaded as their files change, and keep the store's shared counters
+//! current.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use activity_host::Host;
+use tokio::task::JoinHandle;
+
+use crate::catalog::{Catalog, Sources};
+use crate::config::Config;
+
+/// How often component files are checked for changes.
+const RELOAD_EVERY: Duration = Duration::from_secs(1);
+
+/// How often this worker's counters are added to the store's shared
+/// counters (`activity-host stats`; also when the worker stops).
+const FLUSH_EVERY: Duration = Duration::from_secs(10);
+
+/// A running worker's host and components.
+pub struct Worker {
+    /// The host, configured by the resolved configuration.
+    pub host: Arc<Host>,
+    /// The components it serves, and where they come from.
+    pub catalog: Arc<Catalog>,
+    reload: JoinHandle<()>,
+    flush: JoinHandle<()>,
+}
+
+impl Worker {
+    /// Builds the host from `config` (compiled components kept in
+    /// `compile_cache`) and loads `sources`; an error if no component loads.
+    pub async fn start(
+        config: &Config,
+        compile_cache: Option<PathBuf>,
+        sources: Sources,
+    ) -> anyhow::Result<Self> {
+        let host = config
+            .host_builder()?
+            .compile_cache(compile_cache)
+            .build()?;
+        let host = Arc::new(host);
+        let catalog = Arc::new(Catalog::new(sources));
+        if catalog.refresh(&host).await == 0 {
+            anyhow::bail!("no component could be loaded (see the errors above)");
+        }
+        Ok(Self {
+            reload: catalog.keep_loaded(&host, RELOAD_EVERY),
+            flush: host.keep_flushing_stats(FLUSH_EVERY),
+            host,
+            catalog,
+        })
+    }
+
+    /// Stops reloading and adds the last counters to the shared ones.
+    pub async fn stop(self) {
+        self.reload.abort();
+        self.flush.abort();
+        if let Err(error) = self.host.flush_stats().await {
+            tracing::warn!(%error, "counters not added to the store's shared counters");
+        }
+    }
+}
