@@ -7,7 +7,7 @@ use crate::support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use activity_host::{CacheStore, Host, MemoryOutputPipe, Outcome, Val};
+use activity_host::{CacheStore, Host, HostError, MemoryOutputPipe, Outcome, StoreErrorKind, Val};
 use activity_host::{RedisConfig, RedisStore};
 use support::redis::RedisServer;
 use support::shared::{fetch, invalidation_is_shared};
@@ -124,6 +124,14 @@ fn calls_succeed_when_redis_is_down_from_the_start() {
     assert!(warnings[0].contains("circuit open"), "{}", warnings[0]);
 }
 
+/// The kind of the store error `result` failed with.
+fn store_error_kind(result: Result<(), HostError>) -> StoreErrorKind {
+    match result {
+        Err(HostError::Store(error)) => error.kind,
+        other => panic!("expected a store error, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn redis_killed_mid_run_then_restarted() {
     let mut server = RedisServer::start();
@@ -136,6 +144,10 @@ async fn redis_killed_mid_run_then_restarted() {
         assert_eq!(fetch(&host, 1).await, Outcome::Degraded, "no call fails");
     }
     assert!(!store.is_healthy());
+    assert_eq!(
+        store_error_kind(host.invalidate_component("users").await),
+        StoreErrorKind::Unavailable
+    );
 
     server.restart();
     // Calls stay degraded until a probe reconnects (within a couple of
@@ -161,6 +173,11 @@ async fn a_hung_redis_costs_one_timeout_per_window_then_recovers() {
     assert_eq!(fetch(&host, 7).await, Outcome::Miss);
 
     server.pause();
+    assert_eq!(
+        store_error_kind(host.invalidate_component("users").await),
+        StoreErrorKind::Timeout,
+        "what an invalidation that reaches a hung Redis says"
+    );
     // A guard against hanging, not a speed assertion: each call must end.
     for _ in 0..20 {
         let outcome = tokio::time::timeout(Duration::from_secs(5), fetch(&host, 7)).await;

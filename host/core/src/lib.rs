@@ -59,7 +59,7 @@ pub use sandbox::Sandbox;
 pub use stats::{ExportStats, LatencyHistogram, StatsRow};
 pub use store::{
     CacheStore, Claim, DEFAULT_CAPACITY_BYTES, Lease, MemoryStore, Slot, StoreConfig, StoreError,
-    StoreFuture,
+    StoreErrorKind, StoreFuture,
 };
 #[cfg(feature = "redis")]
 pub use store::{DEFAULT_L1_TTL, RedisConfig, RedisStore, RedisTopology, TieredStore};

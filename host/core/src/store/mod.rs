@@ -43,11 +43,42 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 /// the call still runs, and the outcome is logged as `degraded`.
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("cache store {store}: {message}")]
+#[non_exhaustive]
 pub struct StoreError {
     /// Which store failed (`memory`, `redis`, …).
     pub store: &'static str,
+    /// What kind of failure, for callers that handle them differently.
+    pub kind: StoreErrorKind,
     /// What went wrong.
     pub message: String,
+}
+
+impl StoreError {
+    /// A failure of `store` of `kind`.
+    pub fn new(store: &'static str, kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            store,
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// The kinds of [`StoreError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The store cannot be reached (connection refused or dropped, or
+    /// skipped while its breaker is open after a failure).
+    Unavailable,
+    /// The store did not answer in time.
+    Timeout,
+    /// The store answered with something this host cannot read.
+    Corrupt,
+    /// The store refused the request (authentication, an error reply).
+    Refused,
+    /// The store's settings are invalid.
+    Config,
 }
 
 /// Where one entry lives: its key, and the export and component whose

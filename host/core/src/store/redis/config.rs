@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::RedisTopology;
-use crate::store::{DEFAULT_CAPACITY_BYTES, StoreError};
+use crate::store::{DEFAULT_CAPACITY_BYTES, StoreError, StoreErrorKind};
 
 /// Connection settings of a [`RedisStore`](super::RedisStore), and of the
 /// in-memory tier in front of it when the store is opened through
@@ -88,10 +88,11 @@ impl RedisConfig {
         match (&self.url, self.nodes.is_empty()) {
             (Some(url), true) => Ok(RedisTopology::Single(url.clone())),
             (None, false) => Ok(RedisTopology::Cluster(self.nodes.clone())),
-            _ => Err(StoreError {
-                store: "redis",
-                message: "set exactly one of `url` (one node) and `nodes` (a cluster)".to_owned(),
-            }),
+            _ => Err(StoreError::new(
+                "redis",
+                StoreErrorKind::Config,
+                "set exactly one of `url` (one node) and `nodes` (a cluster)",
+            )),
         }
     }
 }

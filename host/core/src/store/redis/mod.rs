@@ -46,7 +46,7 @@ pub use self::tiered::{DEFAULT_L1_TTL, TieredStore};
 use crate::key::CacheKey;
 use crate::stats::{ExportStats, StatsRow};
 use crate::store::lease::Claim;
-use crate::store::{CacheStore, Slot, StoreError, StoreFuture};
+use crate::store::{CacheStore, Slot, StoreError, StoreErrorKind, StoreFuture};
 
 /// Writes an entry and/or releases a lease.
 /// KEYS: entry, lease[, component generation, export generation].
@@ -130,7 +130,13 @@ impl RedisStore {
         let topology = config.topology()?;
         let connection =
             RedisConnection::open(&topology, config.connect_timeout, config.response_timeout)
-                .map_err(|e| error(format!("invalid Redis settings: {e}")))?;
+                .map_err(|e| {
+                    StoreError::new(
+                        "redis",
+                        StoreErrorKind::Config,
+                        format!("invalid Redis settings: {e}"),
+                    )
+                })?;
         let events = Events::new(
             format!("{}:events", config.prefix),
             topology.node_urls(),
@@ -190,7 +196,11 @@ impl RedisStore {
         request: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
         if !self.breaker.allow() {
-            return Err(error("unavailable (circuit open)".to_owned()));
+            return Err(StoreError::new(
+                "redis",
+                StoreErrorKind::Unavailable,
+                "unavailable (circuit open)",
+            ));
         }
         match request.await {
             Ok(value) => {
@@ -199,7 +209,7 @@ impl RedisStore {
             }
             Err(e) => {
                 self.breaker.failed(&e);
-                Err(error(e.to_string()))
+                Err(error(&e))
             }
         }
     }
@@ -289,11 +299,22 @@ impl RedisStore {
     }
 }
 
-fn error(message: String) -> StoreError {
-    StoreError {
-        store: "redis",
-        message,
-    }
+/// A Redis error as a [`StoreError`] of the kind it is.
+fn error(e: &::redis::RedisError) -> StoreError {
+    use ::redis::ErrorKind;
+    let kind = if e.is_timeout() {
+        StoreErrorKind::Timeout
+    } else if e.is_io_error() || e.is_connection_refusal() || e.is_connection_dropped() {
+        StoreErrorKind::Unavailable
+    } else {
+        match e.kind() {
+            ErrorKind::Parse | ErrorKind::UnexpectedReturnType => StoreErrorKind::Corrupt,
+            ErrorKind::InvalidClientConfig => StoreErrorKind::Config,
+            ErrorKind::ClusterConnectionNotFound => StoreErrorKind::Unavailable,
+            _ => StoreErrorKind::Refused,
+        }
+    };
+    StoreError::new("redis", kind, e.to_string())
 }
 
 /// The entry of a stored value, if it was written under `generations`.
