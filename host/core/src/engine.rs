@@ -33,7 +33,7 @@ impl Default for EngineOptions {
         Self {
             compile_cache: None,
             pooling: true,
-            max_table_elements: crate::limits::DEFAULT_MAX_TABLE_ELEMENTS,
+            max_table_elements: crate::limits::Limits::default().max_table_elements,
         }
     }
 }

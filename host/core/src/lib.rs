@@ -47,10 +47,7 @@ pub use error::HostError;
 pub use host::{BuildError, CacheKeyText, Host, HostBuilder};
 pub use json::{JsonError, from_json, to_json};
 pub use key::CacheKey;
-pub use limits::{
-    DEFAULT_MAX_ARGUMENT_BYTES, DEFAULT_MAX_MEMORY_BYTES, DEFAULT_MAX_RESULT_BYTES,
-    DEFAULT_MAX_TABLE_ELEMENTS, DEFAULT_TIMEOUT, Limits, argument_bytes,
-};
+pub use limits::{Limits, argument_bytes};
 pub use memo::{CallError, CallOptions, CallReport, Outcome};
 pub use policy::{CachePolicy, CacheRule, RuleOverride, RulesConfig, Ttl};
 pub use pool::{InstanceMode, WarmConfig};

@@ -7,21 +7,21 @@ use wasmtime::ResourceLimiter;
 use wasmtime::component::Val;
 
 /// Default bound on a guest instance's linear memory: 256 MiB.
-pub const DEFAULT_MAX_MEMORY_BYTES: usize = 256 * 1024 * 1024;
+const DEFAULT_MAX_MEMORY_BYTES: usize = 256 * 1024 * 1024;
 
 /// Default bound on how long one call may run: 5 minutes.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Default bound on the size of a result kept in the cache: 4 MiB.
-pub const DEFAULT_MAX_RESULT_BYTES: usize = 4 * 1024 * 1024;
+const DEFAULT_MAX_RESULT_BYTES: usize = 4 * 1024 * 1024;
 
 /// Default bound on the elements of each table of an instance: 100 000
 /// (Rust guests use hundreds; interpreters compiled to WebAssembly, tens of
 /// thousands).
-pub const DEFAULT_MAX_TABLE_ELEMENTS: usize = 100_000;
+const DEFAULT_MAX_TABLE_ELEMENTS: usize = 100_000;
 
 /// Default bound on the size of one call's arguments: 16 MiB.
-pub const DEFAULT_MAX_ARGUMENT_BYTES: usize = 16 * 1024 * 1024;
+const DEFAULT_MAX_ARGUMENT_BYTES: usize = 16 * 1024 * 1024;
 
 /// What one component's instances and results may use (as configuration:
 /// kebab-case keys, every one optional, `timeout` written like `5m`).
