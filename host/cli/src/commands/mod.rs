@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use crate::catalog::{Sources, stem};
 use crate::config::{Config, Flags};
+use crate::worker::Worker;
 use activity_host::{CachePolicy, Host, RuleOverride, RulesConfig, StatsRow, StoreConfig, Ttl};
 use anyhow::Context;
 
@@ -221,6 +222,30 @@ impl ComponentSources {
                 ),
             },
         )
+    }
+}
+
+/// What the long-lived workers (`serve`, `temporal`) share: the
+/// configuration, the engine and the components to serve.
+#[derive(clap::Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+
+    #[command(flatten)]
+    engine: EngineArgs,
+
+    #[command(flatten)]
+    components: ComponentSources,
+}
+
+impl WorkerArgs {
+    /// Resolves the configuration with `flags` on top, and starts the worker.
+    pub async fn start(self, flags: Flags) -> anyhow::Result<(Config, Worker)> {
+        let config = self.store.resolve(flags)?;
+        let sources = self.components.sources(&config)?;
+        let worker = Worker::start(&config, self.engine.compile_cache(), sources).await?;
+        Ok((config, worker))
     }
 }
 

@@ -6,22 +6,15 @@ use std::time::Duration;
 
 use crate::config::Flags;
 use crate::server;
-use crate::worker::Worker;
 
-use super::{ComponentSources, EngineArgs, StoreArgs, shutdown_signal};
+use super::{WorkerArgs, shutdown_signal};
 
 /// Arguments of `serve`. Each flag overrides the config file's `[server]`
 /// table; `ACTIVITY_HOST_*` variables stand for flags.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    store: StoreArgs,
-
-    #[command(flatten)]
-    engine: EngineArgs,
-
-    #[command(flatten)]
-    components: ComponentSources,
+    worker: WorkerArgs,
 
     /// Address to listen on [default: 127.0.0.1:8080, this machine only].
     #[arg(long, env = "ACTIVITY_HOST_LISTEN", value_name = "ADDR")]
@@ -47,15 +40,14 @@ pub struct Args {
 
 /// Loads the components and serves until SIGTERM or ctrl-c.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let config = args.store.resolve(Flags {
+    let flags = Flags {
         listen: args.listen,
         token: args.token,
         max_body_bytes: args.max_body_bytes,
         call_timeout: args.call_timeout,
         ..Flags::default()
-    })?;
-    let sources = args.components.sources(&config)?;
-    let worker = Worker::start(&config, args.engine.compile_cache(), sources).await?;
+    };
+    let (config, worker) = args.worker.start(flags).await?;
     let served = server::serve(&worker, config.server, shutdown_signal()).await;
     worker.stop().await;
     served?;

@@ -1,20 +1,17 @@
 //! `activity-host temporal`: a Temporal activity worker.
 
-use crate::config::Flags;
-use crate::temporal::{self, TemporalConfig};
-use crate::worker::Worker;
 use std::process::ExitCode;
 
-use super::{ComponentSources, EngineArgs, StoreArgs, shutdown_signal};
+use crate::config::Flags;
+use crate::temporal::{self, TemporalConfig};
+
+use super::{WorkerArgs, shutdown_signal};
 
 /// Arguments of `temporal`. `ACTIVITY_HOST_*` variables stand for flags.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    store: StoreArgs,
-
-    #[command(flatten)]
-    engine: EngineArgs,
+    worker: WorkerArgs,
 
     /// The Temporal frontend: HOST:PORT (such as 127.0.0.1:7233).
     #[arg(long, env = "ACTIVITY_HOST_TEMPORAL_ADDRESS", value_name = "HOST:PORT")]
@@ -46,16 +43,11 @@ pub struct Args {
         default_value_t = 100
     )]
     max_concurrent_activities: usize,
-
-    #[command(flatten)]
-    components: ComponentSources,
 }
 
 /// Loads the components and runs activity tasks until SIGTERM or ctrl-c.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let config = args.store.resolve(Flags::default())?;
-    let sources = args.components.sources(&config)?;
-    let worker = Worker::start(&config, args.engine.compile_cache(), sources).await?;
+    let (_, worker) = args.worker.start(Flags::default()).await?;
     let temporal = TemporalConfig {
         namespace: args.namespace,
         identity: args.identity,
