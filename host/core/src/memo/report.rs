@@ -103,10 +103,15 @@ pub enum CallError {
 
 /// One call in progress: what it calls and when it started.
 pub(super) struct Call<'a> {
+    /// The export called.
     pub handle: &'a ExportHandle,
+    /// `handle`'s component, read once.
     pub component: &'a ActivityComponent,
+    /// `handle`'s export, read once.
     pub export: &'a ActivityExport,
+    /// The store its rule keeps results in.
     pub store: &'a dyn CacheStore,
+    /// When the call started, for its latency.
     pub started: Instant,
 }
 

@@ -28,6 +28,7 @@ mod config;
 mod connection;
 mod events;
 mod lease;
+mod scripts;
 mod tiered;
 
 use std::sync::Arc;
@@ -42,61 +43,12 @@ pub use self::connection::RedisTopology;
 use self::events::{Events, Invalidation, message};
 use self::lease::OwnedSlot;
 use self::lease::{CLAIM_SCRIPT, RedisLease, new_token};
+use self::scripts::{INVALIDATE_SCRIPT, WRITE_SCRIPT};
 pub use self::tiered::{DEFAULT_L1_TTL, TieredStore};
 use crate::key::CacheKey;
 use crate::stats::{ExportStats, StatsRow};
 use crate::store::lease::Claim;
 use crate::store::{CacheStore, Slot, StoreError, StoreErrorKind, StoreFuture};
-
-/// Writes an entry and/or releases a lease.
-/// KEYS: entry, lease[, component generation, export generation].
-/// ARGV: lease token ('' for none), events channel, "done" message,
-///       TTL in ms (-1: no entry to write; 0: no TTL), entry bytes
-///       [, component generation, export generation when not in KEYS].
-const WRITE_SCRIPT: &str = r"
-local ttl = tonumber(ARGV[4])
-if ttl >= 0 then
-  local c, e
-  if #KEYS == 4 then
-    c = tonumber(redis.call('GET', KEYS[3]) or '0')
-    e = tonumber(redis.call('GET', KEYS[4]) or '0')
-  else
-    c = tonumber(ARGV[6])
-    e = tonumber(ARGV[7])
-  end
-  local expires = 0
-  if ttl > 0 then
-    local now = redis.call('TIME')
-    expires = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + ttl
-  end
-  local value = struct.pack('<i8<i8<i8', c, e, expires) .. ARGV[5]
-  if ttl > 0 then
-    redis.call('SET', KEYS[1], value, 'PX', ttl)
-  else
-    redis.call('SET', KEYS[1], value)
-  end
-end
-if ARGV[1] ~= '' then
-  if redis.call('GET', KEYS[2]) == ARGV[1] then
-    redis.call('DEL', KEYS[2])
-  end
-  redis.call('PUBLISH', ARGV[2], ARGV[3])
-end
-return 1
-";
-
-/// Bumps the generation KEYS[1] (ARGV[1] = "incr") or deletes the entry
-/// KEYS[1] (ARGV[1] = "del"), and publishes ARGV[3] on channel ARGV[2]. (A
-/// script, because a cluster would route a pipeline's PUBLISH elsewhere.)
-const INVALIDATE_SCRIPT: &str = r"
-if ARGV[1] == 'incr' then
-  redis.call('INCR', KEYS[1])
-else
-  redis.call('DEL', KEYS[1])
-end
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return 1
-";
 
 /// Bytes before the entry in a stored value.
 const HEADER_BYTES: usize = 24;
