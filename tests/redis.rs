@@ -281,10 +281,10 @@ fn stats_add_up_the_counters_of_every_worker_process() {
     assert!(stats.success, "{}", stats.stderr);
     let row = |export: &str| -> Vec<u64> {
         let line = stats
-            .stderr
+            .stdout
             .lines()
             .find(|l| l.contains(export))
-            .unwrap_or_else(|| panic!("{}", stats.stderr));
+            .unwrap_or_else(|| panic!("{}", stats.stdout));
         line.split_whitespace()
             .skip(2)
             .map(|n| n.parse().unwrap())
@@ -295,6 +295,18 @@ fn stats_add_up_the_counters_of_every_worker_process() {
     assert_eq!(&fetch[..6], [1, 1, 0, 0, 0, 0]);
     assert!(fetch[6] > 0, "stored bytes counted");
     assert_eq!(&row("#send-email")[..6], [0, 0, 2, 0, 0, 0]);
+    let json = activity_host(&["stats", "--store", &url, "--json"]);
+    assert!(json.success, "{}", json.stderr);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json.stdout).unwrap();
+    let fetch = rows
+        .iter()
+        .find(|row| row["export"].as_str().unwrap().ends_with("#fetch-user"))
+        .unwrap_or_else(|| panic!("{}", json.stdout));
+    assert_eq!(fetch["component"], "users");
+    assert_eq!(
+        (fetch["hits"].as_u64(), fetch["misses"].as_u64()),
+        (Some(1), Some(1))
+    );
 
     let memory = activity_host(&["stats"]);
     assert!(!memory.success);

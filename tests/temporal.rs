@@ -110,7 +110,7 @@ fn workers_sharing_redis_run_concurrent_equal_inputs_once() {
     loop {
         let stats = activity_host(&["stats", "--store", &redis.url()]);
         let slow = stats
-            .stderr
+            .stdout
             .lines()
             .find(|l| l.contains("#slow"))
             .map(|line| {
@@ -127,7 +127,7 @@ fn workers_sharing_redis_run_concurrent_equal_inputs_once() {
         assert!(
             Instant::now() < deadline,
             "shared counters: {}",
-            stats.stderr
+            stats.stdout
         );
         std::thread::sleep(Duration::from_millis(500));
     }

@@ -48,7 +48,8 @@ pub fn guest(file: &str) -> PathBuf {
 pub fn activity_host(args: &[&str]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_activity-host"))
         .args(args)
-        .arg("--log-format=json")
+        // JSON log lines, chosen through the variable (workers get the flag).
+        .env("ACTIVITY_HOST_LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
         .output()
         .expect("run activity-host");

@@ -29,7 +29,13 @@ use tracing_subscriber::EnvFilter;
 #[command(version, about, long_about = None)]
 struct Cli {
     /// Format of the log lines written to stderr (one per call).
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    #[arg(
+        long,
+        env = "ACTIVITY_HOST_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
     log_format: LogFormat,
 
     #[command(subcommand)]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use activity_host::{CallOptions, wasm_wave};
 
-use super::{ComponentArgs, print_stats};
+use super::{ComponentArgs, stats_table};
 
 /// Arguments of `call`.
 #[derive(clap::Args)]
@@ -72,7 +72,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    print_stats(&host.stats());
+    // stdout carries the results: this process's counters go to stderr.
+    eprint!("{}", stats_table(&host.stats()));
     if let Err(error) = host.flush_stats().await {
         tracing::warn!(%error, "counters not added to the store's shared counters");
     }

@@ -66,8 +66,9 @@ impl EngineArgs {
     }
 }
 
-/// Prints counters as a table on stderr.
-pub fn print_stats(rows: &[StatsRow]) {
+/// Counters as a table, one line per export that counted anything.
+pub fn stats_table(rows: &[StatsRow]) -> String {
+    use std::fmt::Write as _;
     let rows: Vec<_> = rows
         .iter()
         .filter(|(_, _, stats)| !stats.is_zero())
@@ -77,17 +78,19 @@ pub fn print_stats(rows: &[StatsRow]) {
         .map(|(c, e, _)| c.len() + e.len() + 1)
         .max()
         .unwrap_or(6);
-    eprintln!(
-        "{:width$}  {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>12}",
+    let mut table = format!(
+        "{:width$}  {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>12}\n",
         "export", "hits", "misses", "bypass", "degraded", "errors", "waits", "stored bytes"
     );
     for (component, export, s) in rows {
         let name = format!("{component} {export}");
-        eprintln!(
+        let _ = writeln!(
+            table,
             "{name:width$}  {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>12}",
             s.hits, s.misses, s.bypasses, s.degraded, s.errors, s.waits, s.stored_bytes
         );
     }
+    table
 }
 
 /// Parses `EXPORT=VALUE` as given to `--policy` and `--ttl`.

@@ -20,6 +20,8 @@
 mod metrics;
 mod routes;
 
+pub(crate) use routes::stats_json;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

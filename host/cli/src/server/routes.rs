@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use activity_host::wasm_wave::wasm::DisplayValue;
-use activity_host::{CachePolicy, CallOptions, to_json};
+use activity_host::{CachePolicy, CallOptions, StatsRow, to_json};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
@@ -228,19 +228,21 @@ fn invalidation_body(
 }
 
 pub(super) async fn stats(State(worker): State<Arc<App>>) -> Json<Value> {
-    let rows: Vec<Value> = worker
-        .host
-        .stats()
-        .into_iter()
+    Json(stats_json(&worker.host.stats()))
+}
+
+/// Counters as a JSON array: per export, `component`, `export` and every
+/// counter (`GET /v1/stats`, `activity-host stats --json`).
+pub(crate) fn stats_json(rows: &[StatsRow]) -> Value {
+    rows.iter()
         .map(|(component, export, stats)| {
             let mut row = serde_json::Map::new();
-            row.insert("component".into(), component.into());
-            row.insert("export".into(), export.into());
+            row.insert("component".into(), component.as_str().into());
+            row.insert("export".into(), export.as_str().into());
             for (name, value) in stats.fields() {
                 row.insert(name.into(), value.into());
             }
             Value::Object(row)
         })
-        .collect();
-    Json(Value::Array(rows))
+        .collect()
 }
