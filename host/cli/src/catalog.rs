@@ -72,7 +72,10 @@ impl Catalog {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             for (name, path) in files {
                 let seen = stamp(&path);
-                match watched.iter_mut().find(|w| w.path == path) {
+                match watched
+                    .iter_mut()
+                    .find(|w| w.name == name && w.path == path)
+                {
                     Some(entry) if entry.seen == seen => {}
                     Some(entry) => {
                         entry.seen = seen;
