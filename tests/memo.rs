@@ -174,7 +174,7 @@ async fn traps_are_errors_never_cached_and_the_host_keeps_serving() {
 #[tokio::test]
 async fn refresh_recomputes_and_overwrites() {
     let (host, output) = typed().await;
-    let refresh = CallOptions { refresh: true };
+    let refresh = CallOptions::default().with_refresh(true);
     host.call_wave("typed", r#"echo#echo-string("a")"#)
         .await
         .unwrap();

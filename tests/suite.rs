@@ -12,6 +12,7 @@ mod differential;
 mod fleet;
 mod fuzz;
 mod languages;
+mod logs;
 mod memo;
 mod redis;
 mod temporal;

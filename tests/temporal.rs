@@ -217,6 +217,20 @@ fn failures_are_typed_and_only_traps_and_errors_are_retried() {
     // No failed call left an entry: the trap and the error missed each time.
     let hits = log.calls().iter().filter(|c| c["outcome"] == "hit").count();
     assert_eq!(hits, 0);
+    // Every failed attempt wrote its call line, with the kind of failure.
+    let errors: Vec<_> = log
+        .calls()
+        .iter()
+        .filter(|c| c["outcome"] == "error")
+        .map(|c| c["error"].as_str().unwrap().to_owned())
+        .collect();
+    let count = |kind: &str| errors.iter().filter(|e| *e == kind).count();
+    assert_eq!(
+        (count("trap"), count("arguments"), count("not-found")),
+        (3, 1, 2),
+        "{errors:?}"
+    );
+    assert_eq!(errors.len(), 6, "{errors:?}");
 }
 
 #[test]
@@ -237,11 +251,15 @@ fn an_export_of_two_components_is_named_with_its_component() {
     let ambiguous = root_failure(&runs[0]);
     assert_eq!(ambiguous["type"], "AmbiguousActivity");
     assert_eq!(ambiguous["non_retryable"], true);
-    assert_eq!(
-        worker
-            .process
-            .log_lines_with("is exported by several components"),
-        1
+    let calls = worker.process.calls();
+    let ambiguous_calls: Vec<_> = calls.iter().filter(|c| c["error"] == "ambiguous").collect();
+    assert_eq!(ambiguous_calls.len(), 1, "one attempt: {calls:?}");
+    assert!(
+        ambiguous_calls[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("is exported by several components"),
+        "{ambiguous_calls:?}"
     );
     let message = ambiguous["message"].as_str().unwrap();
     assert!(
@@ -273,6 +291,13 @@ fn cancelling_a_workflow_stops_its_running_activity() {
     assert_eq!(classes.last().unwrap(), "CancelledError", "{runs:?}");
     let log = &worker.process;
     assert_eq!(log.log_lines_with("activity cancelled"), 1);
+    let cancelled: Vec<_> = log
+        .calls()
+        .into_iter()
+        .filter(|c| c["outcome"] == "error")
+        .collect();
+    assert_eq!(cancelled.len(), 1, "{cancelled:?}");
+    assert_eq!(cancelled[0]["error"], "cancelled");
     assert_eq!(log.log_lines_with("typed: ran spin"), 1);
     // The guest is stopped, not left spinning: the worker is idle.
     let pid = log.pid().unwrap();

@@ -6,6 +6,7 @@ use crate::support;
 use std::time::Duration;
 
 use activity_host::{CachePolicy, Host, Outcome, RuleOverride, RulesConfig, Ttl, Val};
+use serde_json::{Value, json};
 use support::{activity_host, guest};
 
 fn users() -> String {
@@ -165,7 +166,19 @@ fn bad_invocations_get_clear_errors_and_the_rest_still_run() {
         "{}",
         run.stderr
     );
-    assert_eq!(run.outcomes(), ["miss"], "only the valid call ran");
+    assert_eq!(
+        run.outcomes(),
+        ["error", "error", "miss"],
+        "every invocation has its line; only the valid call ran"
+    );
+    let kinds: Vec<_> = run.calls().iter().map(|c| c["error"].clone()).collect();
+    assert_eq!(
+        kinds,
+        [json!("not-found"), json!("arguments"), Value::Null],
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr_lines_with("users: ran fetch-user"), 1);
     assert_eq!(run.stdout_lines().len(), 1);
 }
 

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use crate::call_line::CallLine;
 use crate::flight::{Leader, Role, SingleFlight};
 use crate::key::CacheKey;
+use crate::memo::{ErrorKind, Outcome};
 use crate::stats::{Event, ExportCounters, StatsRegistry};
 use crate::store::MemoryStore;
 use sha2::{Digest, Sha256};
@@ -109,22 +110,27 @@ enum FetchOutcome {
 impl Fetch {
     /// Counts and logs this fetch like an exported call.
     fn report(&self, fetched: FetchOutcome, detail: Option<&str>) {
-        let (outcome, event) = match fetched {
-            FetchOutcome::Hit => ("hit", Event::Hit),
-            FetchOutcome::Miss => ("miss", Event::Miss),
-            FetchOutcome::Abandoned => ("error", Event::Error),
-        };
         let counters = &self.counters;
-        counters.record(event);
+        let (outcome, error) = match fetched {
+            FetchOutcome::Hit => (Outcome::Hit.as_str(), None),
+            FetchOutcome::Miss => (Outcome::Miss.as_str(), None),
+            FetchOutcome::Abandoned => ("error", Some(ErrorKind::Abandoned)),
+        };
+        match fetched {
+            FetchOutcome::Hit => counters.record(Event::Hit),
+            FetchOutcome::Miss => counters.record(Event::Miss),
+            FetchOutcome::Abandoned => counters.record_error(ErrorKind::Abandoned),
+        }
         let elapsed_us = self.started.elapsed().as_micros() as u64;
         counters.record_latency(elapsed_us);
         CallLine {
             outcome,
-            component: &self.scope.component,
+            error: error.map(ErrorKind::as_str),
+            component: Some(&*self.scope.component),
             export: &format!("actor-cache/{}", self.helper),
             key: Some(&self.key.short()),
-            policy: "actor-cache",
-            store: "actor",
+            policy: Some("actor-cache"),
+            store: Some("actor"),
             elapsed_us,
             age: None,
             detail,

@@ -8,39 +8,55 @@ use std::time::Duration;
 pub(crate) struct CallLine<'a> {
     /// `hit`, `miss`, `bypass`, `degraded` or `error`.
     pub outcome: &'static str,
-    /// The component's name.
-    pub component: &'a str,
+    /// With `error`: the [`ErrorKind`](crate::memo::ErrorKind), as text.
+    pub error: Option<&'static str>,
+    /// The component's name; none when the caller named none (a Temporal
+    /// activity type naming nothing loaded).
+    pub component: Option<&'a str>,
     /// The export's path (or `actor-cache/<helper>`).
     pub export: &'a str,
     /// The short cache key, unless the call bypassed the cache.
     pub key: Option<&'a str>,
-    /// The rule's policy (or `actor-cache`).
-    pub policy: &'static str,
-    /// The store's name.
-    pub store: &'static str,
+    /// The rule's policy (or `actor-cache`); none for a call of nothing
+    /// loaded.
+    pub policy: Option<&'static str>,
+    /// The store's name; none for a call of nothing loaded.
+    pub store: Option<&'static str>,
     /// Time from the call's start to its end.
     pub elapsed_us: u64,
     /// On a hit from a store: how long ago the result was stored.
     pub age: Option<Duration>,
-    /// Why the outcome is what it is, when that is not obvious.
+    /// Why the outcome is what it is, when that is not obvious; for an
+    /// error, its message.
     pub detail: Option<&'a str>,
 }
 
 impl CallLine<'_> {
-    /// Writes the line at INFO.
+    /// Writes the line: at WARN for a failed call, else at INFO.
     pub(crate) fn write(&self) {
-        tracing::info!(
-            target: "activity_host::call",
-            outcome = self.outcome,
-            component = self.component,
-            export = %self.export,
-            key = self.key,
-            policy = self.policy,
-            store = self.store,
-            elapsed_us = self.elapsed_us,
-            age_ms = self.age.map(|age| age.as_millis() as u64),
-            detail = self.detail,
-            "call"
-        );
+        macro_rules! line {
+            ($level:expr) => {
+                tracing::event!(
+                    target: "activity_host::call",
+                    $level,
+                    outcome = self.outcome,
+                    error = self.error,
+                    component = self.component,
+                    export = %self.export,
+                    key = self.key,
+                    policy = self.policy,
+                    store = self.store,
+                    elapsed_us = self.elapsed_us,
+                    age_ms = self.age.map(|age| age.as_millis() as u64),
+                    detail = self.detail,
+                    "call"
+                )
+            };
+        }
+        if self.error.is_some() {
+            line!(tracing::Level::WARN);
+        } else {
+            line!(tracing::Level::INFO);
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! failed.
 
 use crate::component::ExportLookupError;
-use crate::memo::CallError;
+use crate::memo::{CallError, ErrorKind};
 use crate::store::StoreError;
 
 /// Why a [`Host`](crate::Host) operation on a loaded component failed.
@@ -51,4 +51,22 @@ pub enum HostError {
     /// The store failed to invalidate or to report.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl HostError {
+    /// The kind of failure, as a failed call's log line and counters name
+    /// it; `None` for failures that are not calls (invalidation, reports).
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            Self::Export(ExportLookupError::Ambiguous { .. }) | Self::ExportedBySeveral { .. } => {
+                Some(ErrorKind::Ambiguous)
+            }
+            Self::UnknownComponent(_) | Self::Export(_) | Self::NotExported { .. } => {
+                Some(ErrorKind::NotFound)
+            }
+            Self::Arguments { .. } => Some(ErrorKind::Arguments),
+            Self::Call(error) => Some(error.kind()),
+            Self::NotCached(_) | Self::Store(_) => None,
+        }
+    }
 }

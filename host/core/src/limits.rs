@@ -69,6 +69,7 @@ impl Limits {
         MemoryLimiter {
             max_memory_bytes: self.max_memory_bytes,
             max_table_elements: self.max_table_elements,
+            exceeded: false,
         }
     }
 }
@@ -79,6 +80,15 @@ impl Limits {
 pub struct MemoryLimiter {
     max_memory_bytes: usize,
     max_table_elements: usize,
+    exceeded: bool,
+}
+
+impl MemoryLimiter {
+    /// Whether the instance tried to grow beyond a limit (so a failure of
+    /// its call is the limit's doing, not the guest's own trap).
+    pub fn exceeded(&self) -> bool {
+        self.exceeded
+    }
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -89,6 +99,7 @@ impl ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.max_memory_bytes {
+            self.exceeded = true;
             wasmtime::bail!(
                 "guest memory limit exceeded: growing a linear memory to {desired} bytes, \
                  beyond max-memory-bytes ({})",
@@ -105,6 +116,7 @@ impl ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.max_table_elements {
+            self.exceeded = true;
             wasmtime::bail!(
                 "guest table limit exceeded: growing a table to {desired} elements, \
                  beyond max-table-elements ({})",

@@ -19,9 +19,32 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use crate::actor_cache::{ActorCache, ActorCacheScope};
 use crate::component::ExportHandle;
 use crate::contract::{self, Activity, RULES_INTERFACE};
+use crate::memo::ErrorKind;
 use crate::pool::WarmInstance;
 use crate::sandbox::Sandbox;
 use crate::state::HostState;
+
+/// Why running a call failed: the kind (trap, timeout, memory,
+/// instantiate) and the error chain.
+pub struct RunFailure {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// The error, with the guest's backtrace when it trapped.
+    pub error: anyhow::Error,
+}
+
+impl RunFailure {
+    /// A failure of `store`'s instance: [`ErrorKind::Memory`] if it hit a
+    /// memory or table limit, else `kind`.
+    fn of(store: &Store<HostState>, kind: ErrorKind, error: anyhow::Error) -> Self {
+        let kind = if store.data().limits.exceeded() {
+            ErrorKind::Memory
+        } else {
+            kind
+        };
+        Self { kind, error }
+    }
+}
 
 /// Creates instances of loaded components and calls their exports.
 pub struct Runner {
@@ -78,10 +101,13 @@ impl Runner {
         pre: &InstancePre<HostState>,
         actor_cache: &ActorCacheScope,
         sandbox: &Sandbox,
-    ) -> anyhow::Result<(Store<HostState>, Instance)> {
+    ) -> Result<(Store<HostState>, Instance), RunFailure> {
         let mut wasi = WasiCtxBuilder::new();
         let granted = &sandbox.capabilities;
-        granted.grant(&mut wasi)?;
+        granted.grant(&mut wasi).map_err(|error| RunFailure {
+            kind: ErrorKind::Instantiate,
+            error,
+        })?;
         // Guest output goes to the host's stderr (or the embedder's pipe);
         // what is not granted goes nowhere.
         match &self.guest_stderr {
@@ -107,12 +133,13 @@ impl Runner {
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
-        let instance = pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(anyhow::Error::from)
-            .context("instantiation failed")?;
-        Ok((store, instance))
+        match pre.instantiate_async(&mut store).await {
+            Ok(instance) => Ok((store, instance)),
+            Err(error) => {
+                let error = anyhow::Error::from(error).context("instantiation failed");
+                Err(RunFailure::of(&store, ErrorKind::Instantiate, error))
+            }
+        }
     }
 
     /// The rules the component declares through its `rules` export, or
@@ -130,7 +157,10 @@ impl Runner {
         {
             return Ok(None);
         }
-        let (mut store, instance) = self.instantiate(pre, actor_cache, sandbox).await?;
+        let (mut store, instance) = self
+            .instantiate(pre, actor_cache, sandbox)
+            .await
+            .map_err(|failure| failure.error)?;
         let activity = Activity::new(&mut store, &instance)
             .map_err(anyhow::Error::from)
             .with_context(|| {
@@ -150,7 +180,7 @@ impl Runner {
     /// Calls `handle`'s export with `args`: in a warm instance of its pool
     /// in actor mode, else in a fresh one, in the component's sandbox. An
     /// instance whose call fails is dropped.
-    pub async fn call(&self, handle: &ExportHandle, args: &[Val]) -> anyhow::Result<Vec<Val>> {
+    pub async fn call(&self, handle: &ExportHandle, args: &[Val]) -> Result<Vec<Val>, RunFailure> {
         let (component, export) = (handle.component(), handle.export());
         let (pre, sandbox) = (&component.pre, &component.sandbox);
         let scope = &component.actor_cache;
@@ -189,25 +219,36 @@ async fn call_in(
     args: &[Val],
     result_count: usize,
     sandbox: &Sandbox,
-) -> anyhow::Result<Vec<Val>> {
+) -> Result<Vec<Val>, RunFailure> {
     let func = target
         .instance
         .get_func(&mut target.store, index)
-        .context("export is not a function")?;
+        .context("export is not a function")
+        .map_err(|error| RunFailure {
+            kind: ErrorKind::Instantiate,
+            error,
+        })?;
     let mut results = vec![Val::Bool(false); result_count];
     let timeout = sandbox.limits.timeout;
     // The guest yields at every epoch tick, so the timeout can stop it.
-    tokio::time::timeout(
+    let called = tokio::time::timeout(
         timeout,
         func.call_async(&mut target.store, args, &mut results),
     )
-    .await
-    .map_err(|_| {
-        anyhow::anyhow!(
-            "call stopped after its time limit ({})",
-            humantime::format_duration(timeout)
-        )
-    })?
-    .map_err(anyhow::Error::from)?;
-    Ok(results)
+    .await;
+    match called {
+        Ok(Ok(())) => Ok(results),
+        Ok(Err(error)) => Err(RunFailure::of(
+            &target.store,
+            ErrorKind::Trap,
+            anyhow::Error::from(error),
+        )),
+        Err(_) => Err(RunFailure {
+            kind: ErrorKind::Timeout,
+            error: anyhow::anyhow!(
+                "call stopped after its time limit ({})",
+                humantime::format_duration(timeout)
+            ),
+        }),
+    }
 }

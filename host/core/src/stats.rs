@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::memo::ErrorKind;
+
 /// Upper bounds of the call-latency histogram buckets, in microseconds.
 pub const LATENCY_BUCKETS_US: [u64; 14] = [
     10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 50_000, 100_000, 500_000, 1_000_000,
@@ -58,6 +60,7 @@ pub struct ExportCounters {
     bypasses: AtomicU64,
     degraded: AtomicU64,
     errors: AtomicU64,
+    errors_by_kind: [AtomicU64; ErrorKind::ALL.len()],
     waits: AtomicU64,
     stored_bytes: AtomicU64,
 }
@@ -73,8 +76,6 @@ pub enum Event {
     Bypass,
     /// Ran uncached because the store failed.
     Degraded,
-    /// Failed (trap, bad arguments): nothing cached.
-    Error,
     /// Waited for a concurrent identical call instead of running.
     Wait,
     /// Bytes written to the store.
@@ -94,11 +95,26 @@ impl ExportCounters {
             Event::Miss => (&self.misses, 1),
             Event::Bypass => (&self.bypasses, 1),
             Event::Degraded => (&self.degraded, 1),
-            Event::Error => (&self.errors, 1),
             Event::Wait => (&self.waits, 1),
             Event::Stored(bytes) => (&self.stored_bytes, bytes),
         };
         counter.fetch_add(amount, Ordering::Relaxed);
+    }
+
+    /// Counts a failed call of `kind`.
+    pub fn record_error(&self, kind: ErrorKind) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        self.errors_by_kind[kind.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Failed calls by kind, every kind listed.
+    pub fn errors_by_kind(&self) -> [(ErrorKind, u64); ErrorKind::ALL.len()] {
+        ErrorKind::ALL.map(|kind| {
+            (
+                kind,
+                self.errors_by_kind[kind.index()].load(Ordering::Relaxed),
+            )
+        })
     }
 
     fn snapshot(&self) -> ExportStats {
@@ -189,9 +205,22 @@ pub struct StatsRegistry {
     exports: Mutex<BTreeMap<(String, String), Arc<ExportCounters>>>,
     /// What was last handed out by [`StatsRegistry::take_deltas`].
     flushed: Mutex<BTreeMap<(String, String), ExportStats>>,
+    /// Calls that failed before naming a loaded export, by kind (counted
+    /// apart: their names are whatever callers sent).
+    unrouted: [AtomicU64; ErrorKind::ALL.len()],
 }
 
 impl StatsRegistry {
+    /// Counts a call that failed before naming a loaded export.
+    pub fn record_unrouted(&self, kind: ErrorKind) {
+        self.unrouted[kind.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Calls that failed before naming a loaded export, by kind.
+    pub fn unrouted(&self) -> [(ErrorKind, u64); ErrorKind::ALL.len()] {
+        ErrorKind::ALL.map(|kind| (kind, self.unrouted[kind.index()].load(Ordering::Relaxed)))
+    }
+
     /// The counters of `export` of `component`, created on first use.
     pub fn counters(&self, component: &str, export: &str) -> Arc<ExportCounters> {
         let mut exports = self

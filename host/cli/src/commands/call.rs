@@ -52,9 +52,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await?;
     }
     let (host, name) = args.component.load().await?;
-    let options = CallOptions {
-        refresh: args.refresh,
-    };
+    let options = CallOptions::default().with_refresh(args.refresh);
     let mut failed = false;
     for invocation in &args.invocations {
         match host.call_wave_with(&name, invocation, options).await {

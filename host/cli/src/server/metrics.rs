@@ -44,6 +44,34 @@ pub(super) async fn metrics(State(worker): State<Arc<App>>) -> Response {
             );
         }
     }
+    let errors = "activity_host_call_errors_total";
+    family(
+        &mut text,
+        errors,
+        "counter",
+        "Failed calls by kind of failure.",
+    );
+    for (component, export, counters) in host.counters() {
+        // A series per kind that occurred: ten per export would swamp the page.
+        for (kind, value) in counters
+            .errors_by_kind()
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+        {
+            let labels = labels(&component, &export);
+            let _ = writeln!(text, "{errors}{{{labels},error=\"{kind}\"}} {value}");
+        }
+    }
+    let unrouted = "activity_host_unrouted_calls_total";
+    family(
+        &mut text,
+        unrouted,
+        "counter",
+        "Calls that failed before naming a loaded export, by kind of failure.",
+    );
+    for (kind, value) in host.unrouted_calls().into_iter().filter(|(_, n)| *n > 0) {
+        let _ = writeln!(text, "{unrouted}{{error=\"{kind}\"}} {value}");
+    }
     let per_export = [
         (
             "activity_host_single_flight_waits_total",

@@ -164,6 +164,7 @@ fn host_error(failure: HostError) -> Response {
         HostError::Arguments { .. } | HostError::NotCached(_) => StatusCode::BAD_REQUEST,
         HostError::Call(CallError::Arguments { .. }) => StatusCode::BAD_REQUEST,
         HostError::Call(CallError::ArgumentsTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+        HostError::Call(CallError::Deadline { .. }) => StatusCode::GATEWAY_TIMEOUT,
         HostError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };

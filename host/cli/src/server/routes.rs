@@ -116,28 +116,17 @@ pub(super) async fn call(
         let usage = "give either {\"export\": NAME, \"args\": [...]} or {\"wave\": \"name(args)\"}";
         return error(StatusCode::BAD_REQUEST, usage);
     };
-    let options = CallOptions {
-        refresh: query.refresh,
-    };
+    let options = CallOptions::default()
+        .with_refresh(query.refresh)
+        .with_timeout(worker.config.call_timeout);
     let host = &worker.host;
-    let running = async {
-        match &invocation {
-            Invocation::Wave(wave) => host.call_wave_with(&component, wave, options).await,
-            Invocation::Json(export, args) => {
-                host.call_json(&component, export, args, options).await
-            }
-        }
+    let called = match &invocation {
+        Invocation::Wave(wave) => host.call_wave_with(&component, wave, options).await,
+        Invocation::Json(export, args) => host.call_json(&component, export, args, options).await,
     };
-    let report = match tokio::time::timeout(worker.config.call_timeout, running).await {
-        Ok(Ok(report)) => report,
-        Ok(Err(failure)) => return host_error(failure),
-        Err(_) => {
-            let timeout = humantime::format_duration(worker.config.call_timeout);
-            return error(
-                StatusCode::GATEWAY_TIMEOUT,
-                format!("the call did not finish within {timeout}"),
-            );
-        }
+    let report = match called {
+        Ok(report) => report,
+        Err(failure) => return host_error(failure),
     };
     let mut headers = HeaderMap::new();
     headers.insert("x-cache", HeaderValue::from_static(report.outcome.as_str()));

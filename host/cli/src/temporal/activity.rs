@@ -79,11 +79,22 @@ async fn execute(host: &Host, start: &Start) -> ActivityExecutionResult {
 
 /// The function's result (`None` for a function without one), or why the
 /// call failed.
+/// A call that fails before it runs is counted and logged by the host like
+/// every other call.
 async fn call(host: &Host, start: &Start) -> Result<Option<Val>, (Kind, String)> {
-    let export = host.find_export(&start.activity_type).map_err(failed)?;
-    let json =
-        payloads::arguments(&start.input).map_err(|e| (Kind::InvalidArguments, e.to_string()))?;
-    let args = export.json_args(&json).map_err(failed)?;
+    let name = &start.activity_type;
+    let export = host
+        .find_export(name)
+        .inspect_err(|error| host.reject_unrouted(None, name, error))
+        .map_err(failed)?;
+    let args = payloads::arguments(&start.input)
+        .map_err(|error| HostError::Arguments {
+            text: format!("the payloads of {name}"),
+            message: error.to_string(),
+        })
+        .and_then(|json| export.json_args(&json))
+        .inspect_err(|error| host.reject(&export, error))
+        .map_err(failed)?;
     let report = host
         .call_export(&export, &args, CallOptions::default())
         .await

@@ -4,6 +4,7 @@
 mod builder;
 mod names;
 mod observe;
+mod reject;
 
 pub use builder::{BuildError, HostBuilder};
 
@@ -16,7 +17,7 @@ use wasmtime::component::Val;
 
 use crate::component::{ActivityComponent, ExportHandle, LoadError};
 use crate::error::HostError;
-use crate::invocation::parse_wave;
+use crate::invocation::wave_name;
 use crate::load::{ComponentSettings, Loader};
 use crate::memo::{CallOptions, CallReport, Memoizer};
 use crate::policy::RulesConfig;
@@ -131,7 +132,7 @@ impl Host {
         args: &[Val],
         options: CallOptions,
     ) -> Result<CallReport, HostError> {
-        let handle = self.export(component, export)?;
+        let handle = self.route(component, export)?;
         self.call_export(&handle, args, options).await
     }
 
@@ -155,8 +156,8 @@ impl Host {
         args: &Json,
         options: CallOptions,
     ) -> Result<CallReport, HostError> {
-        let handle = self.export(component, export)?;
-        let args = handle.json_args(args)?;
+        let handle = self.route(component, export)?;
+        let args = self.checked(&handle, handle.json_args(args))?;
         self.call_export(&handle, &args, options).await
     }
 
@@ -179,7 +180,8 @@ impl Host {
         invocation: &str,
         options: CallOptions,
     ) -> Result<CallReport, HostError> {
-        let (handle, args) = parse_wave(self.loaded(component)?, invocation)?;
+        let handle = self.route(component, wave_name(invocation))?;
+        let args = self.checked(&handle, handle.wave_args(invocation))?;
         self.call_export(&handle, &args, options).await
     }
 
@@ -214,7 +216,8 @@ impl Host {
         component: &str,
         invocation: &str,
     ) -> Result<CacheKeyText, HostError> {
-        let (handle, args) = parse_wave(self.loaded(component)?, invocation)?;
+        let handle = self.export(component, wave_name(invocation))?;
+        let args = handle.wave_args(invocation)?;
         self.memo.invalidate_entry(&handle, &args).await
     }
 

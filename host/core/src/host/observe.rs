@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::Host;
 use crate::error::HostError;
-use crate::memo::StoreLatency;
+use crate::memo::{ErrorKind, StoreLatency};
 use crate::stats::{ExportCounters, StatsRow};
 
 impl Host {
@@ -33,6 +33,12 @@ impl Host {
     /// Latency of the store's lookups and writes (for metrics).
     pub fn store_latency(&self) -> &StoreLatency {
         self.memo.store_latency()
+    }
+
+    /// Calls that failed before naming a loaded export (an unknown
+    /// component, export or activity type), by kind (for metrics).
+    pub fn unrouted_calls(&self) -> [(ErrorKind, u64); ErrorKind::ALL.len()] {
+        self.stats.unrouted()
     }
 
     /// The live counters of every export (for metrics).

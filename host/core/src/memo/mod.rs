@@ -4,11 +4,13 @@
 
 mod clock;
 mod entries;
+mod error;
 mod report;
 
-pub use report::{CallError, CallOptions, CallReport, Outcome};
+pub use error::{CallError, ErrorKind};
+pub use report::{CallOptions, CallReport, Outcome};
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use quanta::Instant;
@@ -18,7 +20,7 @@ use crate::codec;
 use crate::component::ExportHandle;
 use crate::flight::{Role, SingleFlight};
 use crate::key::CacheKey;
-use crate::runner::Runner;
+use crate::runner::{RunFailure, Runner};
 use crate::stats::{Event, LatencyHistogram};
 use crate::store::{Claim, Lease, Slot, Stores};
 use clock::WallClock;
@@ -75,6 +77,7 @@ impl Memoizer {
     }
 
     /// Calls `handle`'s export with `args`, memoized by the export's rule.
+    /// Every call is counted and logged once, failed and dropped ones too.
     pub async fn call(
         &self,
         handle: &ExportHandle,
@@ -88,15 +91,41 @@ impl Memoizer {
             export,
             store: self.stores.for_rule(&export.rule).as_ref(),
             started: Instant::now(),
+            key: OnceLock::new(),
         };
-        let result = self.call_inner(&call, args, options).await;
-        if result.is_err() {
-            export.counters.record(Event::Error);
-            export
-                .counters
-                .record_latency(call.started.elapsed().as_micros() as u64);
+        let mut unfinished = Unfinished(Some(&call));
+        let running = self.call_inner(&call, args, options);
+        let result = match options.timeout {
+            None => running.await,
+            Some(limit) => tokio::time::timeout(limit, running)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(CallError::Deadline {
+                        export: export.path.clone(),
+                        limit,
+                    })
+                }),
+        };
+        unfinished.0 = None;
+        if let Err(error) = &result {
+            call.failed(error.kind(), &error.to_string());
         }
         result
+    }
+
+    /// Counts and logs a call of `handle`'s export that failed with `kind`
+    /// before it could run (its arguments did not parse).
+    pub fn reject(&self, handle: &ExportHandle, kind: ErrorKind, message: &str) {
+        let export = handle.export();
+        let call = Call {
+            handle,
+            component: handle.component(),
+            export,
+            store: self.stores.for_rule(&export.rule).as_ref(),
+            started: Instant::now(),
+            key: OnceLock::new(),
+        };
+        call.failed(kind, message);
     }
 
     async fn call_inner(
@@ -118,6 +147,7 @@ impl Memoizer {
             let results = self.run(call, args).await?;
             return Ok(call.done(results, Done::new(Outcome::Bypass, None)));
         };
+        let _ = call.key.set(key);
         let slot = call.slot(&key);
 
         if !options.refresh {
@@ -314,15 +344,19 @@ impl Memoizer {
 
     async fn run(&self, call: &Call<'_>, args: &[Val]) -> Result<Vec<Val>, CallError> {
         let export = call.export;
-        self.runner.call(call.handle, args).await.map_err(|error| {
-            // The message names the cause (a trap, an instantiation
-            // failure); the guest backtrace stays in the host's log.
-            tracing::debug!(export = %export.path, error = format!("{error:?}"), "call failed");
-            CallError::Guest {
-                export: export.path.clone(),
-                message: error.root_cause().to_string(),
-            }
-        })
+        self.runner
+            .call(call.handle, args)
+            .await
+            .map_err(|RunFailure { kind, error }| {
+                // The message names the cause (a trap, an instantiation
+                // failure); the guest backtrace stays in the host's log.
+                tracing::debug!(export = %export.path, error = format!("{error:?}"), "call failed");
+                CallError::Guest {
+                    export: export.path.clone(),
+                    kind,
+                    message: error.root_cause().to_string(),
+                }
+            })
     }
 
     /// The stored form of `results`, or why they are not stored.
@@ -375,6 +409,21 @@ impl Memoizer {
                 tracing::debug!(%error, "cache write failed");
                 Stored::Failed
             }
+        }
+    }
+}
+
+/// A call that has not ended yet: if it is dropped so (its caller stopped
+/// waiting), it is counted and logged as cancelled.
+struct Unfinished<'a, 'c>(Option<&'a Call<'c>>);
+
+impl Drop for Unfinished<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(call) = self.0 {
+            call.failed(
+                ErrorKind::Cancelled,
+                "the caller stopped waiting: the guest was stopped, nothing cached",
+            );
         }
     }
 }

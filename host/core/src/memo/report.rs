@@ -1,15 +1,15 @@
-//! How a call ended: its [`Outcome`], the [`CallReport`] a caller gets, the
-//! [`CallError`] of a failed call, and the counters and log line each call
-//! leaves behind.
+//! How a call ended: its [`Outcome`], the [`CallReport`] a caller gets, and
+//! the counters and log line each call leaves behind, failed ones included.
 
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use quanta::Instant;
 use wasmtime::component::Val;
 
+use super::ErrorKind;
 use crate::call_line::CallLine;
-use crate::codec::EncodeError;
 use crate::component::{ActivityComponent, ActivityExport, ExportHandle};
 use crate::key::CacheKey;
 use crate::stats::Event;
@@ -48,12 +48,33 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// Per-call options.
+/// Per-call options: `CallOptions::default().with_refresh(true)`.
 #[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
 pub struct CallOptions {
     /// Run the function even if a result is cached, and overwrite the entry
     /// (Prefect's `refresh_cache`, Flyte's `overwrite_cache`).
     pub refresh: bool,
+    /// Fail the call with [`CallError::Deadline`](super::CallError::Deadline)
+    /// if it has not finished within this time, waiting for a concurrent
+    /// identical call included (the component's own `timeout` still bounds
+    /// the guest's run).
+    pub timeout: Option<Duration>,
+}
+
+impl CallOptions {
+    /// These options with `refresh` set.
+    pub fn with_refresh(self, refresh: bool) -> Self {
+        Self { refresh, ..self }
+    }
+
+    /// These options with a deadline for the whole call.
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        Self {
+            timeout: Some(timeout),
+            ..self
+        }
+    }
 }
 
 /// The result of a call, and how it was served.
@@ -69,38 +90,6 @@ pub struct CallReport {
     pub age: Option<Duration>,
 }
 
-/// Why a call failed. Nothing is cached for a failed call.
-#[derive(Clone, Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CallError {
-    /// The arguments do not match the function's parameters.
-    #[error("invalid arguments for `{export}`: {source}")]
-    Arguments {
-        /// The export.
-        export: String,
-        /// What does not match.
-        source: EncodeError,
-    },
-    /// The arguments are larger than the component's `max-argument-bytes`.
-    #[error("the arguments of `{export}` are {bytes} bytes, beyond max-argument-bytes ({limit})")]
-    ArgumentsTooLarge {
-        /// The export.
-        export: String,
-        /// Their size ([`crate::limits::argument_bytes`]).
-        bytes: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// The guest trapped or failed to instantiate.
-    #[error("`{export}` failed: {message}")]
-    Guest {
-        /// The export.
-        export: String,
-        /// The error chain, as text.
-        message: String,
-    },
-}
-
 /// One call in progress: what it calls and when it started.
 pub(super) struct Call<'a> {
     /// The export called.
@@ -113,6 +102,8 @@ pub(super) struct Call<'a> {
     pub store: &'a dyn CacheStore,
     /// When the call started, for its latency.
     pub started: Instant,
+    /// Its key, once computed (for the log line of a failed call).
+    pub key: OnceLock<CacheKey>,
 }
 
 /// How a call ended, for its report and its log line.
@@ -175,11 +166,12 @@ impl Call<'_> {
         self.export.counters.record_latency(elapsed_us);
         CallLine {
             outcome: outcome.as_str(),
-            component: &self.component.name,
+            error: None,
+            component: Some(&*self.component.name),
             export: &self.export.path,
             key: key.as_ref().map(CacheKey::short).as_deref(),
-            policy: self.export.rule.policy.as_str(),
-            store: self.store.name(),
+            policy: Some(self.export.rule.policy.as_str()),
+            store: Some(self.store.name()),
             elapsed_us,
             age,
             detail,
@@ -191,5 +183,25 @@ impl Call<'_> {
             key,
             age,
         }
+    }
+
+    /// Counts and logs the call as failed with `kind`, `message` saying why.
+    pub(super) fn failed(&self, kind: ErrorKind, message: &str) {
+        self.export.counters.record_error(kind);
+        let elapsed_us = self.started.elapsed().as_micros() as u64;
+        self.export.counters.record_latency(elapsed_us);
+        CallLine {
+            outcome: "error",
+            error: Some(kind.as_str()),
+            component: Some(&*self.component.name),
+            export: &self.export.path,
+            key: self.key.get().map(CacheKey::short).as_deref(),
+            policy: Some(self.export.rule.policy.as_str()),
+            store: Some(self.store.name()),
+            elapsed_us,
+            age: None,
+            detail: Some(message),
+        }
+        .write();
     }
 }
