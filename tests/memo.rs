@@ -277,7 +277,7 @@ async fn damaged_entries_are_misses_and_are_overwritten() {
         component: "typed",
         export,
     };
-    let good = store.get(slot).await.unwrap().unwrap();
+    let good = store.get(slot).await.unwrap().entry().unwrap();
     let mut other_signature = good.to_vec();
     other_signature[4] ^= 0xff;
     let damaged: Vec<Vec<u8>> = vec![

@@ -240,8 +240,8 @@ async fn entries_carry_the_rule_ttl_in_milliseconds() {
     let pttl = String::from_utf8(server.raw(&[b"PTTL", key.as_bytes()])).unwrap();
     let ms: u64 = pttl.trim().trim_start_matches(':').parse().unwrap();
     assert!(
-        ms > 3_500_000 && ms <= 3_600_000,
-        "fetch-user declares 1h: PTTL {ms}"
+        ms > 7_100_000 && ms <= 7_200_000,
+        "fetch-user declares 1h, and Redis keeps the entry 1h more to tell `expired`: PTTL {ms}"
     );
     let calc = host
         .call("users", "calculate", &[Val::S64(3)])

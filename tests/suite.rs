@@ -14,6 +14,7 @@ mod fuzz;
 mod languages;
 mod logs;
 mod memo;
+mod reasons;
 mod redis;
 mod temporal;
 mod users;

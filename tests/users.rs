@@ -106,7 +106,7 @@ fn refresh_runs_the_body_again_and_a_summary_counts_outcomes() {
     assert!(run.success, "{}", run.stderr);
     assert_eq!(run.outcomes(), ["miss", "miss"]);
     assert_eq!(run.stderr_lines_with("users: ran fetch-user"), 2);
-    assert_eq!(run.calls()[1]["detail"], "refresh");
+    assert_eq!(run.calls()[1]["reason"], "refresh");
     let summary = run
         .stderr
         .lines()

@@ -154,7 +154,7 @@ fn main() {
         export: export_path,
     };
     let mut store_get = || {
-        black_box(runtime.block_on(redis.get(slot)).unwrap().unwrap());
+        black_box(runtime.block_on(redis.get(slot)).unwrap().entry().unwrap());
     };
 
     let mut group = criterion.benchmark_group("redis");

@@ -18,7 +18,7 @@ use crate::flight::{Leader, Role, SingleFlight};
 use crate::key::CacheKey;
 use crate::memo::{ErrorKind, Outcome};
 use crate::stats::{Event, ExportCounters, StatsRegistry};
-use crate::store::MemoryStore;
+use crate::store::{Found, MemoryStore, MissReason};
 use sha2::{Digest, Sha256};
 
 /// Default bound on the bytes all components keep in the actor cache: 64 MiB.
@@ -94,6 +94,8 @@ struct Fetch {
     helper: String,
     key: CacheKey,
     started: Instant,
+    /// Why the first lookup missed.
+    miss: Option<MissReason>,
 }
 
 /// How a fetch ended.
@@ -125,6 +127,10 @@ impl Fetch {
         counters.record_latency(elapsed_us);
         CallLine {
             outcome,
+            reason: match fetched {
+                FetchOutcome::Miss => self.miss.map(MissReason::as_str),
+                _ => None,
+            },
             error: error.map(ErrorKind::as_str),
             component: Some(&*self.scope.component),
             export: &format!("actor-cache/{}", self.helper),
@@ -214,18 +220,24 @@ impl ActorCacheScope {
                  (a recursive helper never finishes)"
             );
         }
-        let fetch = Fetch {
+        let mut fetch = Fetch {
             counters: self.counters(&helper),
             scope: self.clone(),
             helper,
             key,
             started: Instant::now(),
+            miss: None,
         };
         let cache = &self.cache;
         loop {
-            if let Some(value) = cache.entries.lookup(&key) {
-                fetch.report(FetchOutcome::Hit, None);
-                return Ok(Fetched::Hit(value));
+            match cache.entries.find_key(&key) {
+                Found::Entry(value) => {
+                    fetch.report(FetchOutcome::Hit, None);
+                    return Ok(Fetched::Hit(value));
+                }
+                Found::Missing(reason) => {
+                    fetch.miss.get_or_insert(reason);
+                }
             }
             match cache.computing.join(key) {
                 Role::Leader(leader) => {

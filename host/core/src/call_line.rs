@@ -26,6 +26,8 @@ pub(crate) struct CallLine<'a> {
     pub elapsed_us: u64,
     /// On a hit from a store: how long ago the result was stored.
     pub age: Option<Duration>,
+    /// On a miss: why ([`MissReason`](crate::store::MissReason), as text).
+    pub reason: Option<&'static str>,
     /// Why the outcome is what it is, when that is not obvious; for an
     /// error, its message.
     pub detail: Option<&'a str>,
@@ -40,6 +42,7 @@ impl CallLine<'_> {
                     target: "activity_host::call",
                     $level,
                     outcome = self.outcome,
+                    reason = self.reason,
                     error = self.error,
                     component = self.component,
                     export = %self.export,

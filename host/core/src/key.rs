@@ -19,6 +19,10 @@ use sha2::{Digest, Sha256};
 /// Version tag of the key recipe; bump it whenever the recipe changes.
 const RECIPE: &[u8] = b"activity-host/key/v1";
 
+/// Tag of the code-record recipe (see [`code_record_key`]): never equal to a
+/// key's.
+const CODE_RECORD_RECIPE: &[u8] = b"activity-host/code-record/v1";
+
 /// The identity of one cached call: a sha256 digest.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct CacheKey([u8; 32]);
@@ -85,8 +89,24 @@ pub struct KeyScope<'a> {
 /// Computes the key of a call of `scope` whose arguments encode to
 /// `encoded_args` (see [`crate::codec::encode_key_values`]).
 pub fn cache_key(scope: &KeyScope<'_>, encoded_args: &[u8]) -> CacheKey {
+    digest(RECIPE, scope, encoded_args)
+}
+
+/// The key of a `task-source` call's code record: which version of the
+/// component's code last stored a result for these arguments. The same for
+/// every version (`scope`'s code hash is left out), so a miss can tell that
+/// the code changed.
+pub fn code_record_key(scope: &KeyScope<'_>, encoded_args: &[u8]) -> CacheKey {
+    let without_code = KeyScope {
+        code_hash: None,
+        ..*scope
+    };
+    digest(CODE_RECORD_RECIPE, &without_code, encoded_args)
+}
+
+fn digest(recipe: &[u8], scope: &KeyScope<'_>, encoded_args: &[u8]) -> CacheKey {
     let mut hasher = Sha256::new();
-    for part in [RECIPE, scope.component.as_bytes(), scope.export.as_bytes()] {
+    for part in [recipe, scope.component.as_bytes(), scope.export.as_bytes()] {
         hasher.update((part.len() as u32).to_le_bytes());
         hasher.update(part);
     }
@@ -187,5 +207,21 @@ mod tests {
         assert_ne!(key(v1, &args), key(v2, &args));
         // `inputs` scopes carry no code hash, so they never meet task-source keys.
         assert_ne!(key(v1, &args), key(scope("calculate"), &args));
+    }
+
+    #[test]
+    fn code_records_are_shared_by_code_versions_and_never_keys() {
+        let v1 = KeyScope {
+            code_hash: Some(&CODE_V1),
+            ..scope("calculate")
+        };
+        let v2 = KeyScope {
+            code_hash: Some(&CODE_V2),
+            ..scope("calculate")
+        };
+        let args = 21i64.to_le_bytes();
+        assert_eq!(code_record_key(&v1, &args), code_record_key(&v2, &args));
+        assert_ne!(code_record_key(&v1, &args), key(scope("calculate"), &args));
+        assert_ne!(code_record_key(&v1, &args), code_record_key(&v1, &[]));
     }
 }

@@ -55,8 +55,8 @@ pub use purity::{Nondeterminism, Purity};
 pub use sandbox::Sandbox;
 pub use stats::{ExportStats, LatencyHistogram, StatsRow};
 pub use store::{
-    CacheStore, Claim, DEFAULT_CAPACITY_BYTES, Lease, MemoryStore, Slot, StoreConfig, StoreError,
-    StoreErrorKind, StoreFuture,
+    CacheStore, Claim, DEFAULT_CAPACITY_BYTES, Found, Lease, MemoryStore, MissReason, Slot,
+    StoreConfig, StoreError, StoreErrorKind, StoreFuture,
 };
 #[cfg(feature = "redis")]
 pub use store::{DEFAULT_L1_TTL, RedisConfig, RedisStore, RedisTopology, TieredStore};

@@ -130,6 +130,9 @@ pub(super) async fn call(
     };
     let mut headers = HeaderMap::new();
     headers.insert("x-cache", HeaderValue::from_static(report.outcome.as_str()));
+    if let Some(reason) = report.reason {
+        headers.insert("x-cache-reason", HeaderValue::from_static(reason.as_str()));
+    }
     if let Some(age) = report.age {
         headers.insert("age", HeaderValue::from(age.as_secs()));
         headers.insert("x-cache-age-ms", HeaderValue::from(age.as_millis() as u64));
@@ -146,8 +149,7 @@ pub(super) async fn call(
         .results
         .first()
         .map(|value| DisplayValue(value).to_string());
-    let body =
-        json!({ "result": result, "wave": wave, "outcome": report.outcome.as_str(), "key": key });
+    let body = json!({ "result": result, "wave": wave, "outcome": report.outcome.as_str(), "reason": report.reason.map(|r| r.as_str()), "key": key });
     (StatusCode::OK, headers, Json(body)).into_response()
 }
 

@@ -24,6 +24,7 @@ impl Host {
             store: None,
             elapsed_us: 0,
             age: None,
+            reason: None,
             detail: Some(&error.to_string()),
         }
         .write();

@@ -9,7 +9,7 @@ use crate::codec;
 use crate::component::{ActivityComponent, ExportHandle, LoadError};
 use crate::error::HostError;
 use crate::host::CacheKeyText;
-use crate::key::{CacheKey, KeyScope, cache_key};
+use crate::key::{CacheKey, KeyScope, cache_key, code_record_key};
 use crate::policy::CachePolicy;
 use crate::store::{Slot, StoreError};
 
@@ -19,6 +19,26 @@ impl Memoizer {
     /// even those the rule leaves out of the key.
     pub(crate) fn key(
         &self,
+        handle: &ExportHandle,
+        args: &[Val],
+    ) -> Result<Option<CacheKey>, CallError> {
+        self.key_by(cache_key, handle, args)
+    }
+
+    /// For a `task-source` export: the key of the record of which version
+    /// of the component's code last stored a result for `args`
+    /// ([`code_record_key`]).
+    pub(crate) fn code_record_key(&self, handle: &ExportHandle, args: &[Val]) -> Option<CacheKey> {
+        if handle.export().rule.policy != CachePolicy::TaskSource {
+            return None;
+        }
+        self.key_by(code_record_key, handle, args).ok().flatten()
+    }
+
+    /// The key `recipe` makes of a call of `handle`'s export with `args`.
+    fn key_by(
+        &self,
+        recipe: fn(&KeyScope<'_>, &[u8]) -> CacheKey,
         handle: &ExportHandle,
         args: &[Val],
     ) -> Result<Option<CacheKey>, CallError> {
@@ -45,7 +65,7 @@ impl Memoizer {
             signature_hash: &export.signature_hash,
             code_hash,
         };
-        Ok(Some(cache_key(&scope, &encoded_args)))
+        Ok(Some(recipe(&scope, &encoded_args)))
     }
 
     /// Removes the entry of a call of `handle`'s export with `args`; returns

@@ -22,7 +22,7 @@ use crate::flight::{Role, SingleFlight};
 use crate::key::CacheKey;
 use crate::runner::{RunFailure, Runner};
 use crate::stats::{Event, LatencyHistogram};
-use crate::store::{Claim, Lease, Slot, Stores};
+use crate::store::{Claim, Found, Lease, MissReason, Slot, Stores};
 use clock::WallClock;
 use report::{Call, Done};
 
@@ -92,6 +92,7 @@ impl Memoizer {
             store: self.stores.for_rule(&export.rule).as_ref(),
             started: Instant::now(),
             key: OnceLock::new(),
+            miss: OnceLock::new(),
         };
         let mut unfinished = Unfinished(Some(&call));
         let running = self.call_inner(&call, args, options);
@@ -124,6 +125,7 @@ impl Memoizer {
             store: self.stores.for_rule(&export.rule).as_ref(),
             started: Instant::now(),
             key: OnceLock::new(),
+            miss: OnceLock::new(),
         };
         call.failed(kind, message);
     }
@@ -150,7 +152,9 @@ impl Memoizer {
         let _ = call.key.set(key);
         let slot = call.slot(&key);
 
-        if !options.refresh {
+        if options.refresh {
+            let _ = call.miss.set(MissReason::Refresh);
+        } else {
             match self.lookup(call, slot).await {
                 Lookup::Hit(entry) => {
                     let hit = self.hit(key, &entry);
@@ -211,7 +215,7 @@ impl Memoizer {
             };
             match claim {
                 Claim::Unshared => {
-                    return self.run_and_store(call, slot, args, None, options).await;
+                    return self.run_and_store(call, slot, args, None).await;
                 }
                 Claim::Owner(lease) => {
                     if lease.entry_existed()
@@ -224,9 +228,7 @@ impl Memoizer {
                             .detail("stored by another worker meanwhile");
                         return Ok((entry.results, hit));
                     }
-                    return self
-                        .run_and_store(call, slot, args, Some(lease), options)
-                        .await;
+                    return self.run_and_store(call, slot, args, Some(lease)).await;
                 }
                 Claim::Held { released, max_wait } => {
                     let since = *waiting_since.get_or_insert_with(|| {
@@ -235,8 +237,7 @@ impl Memoizer {
                     });
                     let left = max_wait.saturating_sub(since.elapsed());
                     if tokio::time::timeout(left, released).await.is_err() {
-                        let (results, done) =
-                            self.run_and_store(call, slot, args, None, options).await?;
+                        let (results, done) = self.run_and_store(call, slot, args, None).await?;
                         return Ok((results, done.detail("stopped waiting for another worker")));
                     }
                     match self.lookup(call, slot).await {
@@ -272,7 +273,6 @@ impl Memoizer {
         slot: Slot<'_>,
         args: &[Val],
         lease: Option<Box<dyn Lease>>,
-        options: CallOptions,
     ) -> Result<(Vec<Val>, Done), CallError> {
         let key = Some(*slot.key);
         let results = match self.run(call, args).await {
@@ -292,13 +292,44 @@ impl Memoizer {
             }
             (Err(why), None) => Stored::No(why),
         };
+        let reason = call.miss.get().copied().unwrap_or(MissReason::New);
         let done = match stored {
             Stored::Failed => Done::new(Outcome::Degraded, key),
-            Stored::No(why) => Done::new(Outcome::Miss, key).detail(why),
-            Stored::Yes if options.refresh => Done::new(Outcome::Miss, key).detail("refresh"),
-            Stored::Yes => Done::new(Outcome::Miss, key),
+            Stored::No(why) => Done::new(Outcome::Miss, key).because(reason).detail(why),
+            Stored::Yes => {
+                let reason = match self.record_code(call, args).await {
+                    CodeRecord::Changed if reason == MissReason::New => MissReason::CodeChanged,
+                    _ => reason,
+                };
+                Done::new(Outcome::Miss, key).because(reason)
+            }
         };
         Ok((results, done))
+    }
+
+    /// For a `task-source` export, after its result was stored: reads which
+    /// version of the code stored the last result for these arguments, and
+    /// records this version if it is another. One lookup, and a write when
+    /// the version changed.
+    async fn record_code(&self, call: &Call<'_>, args: &[Val]) -> CodeRecord {
+        let Some(record) = self.code_record_key(call.handle, args) else {
+            return CodeRecord::None;
+        };
+        let slot = call.slot(&record);
+        let code_hash = &call.component.code_hash[..];
+        let recorded = call.store.get(slot).await.ok().and_then(Found::entry);
+        if recorded.as_deref() == Some(code_hash) {
+            return CodeRecord::Same;
+        }
+        let ttl = call.export.rule.ttl;
+        if let Err(error) = call.store.set(slot, Arc::from(code_hash), ttl).await {
+            tracing::debug!(%error, "code record not written");
+        }
+        if recorded.is_some() {
+            CodeRecord::Changed
+        } else {
+            CodeRecord::None
+        }
     }
 
     /// How a hit on `entry` is reported.
@@ -314,8 +345,11 @@ impl Memoizer {
             .get
             .record(started.elapsed().as_micros() as u64);
         let bytes = match found {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => return Lookup::Miss,
+            Ok(Found::Entry(bytes)) => bytes,
+            Ok(Found::Missing(reason)) => {
+                let _ = call.miss.set(reason);
+                return Lookup::Miss;
+            }
             Err(error) => {
                 // The store's breaker warns once per outage; a line per call
                 // would drown the log while the store is down.
@@ -337,6 +371,7 @@ impl Memoizer {
                     %error,
                     "unusable cache entry; treating it as a miss and overwriting it"
                 );
+                let _ = call.miss.set(MissReason::Unreadable);
                 Lookup::Miss
             }
         }
@@ -432,6 +467,16 @@ enum Lookup {
     Hit(codec::DecodedEntry),
     Miss,
     StoreFailed,
+}
+
+/// What a `task-source` call's code record said.
+enum CodeRecord {
+    /// None was kept (or the export is not `task-source`).
+    None,
+    /// The same version of the code stored the last result.
+    Same,
+    /// Another version of the code stored the last result.
+    Changed,
 }
 
 enum Stored {

@@ -13,7 +13,7 @@ use crate::call_line::CallLine;
 use crate::component::{ActivityComponent, ActivityExport, ExportHandle};
 use crate::key::CacheKey;
 use crate::stats::Event;
-use crate::store::{CacheStore, Slot};
+use crate::store::{CacheStore, MissReason, Slot};
 
 /// How a call was served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +88,8 @@ pub struct CallReport {
     pub key: Option<CacheKey>,
     /// On a hit from the store: how long ago the result was stored.
     pub age: Option<Duration>,
+    /// On a miss: why.
+    pub reason: Option<MissReason>,
 }
 
 /// One call in progress: what it calls and when it started.
@@ -104,6 +106,8 @@ pub(super) struct Call<'a> {
     pub started: Instant,
     /// Its key, once computed (for the log line of a failed call).
     pub key: OnceLock<CacheKey>,
+    /// Why it missed: the first lookup's answer (or a refresh).
+    pub miss: OnceLock<MissReason>,
 }
 
 /// How a call ended, for its report and its log line.
@@ -111,6 +115,7 @@ pub(super) struct Done {
     outcome: Outcome,
     key: Option<CacheKey>,
     age: Option<Duration>,
+    reason: Option<MissReason>,
     detail: Option<&'static str>,
 }
 
@@ -120,7 +125,15 @@ impl Done {
             outcome,
             key,
             age: None,
+            reason: None,
             detail: None,
+        }
+    }
+
+    pub(super) fn because(self, reason: MissReason) -> Self {
+        Self {
+            reason: Some(reason),
+            ..self
         }
     }
 
@@ -154,6 +167,7 @@ impl Call<'_> {
             outcome,
             key,
             age,
+            reason,
             detail,
         } = done;
         self.export.counters.record(match outcome {
@@ -174,6 +188,7 @@ impl Call<'_> {
             store: Some(self.store.name()),
             elapsed_us,
             age,
+            reason: reason.map(MissReason::as_str),
             detail,
         }
         .write();
@@ -182,6 +197,7 @@ impl Call<'_> {
             outcome,
             key,
             age,
+            reason,
         }
     }
 
@@ -200,6 +216,7 @@ impl Call<'_> {
             store: Some(self.store.name()),
             elapsed_us,
             age: None,
+            reason: None,
             detail: Some(message),
         }
         .write();

@@ -5,21 +5,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use quick_cache::Weighter;
 use quick_cache::sync::Cache;
+use quick_cache::{Lifecycle, UnitWeighter, Weighter};
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
-use super::{CacheStore, Slot, StoreFuture};
+use super::{CacheStore, Found, MissReason, Slot, StoreFuture};
 use crate::key::CacheKey;
 
 /// Default bound on the bytes held by a [`MemoryStore`]: 256 MiB.
 pub const DEFAULT_CAPACITY_BYTES: u64 = 256 * 1024 * 1024;
 
-/// One stored value, the generations it was written under, and when it
-/// expires.
+/// How many evicted keys a store remembers, to tell an eviction from a key
+/// never stored (about 3 MiB).
+const EVICTED_KEYS_REMEMBERED: usize = 65_536;
+
+/// One stored value (none for an entry removed by invalidation: a
+/// tombstone), the generations it was written under, and when it expires.
 #[derive(Clone)]
 struct Entry {
-    value: Arc<[u8]>,
+    value: Option<Arc<[u8]>>,
     generations: Generations,
     expires_at: Option<Instant>,
 }
@@ -28,7 +32,7 @@ impl Entry {
     fn new(value: Arc<[u8]>, generations: Generations, ttl: Option<Duration>) -> Self {
         let expires_at = ttl.map(|ttl| Instant::now() + ttl);
         Self {
-            value,
+            value: Some(value),
             generations,
             expires_at,
         }
@@ -36,6 +40,17 @@ impl Entry {
 
     fn is_live(&self) -> bool {
         self.expires_at.is_none_or(|at| Instant::now() < at)
+    }
+
+    /// Why a lookup finds nothing once this entry is gone or unusable.
+    fn reason_when_gone(&self) -> MissReason {
+        if !self.is_live() {
+            MissReason::Expired
+        } else if self.value.is_none() {
+            MissReason::Invalidated
+        } else {
+            MissReason::Evicted
+        }
     }
 }
 
@@ -48,15 +63,38 @@ struct ValueBytes;
 
 impl Weighter<CacheKey, Entry> for ValueBytes {
     fn weight(&self, _: &CacheKey, entry: &Entry) -> u64 {
-        entry.value.len().max(1) as u64
+        entry
+            .value
+            .as_ref()
+            .map_or(1, |value| value.len().max(1) as u64)
     }
 }
+
+/// Keys evicted lately, and why they went.
+type EvictedKeys = Cache<CacheKey, MissReason, UnitWeighter, FxBuildHasher>;
+
+/// Remembers each evicted key, so a later miss on it says `evicted`.
+#[derive(Clone)]
+struct RememberEvictions(Arc<EvictedKeys>);
+
+impl Lifecycle<CacheKey, Entry> for RememberEvictions {
+    type RequestState = ();
+
+    fn on_evict(&self, _: &mut (), key: CacheKey, entry: Entry) {
+        self.0.insert(key, entry.reason_when_gone());
+    }
+}
+
+/// The entry table: bounded by bytes, remembering what it evicts.
+type Entries = Cache<CacheKey, Entry, ValueBytes, FxBuildHasher, RememberEvictions>;
 
 /// An in-memory store bounded by the total size of its values (evicting
 /// what is least likely to be used again, S3-FIFO), with a TTL per entry.
 #[derive(Clone)]
 pub struct MemoryStore {
-    entries: Arc<Cache<CacheKey, Entry, ValueBytes, FxBuildHasher>>,
+    entries: Arc<Entries>,
+    /// Keys evicted lately (shared with `entries`' lifecycle).
+    evicted: Arc<EvictedKeys>,
     /// Generations by component name; absent means 0.
     generations: Arc<RwLock<FxHashMap<String, ComponentGenerations>>>,
     /// Whether anything was ever invalidated (if not, every generation is 0
@@ -77,15 +115,23 @@ impl MemoryStore {
     pub fn new(capacity_bytes: u64) -> Self {
         // A guess at the entry count for sizing the tables: small entries.
         let estimated_items = (capacity_bytes / 256).clamp(1024, 1 << 20) as usize;
-        let entries = Cache::with(
+        let evicted = Arc::new(EvictedKeys::with(
+            EVICTED_KEYS_REMEMBERED,
+            EVICTED_KEYS_REMEMBERED as u64,
+            UnitWeighter,
+            FxBuildHasher,
+            Default::default(),
+        ));
+        let entries = Entries::with(
             estimated_items,
             capacity_bytes,
             ValueBytes,
             FxBuildHasher,
-            Default::default(),
+            RememberEvictions(evicted.clone()),
         );
         Self {
             entries: Arc::new(entries),
+            evicted,
             generations: Arc::default(),
             invalidated: Arc::default(),
         }
@@ -94,7 +140,13 @@ impl MemoryStore {
     /// The value under `key`, if present and not expired. (For keys that
     /// belong to no export, such as the actor cache's.)
     pub fn lookup(&self, key: &CacheKey) -> Option<Arc<[u8]>> {
-        self.live_entry(key).map(|entry| entry.value)
+        self.find_key(key).entry()
+    }
+
+    /// The value under `key`, or why there is none. (For keys that belong
+    /// to no export, such as the actor cache's.)
+    pub fn find_key(&self, key: &CacheKey) -> Found {
+        self.find(key, (0, 0))
     }
 
     /// Stores `value` under `key` for `ttl` (`None`: until evicted).
@@ -102,14 +154,21 @@ impl MemoryStore {
         self.entries.insert(key, Entry::new(value, (0, 0), ttl));
     }
 
-    /// The entry under `key` unless it expired (an expired one is removed).
-    fn live_entry(&self, key: &CacheKey) -> Option<Entry> {
-        let entry = self.entries.get(key)?;
-        if entry.is_live() {
-            return Some(entry);
+    /// What `key` holds as of `generations`: its value, or why there is
+    /// none (an expired entry is removed).
+    fn find(&self, key: &CacheKey, generations: Generations) -> Found {
+        let Some(entry) = self.entries.get(key) else {
+            let reason = self.evicted.get(key).unwrap_or(MissReason::New);
+            return Found::Missing(reason);
+        };
+        if !entry.is_live() {
+            self.entries.remove(key);
+            return Found::Missing(MissReason::Expired);
         }
-        self.entries.remove(key);
-        None
+        match entry.value {
+            Some(value) if entry.generations == generations => Found::Entry(value),
+            _ => Found::Missing(MissReason::Invalidated),
+        }
     }
 
     /// Stores `value` in `slot` as of `generations` (read before the value
@@ -126,14 +185,13 @@ impl MemoryStore {
     }
 
     /// The value in `slot` if it was written as of `generations`.
+    #[cfg(feature = "redis")]
     pub(super) fn lookup_current(
         &self,
         slot: Slot<'_>,
         generations: Generations,
     ) -> Option<Arc<[u8]>> {
-        self.live_entry(slot.key)
-            .filter(|entry| entry.generations == generations)
-            .map(|entry| entry.value)
+        self.find(slot.key, generations).entry()
     }
 
     /// Removes every entry (the tiered store's memory, when Redis
@@ -159,6 +217,7 @@ impl MemoryStore {
     }
 
     /// Removes the entry under `key`, if any.
+    #[cfg(feature = "redis")]
     pub(super) fn remove_key(&self, key: &CacheKey) {
         self.entries.remove(key);
     }
@@ -191,8 +250,8 @@ impl CacheStore for MemoryStore {
         "memory"
     }
 
-    fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Option<Arc<[u8]>>> {
-        let found = self.lookup_current(slot, self.current(&slot));
+    fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Found> {
+        let found = self.find(slot.key, self.current(&slot));
         Box::pin(async move { Ok(found) })
     }
 
@@ -206,8 +265,14 @@ impl CacheStore for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 
+    /// Leaves a tombstone, so the next lookup says `invalidated`.
     fn remove<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, ()> {
-        self.remove_key(slot.key);
+        let tombstone = Entry {
+            value: None,
+            generations: self.current(&slot),
+            expires_at: None,
+        };
+        self.entries.insert(*slot.key, tombstone);
         Box::pin(async { Ok(()) })
     }
 
@@ -225,6 +290,7 @@ impl CacheStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use MissReason::{Evicted, Expired, Invalidated, New};
 
     fn key(byte: u8) -> CacheKey {
         CacheKey::from_bytes([byte; 32])
@@ -238,6 +304,10 @@ mod tests {
         }
     }
 
+    fn missing(reason: MissReason) -> Found {
+        Found::Missing(reason)
+    }
+
     fn value() -> Arc<[u8]> {
         Arc::from(&b"v"[..])
     }
@@ -247,10 +317,16 @@ mod tests {
         let store = MemoryStore::default();
         let (one, two) = (key(1), key(2));
         store.set(slot(&one, "f"), value(), None).await.unwrap();
-        assert_eq!(store.get(slot(&one, "f")).await.unwrap(), Some(value()));
-        assert_eq!(store.get(slot(&two, "f")).await.unwrap(), None);
+        assert_eq!(
+            store.get(slot(&one, "f")).await.unwrap(),
+            Found::Entry(value())
+        );
+        assert_eq!(store.get(slot(&two, "f")).await.unwrap(), missing(New));
         store.remove(slot(&one, "f")).await.unwrap();
-        assert_eq!(store.get(slot(&one, "f")).await.unwrap(), None);
+        assert_eq!(
+            store.get(slot(&one, "f")).await.unwrap(),
+            missing(Invalidated)
+        );
     }
 
     #[tokio::test]
@@ -259,9 +335,9 @@ mod tests {
         let one = key(1);
         let ttl = Some(Duration::from_millis(30));
         store.set(slot(&one, "f"), value(), ttl).await.unwrap();
-        assert!(store.get(slot(&one, "f")).await.unwrap().is_some());
+        assert!(store.get(slot(&one, "f")).await.unwrap().entry().is_some());
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(store.get(slot(&one, "f")).await.unwrap(), None);
+        assert_eq!(store.get(slot(&one, "f")).await.unwrap(), missing(Expired));
     }
 
     #[tokio::test]
@@ -271,19 +347,28 @@ mod tests {
         store.set(slot(&one, "f"), value(), None).await.unwrap();
         store.set(slot(&two, "g"), value(), None).await.unwrap();
         store.invalidate_export("users", "f").await.unwrap();
-        assert_eq!(store.get(slot(&one, "f")).await.unwrap(), None);
+        assert_eq!(
+            store.get(slot(&one, "f")).await.unwrap(),
+            missing(Invalidated)
+        );
         assert!(
-            store.get(slot(&two, "g")).await.unwrap().is_some(),
+            store.get(slot(&two, "g")).await.unwrap().entry().is_some(),
             "other exports keep their entries"
         );
         store.set(slot(&one, "f"), value(), None).await.unwrap();
         assert!(
-            store.get(slot(&one, "f")).await.unwrap().is_some(),
+            store.get(slot(&one, "f")).await.unwrap().entry().is_some(),
             "new entries are visible"
         );
         store.invalidate_component("users").await.unwrap();
-        assert_eq!(store.get(slot(&one, "f")).await.unwrap(), None);
-        assert_eq!(store.get(slot(&two, "g")).await.unwrap(), None);
+        assert_eq!(
+            store.get(slot(&one, "f")).await.unwrap(),
+            missing(Invalidated)
+        );
+        assert_eq!(
+            store.get(slot(&two, "g")).await.unwrap(),
+            missing(Invalidated)
+        );
         let other = Slot {
             component: "admins",
             ..slot(&two, "g")
@@ -291,7 +376,7 @@ mod tests {
         store.set(other, value(), None).await.unwrap();
         store.invalidate_component("users").await.unwrap();
         assert!(
-            store.get(other).await.unwrap().is_some(),
+            store.get(other).await.unwrap().entry().is_some(),
             "other components keep their entries"
         );
     }
@@ -304,5 +389,29 @@ mod tests {
         }
         assert!(store.entries.weight() <= 1024, "{}", store.entries.weight());
         assert!(store.lookup(&key(63)).is_some(), "the newest entry is kept");
+    }
+
+    #[tokio::test]
+    async fn a_miss_on_an_evicted_key_says_so() {
+        let store = MemoryStore::new(1024);
+        for byte in 0..64u8 {
+            let k = key(byte);
+            store
+                .set(slot(&k, "f"), Arc::from(vec![byte; 100]), None)
+                .await
+                .unwrap();
+        }
+        let found: Vec<Found> = every_lookup(&store).await;
+        assert!(found.contains(&missing(Evicted)), "some keys were evicted");
+        assert!(!found.contains(&missing(New)), "none reads as never stored");
+    }
+
+    async fn every_lookup(store: &MemoryStore) -> Vec<Found> {
+        let mut found = Vec::new();
+        for byte in 0..64u8 {
+            let k = key(byte);
+            found.push(store.get(slot(&k, "f")).await.unwrap());
+        }
+        found
     }
 }

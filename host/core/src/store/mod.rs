@@ -13,6 +13,7 @@
 //! concurrent identical misses on different workers run the body once.
 
 mod config;
+mod found;
 mod lease;
 mod memory;
 #[cfg(feature = "redis")]
@@ -21,6 +22,7 @@ mod redis;
 #[cfg(feature = "redis")]
 pub use self::redis::{DEFAULT_L1_TTL, RedisConfig, RedisStore, RedisTopology, TieredStore};
 pub use config::StoreConfig;
+pub use found::{Found, MissReason};
 pub use lease::{Claim, Lease};
 pub use memory::{DEFAULT_CAPACITY_BYTES, MemoryStore};
 
@@ -99,8 +101,8 @@ pub trait CacheStore: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     /// The bytes stored in `slot` under the current generations, if present
-    /// and not expired.
-    fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Option<Arc<[u8]>>>;
+    /// and not expired; else why not, as far as the store can tell.
+    fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Found>;
 
     /// Stores `value` in `slot` under the current generations, replacing any
     /// previous value; it expires after `ttl` (`None`: kept until evicted or
@@ -112,7 +114,8 @@ pub trait CacheStore: Send + Sync + 'static {
         ttl: Option<Duration>,
     ) -> StoreFuture<'a, ()>;
 
-    /// Removes the entry in `slot`, if any.
+    /// Removes the entry in `slot`, if any (a later `get` may tell it was
+    /// [`MissReason::Invalidated`]).
     fn remove<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, ()>;
 
     /// Makes every entry of `export` of `component` unreachable.

@@ -13,9 +13,13 @@
 //!
 //! An entry's value is three little-endian `u64`s (component generation,
 //! export generation, expiry in Unix ms from Redis's clock or 0) and then the
-//! entry bytes; it expires through `PX`. Invalidating an export or a
-//! component is one `INCR` (O(1) whatever the number of entries), announced
-//! on `P:events` for the workers' in-memory tiers. A lookup is one round trip
+//! entry bytes. It expires through `PX`, kept past its expiry for as long
+//! again (at most an hour) so that a lookup can tell `expired` from `new`.
+//! Invalidating an export or a component is one `INCR` (O(1) whatever the
+//! number of entries), announced on `P:events` for the workers' in-memory
+//! tiers; invalidating one entry overwrites it with a tombstone (every
+//! header field `u64::MAX`, no bytes) kept for an hour, so the next lookup
+//! says `invalidated`. A lookup is one round trip
 //! (`MGET`, split by slot in a cluster); a write is one script (a cluster
 //! reads the generations first: a script may only touch keys of one slot).
 //!
@@ -48,10 +52,16 @@ pub use self::tiered::{DEFAULT_L1_TTL, TieredStore};
 use crate::key::CacheKey;
 use crate::stats::{ExportStats, StatsRow};
 use crate::store::lease::Claim;
-use crate::store::{CacheStore, Slot, StoreError, StoreErrorKind, StoreFuture};
+use crate::store::{CacheStore, Found, MissReason, Slot, StoreError, StoreErrorKind, StoreFuture};
 
 /// Bytes before the entry in a stored value.
 const HEADER_BYTES: usize = 24;
+
+/// What invalidating one entry writes in its place.
+const TOMBSTONE: [u8; HEADER_BYTES] = [0xff; HEADER_BYTES];
+
+/// How long a tombstone stays: 1 h.
+const TOMBSTONE_TTL: Duration = Duration::from_secs(3600);
 
 /// A [`CacheStore`] in Redis.
 #[derive(Clone)]
@@ -167,8 +177,11 @@ impl RedisStore {
     }
 
     /// The entry in `slot` with its expiry, if present under the current
-    /// generations.
-    pub async fn get_entry(&self, slot: Slot<'_>) -> Result<Option<RedisEntry>, StoreError> {
+    /// generations and not expired; else why not.
+    pub async fn get_entry(
+        &self,
+        slot: Slot<'_>,
+    ) -> Result<Result<RedisEntry, MissReason>, StoreError> {
         let keys = [
             self.component_generation_key(slot.component),
             self.export_generation_key(slot.component, slot.export),
@@ -182,7 +195,7 @@ impl RedisStore {
             generation(component.flatten()),
             generation(export.flatten()),
         );
-        Ok(current_entry(entry.flatten(), generations))
+        Ok(current_entry(entry.flatten(), generations, unix_now_ms))
     }
 
     /// Writes `entry` (bytes and TTL) into `slot` under the current
@@ -230,8 +243,8 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Applies `operation` (`incr` a generation or `del` an entry) to `key`
-    /// and announces `invalidation`, in one round trip.
+    /// Applies `operation` (`incr` a generation or `tombstone` an entry) to
+    /// `key` and announces `invalidation`, in one round trip.
     async fn invalidate(
         &self,
         operation: &str,
@@ -243,7 +256,9 @@ impl RedisStore {
             .key(key)
             .arg(operation)
             .arg(self.events.channel())
-            .arg(message::invalidated(&invalidation));
+            .arg(message::invalidated(&invalidation))
+            .arg(&TOMBSTONE[..])
+            .arg(TOMBSTONE_TTL.as_millis() as u64);
         let mut connection = self.connection.clone();
         self.guarded(invocation.invoke_async::<i64>(&mut connection))
             .await?;
@@ -269,16 +284,37 @@ fn error(e: &::redis::RedisError) -> StoreError {
     StoreError::new("redis", kind, e.to_string())
 }
 
-/// The entry of a stored value, if it was written under `generations`.
-fn current_entry(value: Option<Vec<u8>>, generations: (u64, u64)) -> Option<RedisEntry> {
-    let value = value?;
-    let (header, entry) = value.split_at_checked(HEADER_BYTES)?;
+/// The entry of a stored value if it was written under `generations` and
+/// has not expired by the clock `now_ms` (Unix ms); else why not.
+fn current_entry(
+    value: Option<Vec<u8>>,
+    generations: (u64, u64),
+    now_ms: impl FnOnce() -> u64,
+) -> Result<RedisEntry, MissReason> {
+    let value = value.ok_or(MissReason::New)?;
+    let (header, entry) = value
+        .split_at_checked(HEADER_BYTES)
+        .ok_or(MissReason::New)?;
     let field =
         |i: usize| u64::from_le_bytes(header[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-    ((field(0), field(1)) == generations).then(|| RedisEntry {
+    if header == TOMBSTONE || (field(0), field(1)) != generations {
+        return Err(MissReason::Invalidated);
+    }
+    let expires_at_ms = Some(field(2)).filter(|&at| at != 0);
+    if expires_at_ms.is_some_and(|at| at <= now_ms()) {
+        return Err(MissReason::Expired);
+    }
+    Ok(RedisEntry {
         bytes: Arc::from(entry),
-        expires_at_ms: Some(field(2)).filter(|&at| at != 0),
+        expires_at_ms,
     })
+}
+
+/// This machine's clock, in Unix ms.
+pub(super) fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
 }
 
 fn generation(value: Option<Vec<u8>>) -> u64 {
@@ -297,8 +333,13 @@ impl CacheStore for RedisStore {
         self.breaker.is_closed()
     }
 
-    fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Option<Arc<[u8]>>> {
-        Box::pin(async move { Ok(self.get_entry(slot).await?.map(|entry| entry.bytes)) })
+    fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Found> {
+        Box::pin(async move {
+            Ok(match self.get_entry(slot).await? {
+                Ok(entry) => Found::Entry(entry.bytes),
+                Err(reason) => Found::Missing(reason),
+            })
+        })
     }
 
     fn set<'a>(
@@ -312,7 +353,7 @@ impl CacheStore for RedisStore {
 
     fn remove<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, ()> {
         let invalidation = Invalidation::Entry(*slot.key);
-        Box::pin(self.invalidate("del", self.entry_key(slot.key), invalidation))
+        Box::pin(self.invalidate("tombstone", self.entry_key(slot.key), invalidation))
     }
 
     fn invalidate_export<'a>(&'a self, component: &'a str, export: &'a str) -> StoreFuture<'a, ()> {

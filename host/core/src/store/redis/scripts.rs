@@ -25,7 +25,9 @@ if ttl >= 0 then
   end
   local value = struct.pack('<i8<i8<i8', c, e, expires) .. ARGV[5]
   if ttl > 0 then
-    redis.call('SET', KEYS[1], value, 'PX', ttl)
+    -- Kept past its expiry (as long again, at most 1 h) so a lookup can
+    -- tell an expired entry from one never stored.
+    redis.call('SET', KEYS[1], value, 'PX', ttl + math.min(ttl, 3600000))
   else
     redis.call('SET', KEYS[1], value)
   end
@@ -39,14 +41,15 @@ end
 return 1
 ";
 
-/// Bumps the generation KEYS[1] (ARGV[1] = "incr") or deletes the entry
-/// KEYS[1] (ARGV[1] = "del"), and publishes ARGV[3] on channel ARGV[2]. (A
-/// script, because a cluster would route a pipeline's PUBLISH elsewhere.)
+/// Bumps the generation KEYS[1] (ARGV[1] = "incr") or overwrites the entry
+/// KEYS[1] with the tombstone ARGV[4] for ARGV[5] ms (ARGV[1] =
+/// "tombstone"), and publishes ARGV[3] on channel ARGV[2]. (A script,
+/// because a cluster would route a pipeline's PUBLISH elsewhere.)
 pub(super) const INVALIDATE_SCRIPT: &str = r"
 if ARGV[1] == 'incr' then
   redis.call('INCR', KEYS[1])
 else
-  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
 end
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1

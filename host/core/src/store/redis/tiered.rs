@@ -10,17 +10,17 @@
 //! the message takes to arrive. Leases and shared counters are Redis's.
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::sync::broadcast::error::RecvError;
 
-use super::RedisStore;
 use super::events::Invalidation;
 use super::lease::OwnedSlot;
+use super::{RedisStore, unix_now_ms};
 use crate::stats::StatsRow;
 use crate::store::lease::{Claim, Lease};
 use crate::store::memory::Generations;
-use crate::store::{CacheStore, MemoryStore, Slot, StoreFuture};
+use crate::store::{CacheStore, Found, MemoryStore, Slot, StoreFuture};
 
 /// Default time an entry stays in L1: 10 s.
 pub const DEFAULT_L1_TTL: Duration = Duration::from_secs(10);
@@ -100,12 +100,8 @@ fn l1_lifetime(ttl: Option<Duration>, l1_ttl: Duration) -> Duration {
 
 /// Milliseconds until `expires_at_ms` (Unix ms), if in the future.
 fn remaining(expires_at_ms: u64) -> Option<Duration> {
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .ok()?
-        .as_millis() as u64;
     expires_at_ms
-        .checked_sub(now)
+        .checked_sub(unix_now_ms())
         .filter(|&ms| ms > 0)
         .map(Duration::from_millis)
 }
@@ -115,25 +111,27 @@ impl CacheStore for TieredStore {
         "tiered"
     }
 
-    fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Option<Arc<[u8]>>> {
+    /// L1's entry, else L2's (copied into L1); a miss says why L2 has none.
+    fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Found> {
         self.listen();
         let generations = self.l1.current(&slot);
         if let Some(bytes) = self.l1.lookup_current(slot, generations) {
-            return Box::pin(async { Ok(Some(bytes)) });
+            return Box::pin(async { Ok(Found::Entry(bytes)) });
         }
         Box::pin(async move {
-            let Some(entry) = self.l2.get_entry(slot).await? else {
-                return Ok(None);
+            let entry = match self.l2.get_entry(slot).await? {
+                Ok(entry) => entry,
+                Err(reason) => return Ok(Found::Missing(reason)),
             };
             let ttl = match entry.expires_at_ms {
                 None => None,
                 Some(at) => match remaining(at) {
                     Some(ttl) => Some(ttl),
-                    None => return Ok(Some(entry.bytes)), // about to expire
+                    None => return Ok(Found::Entry(entry.bytes)), // about to expire
                 },
             };
             self.fill_l1(slot, entry.bytes.clone(), ttl, generations);
-            Ok(Some(entry.bytes))
+            Ok(Found::Entry(entry.bytes))
         })
     }
 

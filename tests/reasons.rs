@@ -1,0 +1,165 @@
+//! The reason of every miss, on the memory, Redis and tiered stores: `new`,
+//! `expired`, `invalidated`, `refresh`, `code-changed`, and `evicted` where
+//! the store can tell; and the `reason=` field of the log line.
+
+use crate::support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use activity_host::{
+    CacheStore, CallOptions, Host, MemoryOutputPipe, MemoryStore, MissReason, Outcome, RedisConfig,
+    RedisStore, RuleOverride, RulesConfig, TieredStore, Ttl,
+};
+use support::redis::RedisServer;
+use support::{activity_host, guest};
+
+/// `fetch-user`'s entries live 400 ms here.
+const TTL: Duration = Duration::from_millis(400);
+
+/// A host on `store` serving `users` (fetch-user: inputs, TTL 400 ms;
+/// calculate: task-source).
+async fn host_on(store: Arc<dyn CacheStore>) -> Host {
+    let mut rules = RulesConfig::default();
+    let ttl = RuleOverride {
+        ttl: Some(Ttl::After(TTL)),
+        ..RuleOverride::default()
+    };
+    rules.set("users", "fetch-user", ttl);
+    let host = Host::builder()
+        .store(store)
+        .rules(rules)
+        .capture_guest_stderr(MemoryOutputPipe::new(1 << 20))
+        .build()
+        .unwrap();
+    host.load_file("users", guest("users.wasm")).await.unwrap();
+    host
+}
+
+/// How `invocation` was served, and why it missed.
+async fn served(host: &Host, invocation: &str) -> (Outcome, Option<MissReason>) {
+    let report = host.call_wave("users", invocation).await.unwrap();
+    (report.outcome, report.reason)
+}
+
+fn miss(reason: MissReason) -> (Outcome, Option<MissReason>) {
+    (Outcome::Miss, Some(reason))
+}
+
+const HIT: (Outcome, Option<MissReason>) = (Outcome::Hit, None);
+
+/// Every reason a store and the memoizer can give, in one story.
+async fn every_reason_on(store: Arc<dyn CacheStore>) {
+    let host = host_on(store).await;
+    assert_eq!(served(&host, "fetch-user(1)").await, miss(MissReason::New));
+    assert_eq!(served(&host, "fetch-user(1)").await, HIT);
+
+    tokio::time::sleep(TTL + Duration::from_millis(150)).await;
+    assert_eq!(
+        served(&host, "fetch-user(1)").await,
+        miss(MissReason::Expired)
+    );
+
+    host.invalidate_entry_wave("users", "fetch-user(1)")
+        .await
+        .unwrap();
+    assert_eq!(
+        served(&host, "fetch-user(1)").await,
+        miss(MissReason::Invalidated),
+        "one entry invalidated"
+    );
+    assert_eq!(served(&host, "fetch-user(2)").await, miss(MissReason::New));
+    host.invalidate_export("users", "fetch-user").await.unwrap();
+    assert_eq!(
+        served(&host, "fetch-user(2)").await,
+        miss(MissReason::Invalidated),
+        "the export invalidated"
+    );
+
+    let refresh = CallOptions::default().with_refresh(true);
+    let report = host
+        .call_wave_with("users", "fetch-user(2)", refresh)
+        .await
+        .unwrap();
+    assert_eq!((report.outcome, report.reason), miss(MissReason::Refresh));
+
+    // calculate is task-source: a new build of the code misses, and says why.
+    assert_eq!(served(&host, "calculate(7)").await, miss(MissReason::New));
+    assert_eq!(served(&host, "calculate(7)").await, HIT);
+    host.load_file("users", guest("users-changed-body.wasm"))
+        .await
+        .unwrap();
+    assert_eq!(
+        served(&host, "calculate(7)").await,
+        miss(MissReason::CodeChanged)
+    );
+    assert_eq!(served(&host, "calculate(7)").await, HIT);
+    assert_eq!(
+        served(&host, "calculate(8)").await,
+        miss(MissReason::New),
+        "other arguments never ran before"
+    );
+    host.load_file("users", guest("users.wasm")).await.unwrap();
+    assert_eq!(
+        served(&host, "calculate(7)").await,
+        HIT,
+        "the first build's entry is still there"
+    );
+}
+
+#[tokio::test]
+async fn every_miss_has_its_reason_on_the_memory_store() {
+    every_reason_on(Arc::new(MemoryStore::default())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_miss_has_its_reason_on_redis() {
+    let server = RedisServer::start();
+    let store = RedisStore::new(&RedisConfig::new(server.url())).unwrap();
+    every_reason_on(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_miss_has_its_reason_on_the_tiered_store() {
+    let server = RedisServer::start();
+    let redis = RedisStore::new(&RedisConfig::new(server.url())).unwrap();
+    let tiered = TieredStore::new(MemoryStore::default(), redis, Duration::from_secs(10));
+    every_reason_on(Arc::new(tiered)).await;
+}
+
+#[tokio::test]
+async fn a_miss_on_an_entry_evicted_from_memory_says_evicted() {
+    // Room for a few users only: fetching many evicts the first.
+    let host = host_on(Arc::new(MemoryStore::new(512))).await;
+    assert_eq!(served(&host, "fetch-user(0)").await, miss(MissReason::New));
+    for id in 1..40 {
+        served(&host, &format!("fetch-user({id})")).await;
+    }
+    assert_eq!(
+        served(&host, "fetch-user(0)").await,
+        miss(MissReason::Evicted)
+    );
+}
+
+#[test]
+fn the_log_line_of_a_miss_names_its_reason() {
+    let users = guest("users.wasm").display().to_string();
+    let run = activity_host(&[
+        "call",
+        "--refresh",
+        &users,
+        "fetch-user(1)",
+        "fetch-user(1)",
+    ]);
+    assert!(run.success, "{}", run.stderr);
+    let reasons: Vec<_> = run.calls().iter().map(|c| c["reason"].clone()).collect();
+    assert_eq!(reasons, ["refresh", "refresh"], "{}", run.stderr);
+    let run = activity_host(&["call", &users, "fetch-user(1)", "fetch-user(1)"]);
+    let reasons: Vec<_> = run.calls().iter().map(|c| c["reason"].clone()).collect();
+    assert_eq!(
+        reasons,
+        [serde_json::json!("new"), serde_json::Value::Null],
+        "a hit has no reason: {}",
+        run.stderr
+    );
+}
