@@ -1,9 +1,13 @@
-//! What a worker's log and metrics tell about its calls: one line for every
-//! call, failed ones included, with the kind of failure; counters by kind.
+//! What a worker's log and metrics tell: one line for every call, failed
+//! ones included, with the kind of failure; counters by kind; and an event
+//! line for every load, reload, unload, invalidation and store outage.
 
 use crate::support;
 
+use std::time::{Duration, Instant};
+
 use support::guest;
+use support::redis::RedisServer;
 use support::worker::Worker;
 
 /// A worker serving `typed` with its default limits and `tight`, a copy of
@@ -111,4 +115,124 @@ fn every_failed_call_writes_one_line_with_its_kind_and_is_counted() {
         .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
         .sum();
     assert_eq!(error_calls, 6, "every routed failure counted: {metrics}");
+}
+
+/// Waits (up to 10 s) until the worker has logged `count` events `event`.
+fn wait_for_events(worker: &Worker, event: &str, count: usize) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found: Vec<_> = worker
+            .events()
+            .into_iter()
+            .filter(|line| line["event"] == event)
+            .collect();
+        if found.len() >= count || Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn loads_reloads_unloads_and_invalidations_are_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.wasm");
+    std::fs::copy(guest("users.wasm"), &file).unwrap();
+    let worker = Worker::start(dir.path(), &[]);
+    let loaded = wait_for_events(&worker, "loaded", 1);
+    assert_eq!(loaded.len(), 1, "{loaded:?}");
+    let first_sha = loaded[0]["sha256"].as_str().unwrap().to_owned();
+    assert_eq!(first_sha.len(), 64);
+    assert_eq!(loaded[0]["component"], "users");
+    assert!(loaded[0]["file"].as_str().unwrap().ends_with("users.wasm"));
+
+    // A deploy replaces the file: the reload names both digests.
+    let staging = dir.path().join(".users.wasm.new");
+    std::fs::copy(guest("users-changed-body.wasm"), &staging).unwrap();
+    std::fs::rename(&staging, &file).unwrap();
+    let reloaded = wait_for_events(&worker, "reloaded", 1);
+    assert_eq!(reloaded.len(), 1, "{:?}", worker.events());
+    assert_eq!(reloaded[0]["previous_sha256"], first_sha.as_str());
+    assert_ne!(reloaded[0]["sha256"], first_sha.as_str());
+
+    let invalidated = worker.post(
+        "/v1/components/users/invalidate",
+        &serde_json::json!({"export": "fetch-user"}),
+    );
+    assert_eq!(invalidated.status, 200, "{}", invalidated.body);
+    let events = wait_for_events(&worker, "invalidated", 1);
+    assert_eq!(
+        (
+            &events[0]["scope"],
+            &events[0]["by"],
+            &events[0]["component"]
+        ),
+        (&"export".into(), &"http".into(), &"users".into()),
+        "{events:?}"
+    );
+    assert!(
+        events[0]["export"]
+            .as_str()
+            .unwrap()
+            .ends_with("#fetch-user")
+    );
+
+    // The file is deleted: the worker stops serving it, and says so.
+    std::fs::remove_file(&file).unwrap();
+    let unloaded = wait_for_events(&worker, "unloaded", 1);
+    assert_eq!(unloaded.len(), 1, "{:?}", worker.events());
+    assert_eq!(unloaded[0]["level"], "WARN");
+    assert!(unloaded[0]["why"].as_str().unwrap().contains("was deleted"));
+    assert_eq!(worker.call("users", "calculate(1)").status, 404);
+    let last = worker.calls().pop().unwrap();
+    assert_eq!(
+        (&last["outcome"], &last["error"]),
+        (&"error".into(), &"not-found".into())
+    );
+}
+
+#[test]
+fn the_cli_logs_its_invalidations() {
+    let users = guest("users.wasm").display().to_string();
+    let run = support::activity_host(&["invalidate", &users, "--export", "fetch-user"]);
+    assert!(run.success, "{}", run.stderr);
+    let events = run.events();
+    let invalidated: Vec<_> = events
+        .iter()
+        .filter(|e| e["event"] == "invalidated")
+        .collect();
+    assert_eq!(invalidated.len(), 1, "{}", run.stderr);
+    assert_eq!(invalidated[0]["by"], "cli");
+    assert_eq!(invalidated[0]["scope"], "export");
+}
+
+#[test]
+fn the_store_going_down_and_coming_back_is_logged_with_its_location() {
+    let mut server = RedisServer::start();
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("users.wasm"), dir.path().join("users.wasm")).unwrap();
+    let worker = Worker::start(dir.path(), &["--store", &url]);
+    server.kill();
+    assert_eq!(
+        worker.call("users", "fetch-user(1)").cache.as_deref(),
+        Some("degraded")
+    );
+    let down = wait_for_events(&worker, "store-down", 1);
+    assert_eq!(down.len(), 1, "{:?}", worker.events());
+    assert_eq!(
+        (&down[0]["store"], &down[0]["location"]),
+        (&"redis".into(), &url.as_str().into())
+    );
+
+    server.restart();
+    // The breaker lets a probe through after its window (1 s).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while worker.call("users", "fetch-user(1)").cache.as_deref() == Some("degraded") {
+        assert!(Instant::now() < deadline, "the store never came back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let up = wait_for_events(&worker, "store-up", 1);
+    assert_eq!(up.len(), 1, "{:?}", worker.events());
+    assert_eq!(up[0]["location"], url.as_str());
 }

@@ -79,10 +79,19 @@ impl From<Output> for Run {
 impl Run {
     /// The per-call log lines (target `activity_host::call`), parsed.
     pub fn calls(&self) -> Vec<Value> {
+        self.lines_of("activity_host::call")
+    }
+
+    /// The event lines (target `activity_host::event`), parsed.
+    pub fn events(&self) -> Vec<Value> {
+        self.lines_of("activity_host::event")
+    }
+
+    fn lines_of(&self, target: &str) -> Vec<Value> {
         self.stderr
             .lines()
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|line| line["target"] == "activity_host::call")
+            .filter(|line| line["target"] == target)
             .collect()
     }
 

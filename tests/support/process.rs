@@ -33,10 +33,19 @@ impl LoggedProcess {
 
     /// The per-call log lines (target `activity_host::call`) so far, parsed.
     pub fn calls(&self) -> Vec<Value> {
+        self.lines_of("activity_host::call")
+    }
+
+    /// The event lines (target `activity_host::event`) so far, parsed.
+    pub fn events(&self) -> Vec<Value> {
+        self.lines_of("activity_host::event")
+    }
+
+    fn lines_of(&self, target: &str) -> Vec<Value> {
         self.log()
             .lines()
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|line| line["target"] == "activity_host::call")
+            .filter(|line| line["target"] == target)
             .collect()
     }
 

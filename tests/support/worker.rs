@@ -139,6 +139,11 @@ impl Worker {
         self.process.calls()
     }
 
+    /// The worker's event lines so far (loads, invalidations, …), parsed.
+    pub fn events(&self) -> Vec<Value> {
+        self.process.events()
+    }
+
     /// How many lines of the worker's output (log and guest stderr) contain
     /// `needle`.
     pub fn log_lines_with(&self, needle: &str) -> usize {

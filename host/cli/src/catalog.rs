@@ -1,7 +1,7 @@
 //! The components a worker serves: every `.wasm` file of a directory, or a
-//! list of files, each loaded under its file stem and reloaded when the file
-//! changes. A file that fails to load is logged; the version loaded before it
-//! (if any) keeps serving.
+//! list of files, each loaded under its file stem, reloaded when the file
+//! changes and unloaded when it is deleted. A file that fails to load is
+//! logged; the version loaded before it (if any) keeps serving.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -64,45 +64,56 @@ impl Catalog {
                 return host.component_names().len();
             }
         };
-        let mut changed = Vec::new();
+        let (mut load, mut unload) = (Vec::new(), Vec::new());
         {
             let mut watched = self
                 .watched
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            for (name, path) in files {
-                let seen = stamp(&path);
+            for (name, path) in &files {
+                let seen = stamp(path);
                 match watched
                     .iter_mut()
-                    .find(|w| w.name == name && w.path == path)
+                    .find(|w| w.name == *name && w.path == *path)
                 {
                     Some(entry) if entry.seen == seen => {}
+                    Some(entry) if seen.is_none() => {
+                        entry.seen = None;
+                        unload.push(entry.clone());
+                    }
                     Some(entry) => {
                         entry.seen = seen;
-                        changed.push(entry.clone());
+                        load.push(entry.clone());
                     }
                     None => {
+                        let (name, path) = (name.clone(), path.clone());
                         let entry = Watched { name, path, seen };
                         watched.push(entry.clone());
-                        changed.push(entry);
+                        load.push(entry);
                     }
                 }
             }
+            // A file of a directory deleted since it was loaded: no longer listed.
+            for entry in watched.iter_mut() {
+                let listed = files.iter().any(|(_, path)| *path == entry.path);
+                if entry.seen.is_some() && !listed {
+                    entry.seen = None;
+                    unload.push(entry.clone());
+                }
+            }
         }
-        for entry in changed {
-            match host.load_file(&entry.name, &entry.path).await {
-                Ok(component) => tracing::info!(
-                    component = entry.name,
-                    file = %entry.path.display(),
-                    sha256 = component.code_hash_hex(),
-                    "component loaded"
-                ),
-                Err(error) => tracing::error!(
+        for entry in unload {
+            let why = format!("{} was deleted", entry.path.display());
+            host.unload(&entry.name, &why);
+        }
+        for entry in load {
+            if let Err(error) = host.load_file(&entry.name, &entry.path).await {
+                tracing::error!(
                     component = entry.name,
                     file = %entry.path.display(),
                     %error,
                     "component not loaded; the previous version, if any, keeps serving"
-                ),
+                );
             }
         }
         host.component_names().len()

@@ -31,16 +31,19 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Builds the host from `config` (compiled components kept in
-    /// `compile_cache`) and loads `sources`; an error if no component loads.
+    /// Builds the host of `front_end` from `config` (compiled components
+    /// kept in `compile_cache`) and loads `sources`; an error if no
+    /// component loads.
     pub async fn start(
         config: &Config,
         compile_cache: Option<PathBuf>,
         sources: Sources,
+        front_end: &'static str,
     ) -> anyhow::Result<Self> {
         let host = config
             .host_builder()?
             .compile_cache(compile_cache)
+            .front_end(front_end)
             .build()?;
         let host = Arc::new(host);
         let catalog = Arc::new(Catalog::new(sources));

@@ -19,6 +19,7 @@ mod component;
 mod contract;
 mod engine;
 mod error;
+mod event_line;
 mod flight;
 mod host;
 mod invocation;

@@ -159,6 +159,7 @@ impl ComponentArgs {
             .host_builder()?
             .rules(rules)
             .compile_cache(self.engine.compile_cache())
+            .front_end("cli")
             .build()?;
         host.load_file(&name, &self.file)
             .await
@@ -243,11 +244,17 @@ pub struct WorkerArgs {
 }
 
 impl WorkerArgs {
-    /// Resolves the configuration with `flags` on top, and starts the worker.
-    pub async fn start(self, flags: Flags) -> anyhow::Result<(Config, Worker)> {
+    /// Resolves the configuration with `flags` on top, and starts the worker
+    /// for `front_end` (`http`, `temporal`).
+    pub async fn start(
+        self,
+        flags: Flags,
+        front_end: &'static str,
+    ) -> anyhow::Result<(Config, Worker)> {
         let config = self.store.resolve(flags)?;
         let sources = self.components.sources(&config)?;
-        let worker = Worker::start(&config, self.engine.compile_cache(), sources).await?;
+        let compile_cache = self.engine.compile_cache();
+        let worker = Worker::start(&config, compile_cache, sources, front_end).await?;
         Ok((config, worker))
     }
 }

@@ -47,7 +47,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         call_timeout: args.call_timeout,
         ..Flags::default()
     };
-    let (config, worker) = args.worker.start(flags).await?;
+    let (config, worker) = args.worker.start(flags, "http").await?;
     let served = server::serve(&worker, config.server, shutdown_signal()).await;
     worker.stop().await;
     served?;

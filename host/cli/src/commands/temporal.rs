@@ -47,7 +47,7 @@ pub struct Args {
 
 /// Loads the components and runs activity tasks until SIGTERM or ctrl-c.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (_, worker) = args.worker.start(Flags::default()).await?;
+    let (_, worker) = args.worker.start(Flags::default(), "temporal").await?;
     let temporal = TemporalConfig {
         namespace: args.namespace,
         identity: args.identity,

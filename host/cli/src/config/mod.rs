@@ -296,25 +296,9 @@ impl Config {
 
 /// `store` with any password in its URLs replaced by `***`.
 fn redacted(store: &StoreConfig) -> StoreConfig {
-    let mut store = store.clone();
-    if let StoreConfig::Redis(redis) = &mut store {
-        redis.url = redis.url.as_deref().map(hide_password);
-        redis.nodes = redis.nodes.iter().map(|node| hide_password(node)).collect();
-    }
-    store
-}
-
-/// The URL with any password replaced by `***`.
-fn hide_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.split_once('@') {
-        Some((credentials, host)) => match credentials.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
+    match store {
+        StoreConfig::Redis(redis) => StoreConfig::Redis(redis.redacted()),
+        other => other.clone(),
     }
 }
 

@@ -31,6 +31,7 @@ pub struct HostBuilder {
     guest_stderr: Option<MemoryOutputPipe>,
     components: FxHashMap<String, ComponentSettings>,
     actor_cache_bytes: u64,
+    front_end: &'static str,
 }
 
 impl Default for HostBuilder {
@@ -42,6 +43,7 @@ impl Default for HostBuilder {
             guest_stderr: None,
             components: FxHashMap::default(),
             actor_cache_bytes: DEFAULT_ACTOR_CACHE_BYTES,
+            front_end: "library",
         }
     }
 }
@@ -106,6 +108,13 @@ impl HostBuilder {
         self
     }
 
+    /// Names what drives this host (`cli`, `http`, `temporal`; default
+    /// `library`) in the events it logs, such as who invalidated entries.
+    pub fn front_end(mut self, name: &'static str) -> Self {
+        self.front_end = name;
+        self
+    }
+
     /// Sends guests' stderr to `pipe` instead of the host's stderr.
     pub fn capture_guest_stderr(mut self, pipe: MemoryOutputPipe) -> Self {
         self.guest_stderr = Some(pipe);
@@ -136,6 +145,7 @@ impl HostBuilder {
             settings: self.components,
             stats,
             components: RwLock::default(),
+            front_end: self.front_end,
         })
     }
 }

@@ -17,6 +17,7 @@ use wasmtime::component::Val;
 
 use crate::component::{ActivityComponent, ExportHandle, LoadError};
 use crate::error::HostError;
+use crate::event_line;
 use crate::invocation::wave_name;
 use crate::load::{ComponentSettings, Loader};
 use crate::memo::{CallOptions, CallReport, Memoizer};
@@ -41,6 +42,8 @@ pub struct Host {
     settings: FxHashMap<String, ComponentSettings>,
     stats: Arc<StatsRegistry>,
     components: RwLock<FxHashMap<String, Arc<ActivityComponent>>>,
+    /// What drives this host, named in its events.
+    front_end: &'static str,
 }
 
 impl Host {
@@ -61,7 +64,8 @@ impl Host {
             path: path.display().to_string(),
             source,
         })?;
-        self.load_bytes(name, &bytes).await
+        self.load(name, &bytes, Some(&path.display().to_string()))
+            .await
     }
 
     /// Loads a component from `bytes` as `name`, replacing any component
@@ -70,6 +74,17 @@ impl Host {
         &self,
         name: &str,
         bytes: &[u8],
+    ) -> Result<Arc<ActivityComponent>, LoadError> {
+        self.load(name, bytes, None).await
+    }
+
+    /// Loads `bytes` (read from `file`, if any) as `name`; logs the load,
+    /// or the reload with the digest it replaced.
+    async fn load(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        file: Option<&str>,
     ) -> Result<Arc<ActivityComponent>, LoadError> {
         let loader = Loader {
             runner: self.memo.runner(),
@@ -80,11 +95,28 @@ impl Host {
         let component = loader.load(name, bytes, settings).await?;
         self.memo.check_stores(&component)?;
         let component = Arc::new(component);
-        self.components
+        let previous = self
+            .components
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .insert(name.to_owned(), component.clone());
+        let previous = previous.map(|previous| previous.code_hash_hex());
+        event_line::loaded(name, file, &component.code_hash_hex(), previous.as_deref());
         Ok(component)
+    }
+
+    /// Stops serving the component loaded as `name`, saying `why` in the
+    /// log; whether one was loaded. (Its cached entries stay.)
+    pub fn unload(&self, name: &str, why: &str) -> bool {
+        let removed = self
+            .components
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(name);
+        if let Some(component) = &removed {
+            event_line::unloaded(name, &component.code_hash_hex(), why);
+        }
+        removed.is_some()
     }
 
     /// The component loaded as `name`.
@@ -195,7 +227,7 @@ impl Host {
         args: &[Val],
     ) -> Result<CacheKeyText, HostError> {
         let handle = self.export(component, export)?;
-        self.memo.invalidate_entry(&handle, args).await
+        self.invalidated_entry(&handle, args).await
     }
 
     /// [`Host::invalidate_entry`] with JSON arguments.
@@ -207,7 +239,7 @@ impl Host {
     ) -> Result<CacheKeyText, HostError> {
         let handle = self.export(component, export)?;
         let args = handle.json_args(args)?;
-        self.memo.invalidate_entry(&handle, &args).await
+        self.invalidated_entry(&handle, &args).await
     }
 
     /// [`Host::invalidate_entry`] with the call written as WAVE text.
@@ -218,19 +250,37 @@ impl Host {
     ) -> Result<CacheKeyText, HostError> {
         let handle = self.export(component, wave_name(invocation))?;
         let args = handle.wave_args(invocation)?;
-        self.memo.invalidate_entry(&handle, &args).await
+        self.invalidated_entry(&handle, &args).await
     }
 
     /// Makes every cached result of `export` of `component` unreachable, in O(1).
     pub async fn invalidate_export(&self, component: &str, export: &str) -> Result<(), HostError> {
         let handle = self.export(component, export)?;
-        Ok(self.memo.invalidate_export(&handle).await?)
+        self.memo.invalidate_export(&handle).await?;
+        let path = &handle.export().path;
+        event_line::invalidated(self.front_end, component, Some(path), None);
+        Ok(())
     }
 
     /// Makes every cached result of `component` unreachable, in O(1) per
     /// store.
     pub async fn invalidate_component(&self, component: &str) -> Result<(), HostError> {
-        Ok(self.memo.invalidate_component(component).await?)
+        self.memo.invalidate_component(component).await?;
+        event_line::invalidated(self.front_end, component, None, None);
+        Ok(())
+    }
+
+    /// Removes the entry of a call of `handle`'s export with `args`, and
+    /// logs it.
+    async fn invalidated_entry(
+        &self,
+        handle: &ExportHandle,
+        args: &[Val],
+    ) -> Result<CacheKeyText, HostError> {
+        let key = self.memo.invalidate_entry(handle, args).await?;
+        let (component, export) = (&handle.component().name, &handle.export().path);
+        event_line::invalidated(self.front_end, component, Some(export), Some(&key));
+        Ok(key)
     }
 
     fn loaded(&self, name: &str) -> Result<Arc<ActivityComponent>, HostError> {

@@ -10,9 +10,13 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::event_line;
+
 /// The breaker of one store.
 pub struct Breaker {
     name: &'static str,
+    /// Where the store is (passwords hidden), for the events it logs.
+    location: String,
     window: Duration,
     epoch: Instant,
     /// Milliseconds since `epoch` until which the breaker is open; 0: closed.
@@ -22,10 +26,12 @@ pub struct Breaker {
 }
 
 impl Breaker {
-    /// A closed breaker for store `name` that stays open for `window`.
-    pub fn new(name: &'static str, window: Duration) -> Self {
+    /// A closed breaker for store `name` at `location` that stays open for
+    /// `window`.
+    pub fn new(name: &'static str, location: String, window: Duration) -> Self {
         Self {
             name,
+            location,
             window,
             epoch: Instant::now(),
             open_until_ms: AtomicU64::new(0),
@@ -56,10 +62,7 @@ impl Breaker {
     /// The store answered.
     pub fn succeeded(&self) {
         if self.open_until_ms.swap(0, Ordering::AcqRel) != 0 {
-            tracing::warn!(
-                store = self.name,
-                "store is reachable again; circuit closed"
-            );
+            event_line::store_up(self.name, &self.location);
         }
         self.probing.store(false, Ordering::Release);
     }
@@ -68,12 +71,7 @@ impl Breaker {
     pub fn failed(&self, error: &dyn std::fmt::Display) {
         let until = self.now_ms() + self.window.as_millis() as u64;
         if self.open_until_ms.swap(until, Ordering::AcqRel) == 0 {
-            tracing::warn!(
-                store = self.name,
-                %error,
-                window_ms = self.window.as_millis() as u64,
-                "store failed; circuit open: calls run uncached until a probe succeeds"
-            );
+            event_line::store_down(self.name, &self.location, error);
         }
         self.probing.store(false, Ordering::Release);
     }
@@ -90,7 +88,7 @@ mod tests {
 
     #[test]
     fn opens_on_failure_then_lets_one_probe_through_after_the_window() {
-        let breaker = Breaker::new("test", Duration::from_millis(50));
+        let breaker = Breaker::new("test", "test".to_owned(), Duration::from_millis(50));
         assert!(breaker.allow());
         breaker.failed(&"down");
         assert!(!breaker.allow(), "open: fail fast");
@@ -105,7 +103,7 @@ mod tests {
 
     #[test]
     fn a_failed_probe_opens_another_window() {
-        let breaker = Breaker::new("test", Duration::from_millis(30));
+        let breaker = Breaker::new("test", "test".to_owned(), Duration::from_millis(30));
         breaker.failed(&"down");
         std::thread::sleep(Duration::from_millis(40));
         assert!(breaker.allow());

@@ -83,6 +83,22 @@ impl RedisConfig {
         }
     }
 
+    /// These settings with any password in their URLs replaced by `***`
+    /// (for printing and logs).
+    pub fn redacted(&self) -> Self {
+        Self {
+            url: self.url.as_deref().map(hide_password),
+            nodes: self.nodes.iter().map(|node| hide_password(node)).collect(),
+            ..self.clone()
+        }
+    }
+
+    /// Where the store is, for logs: its URL or its nodes, passwords hidden.
+    pub fn location(&self) -> String {
+        let redacted = self.redacted();
+        redacted.url.unwrap_or_else(|| redacted.nodes.join(","))
+    }
+
     /// Where Redis is: exactly one of `url` and `nodes` must be set.
     pub fn topology(&self) -> Result<RedisTopology, StoreError> {
         match (&self.url, self.nodes.is_empty()) {
@@ -94,5 +110,19 @@ impl RedisConfig {
                 "set exactly one of `url` (one node) and `nodes` (a cluster)",
             )),
         }
+    }
+}
+
+/// The URL with any password replaced by `***`.
+fn hide_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
     }
 }

@@ -107,7 +107,11 @@ impl RedisStore {
         Ok(Self {
             connection,
             prefix: Arc::from(config.prefix.as_str()),
-            breaker: Arc::new(Breaker::new("redis", config.breaker_window)),
+            breaker: Arc::new(Breaker::new(
+                "redis",
+                config.location(),
+                config.breaker_window,
+            )),
             write_script: Arc::new(Script::new(WRITE_SCRIPT)),
             claim_script: Arc::new(Script::new(CLAIM_SCRIPT)),
             invalidate_script: Arc::new(Script::new(INVALIDATE_SCRIPT)),
