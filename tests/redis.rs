@@ -167,6 +167,35 @@ async fn redis_killed_mid_run_then_restarted() {
 }
 
 #[tokio::test]
+async fn counters_counted_while_redis_is_down_are_added_when_it_is_back() {
+    let mut server = RedisServer::start();
+    let (host, _) = host_on(&server).await;
+    server.kill();
+    for _ in 0..4 {
+        assert_eq!(fetch(&host, 1).await, Outcome::Degraded);
+    }
+    assert!(host.flush_stats().await.is_err(), "Redis is down");
+    server.restart();
+    let mut flushed = host.flush_stats().await;
+    for _ in 0..50 {
+        if flushed.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        flushed = host.flush_stats().await;
+    }
+    flushed.unwrap();
+    let shared = host.shared_stats().await.unwrap().unwrap();
+    let fetch_user = shared
+        .iter()
+        .find(|(_, export, _)| export.ends_with("#fetch-user"));
+    assert_eq!(fetch_user.unwrap().2.degraded, 4, "{shared:?}");
+    host.flush_stats().await.unwrap();
+    let again = host.shared_stats().await.unwrap().unwrap();
+    assert_eq!(again, shared, "each count is added once");
+}
+
+#[tokio::test]
 async fn a_hung_redis_costs_one_timeout_per_window_then_recovers() {
     let server = RedisServer::start();
     let (host, store) = host_on(&server).await;

@@ -254,6 +254,21 @@ impl StatsRegistry {
         deltas
     }
 
+    /// Hands back `deltas` that could not be added to a shared store: the
+    /// next [`StatsRegistry::take_deltas`] includes them again.
+    pub fn give_back(&self, deltas: &[StatsRow]) {
+        let mut flushed = self
+            .flushed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (component, export, delta) in deltas {
+            let before = flushed
+                .entry((component.clone(), export.clone()))
+                .or_default();
+            *before = before.since(delta);
+        }
+    }
+
     /// The live counters of every export, sorted by component and export.
     pub fn counters_by_export(&self) -> Vec<(String, String, Arc<ExportCounters>)> {
         let exports = self

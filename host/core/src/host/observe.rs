@@ -8,6 +8,7 @@ use super::Host;
 use crate::error::HostError;
 use crate::memo::{ErrorKind, StoreLatency};
 use crate::stats::{ExportCounters, StatsRow};
+use crate::store::StoreErrorKind;
 
 impl Host {
     /// Counters of every export called or loaded since the host started, by
@@ -48,14 +49,17 @@ impl Host {
 
     /// Adds what this host counted since the last flush to the counters its
     /// store keeps for every worker (Redis does; the memory store keeps none).
+    /// If the store fails, the counts are kept and added by a later flush.
     pub async fn flush_stats(&self) -> Result<(), HostError> {
         let deltas = self.stats.take_deltas();
-        if !deltas.is_empty() {
-            self.memo
-                .stores()
-                .default_store()
-                .add_stats(&deltas)
-                .await?;
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        let store = self.memo.stores().default_store();
+        if let Err(error) = store.add_stats(&deltas).await {
+            // Kept for the next flush, when the store may be back.
+            self.stats.give_back(&deltas);
+            return Err(error.into());
         }
         Ok(())
     }
@@ -68,8 +72,16 @@ impl Host {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                if let Err(error) = host.flush_stats().await {
-                    tracing::warn!(%error, "counters not added to the store's shared counters");
+                match host.flush_stats().await {
+                    Ok(()) => {}
+                    // The store-down event said it already; the counters wait.
+                    Err(HostError::Store(error)) if error.kind == StoreErrorKind::Unavailable => {
+                        tracing::debug!(%error, "counters kept until the store is back");
+                    }
+                    Err(error) => tracing::warn!(
+                        %error,
+                        "counters not added to the store's shared counters yet; kept for the next flush"
+                    ),
                 }
             }
         })
