@@ -236,3 +236,45 @@ fn the_store_going_down_and_coming_back_is_logged_with_its_location() {
     assert_eq!(up.len(), 1, "{:?}", worker.events());
     assert_eq!(up[0]["location"], url.as_str());
 }
+
+#[test]
+fn with_json_logs_guest_output_is_json_too() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("typed.wasm"), dir.path().join("typed.wasm")).unwrap();
+    let worker = Worker::start(dir.path(), &[]);
+    assert_eq!(worker.call("typed", "divide(4)").status, 200);
+    // divide(0) panics: the guest writes its panic message to stderr.
+    assert_eq!(worker.call("typed", "divide(0)").status, 500);
+    let log = worker.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let guest_lines: Vec<_> = lines
+        .iter()
+        .filter(|line| line["target"] == "activity_host::guest")
+        .collect();
+    assert!(
+        guest_lines
+            .iter()
+            .all(|line| line["component"] == "typed" && line["stream"] == "stderr")
+    );
+    let messages: Vec<&str> = guest_lines
+        .iter()
+        .map(|line| line["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages
+            .iter()
+            .filter(|m| **m == "typed: ran divide")
+            .count(),
+        2,
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("attempt to divide by zero")),
+        "the panic message is a record: {messages:?}"
+    );
+}

@@ -139,6 +139,11 @@ impl Worker {
         self.process.calls()
     }
 
+    /// Everything the worker logged so far.
+    pub fn log(&self) -> String {
+        self.process.log()
+    }
+
     /// The worker's event lines so far (loads, invalidations, …), parsed.
     pub fn events(&self) -> Vec<Value> {
         self.process.events()

@@ -110,8 +110,21 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Whether logs are JSON: then guests' output is logged as records too, so
+/// stderr carries nothing but JSON.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process logs JSON (`--log-format json`).
+pub(crate) fn logs_are_json() -> bool {
+    JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Logs to stderr, filtered by `RUST_LOG` (default: `info`).
 fn init_logging(format: LogFormat) {
+    JSON_LOGS.store(
+        matches!(format, LogFormat::Json),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Colours only on a terminal: log files and collectors get plain text.
     let colours = std::io::IsTerminal::is_terminal(&std::io::stderr())

@@ -68,6 +68,13 @@ pub struct ActorCacheScope {
 }
 
 impl ActorCacheScope {
+    /// The component whose view this is.
+    pub(crate) fn component(&self) -> &Arc<str> {
+        &self.component
+    }
+}
+
+impl ActorCacheScope {
     /// The store key of `helper`'s guest key: guests can only ever address
     /// their own namespace, and two helpers never share a key.
     fn key(&self, helper: &str, guest_key: &[u8]) -> CacheKey {

@@ -21,6 +21,7 @@ mod engine;
 mod error;
 mod event_line;
 mod flight;
+mod guest_output;
 mod host;
 mod invocation;
 mod json;

@@ -6,7 +6,7 @@
 //! Guests get WASI preview 2 with nothing granted but what their component's
 //! [`Sandbox`] grants (directories, environment variables, stdout and
 //! stderr); never network. Guest stderr (and stdout, if granted) goes to the
-//! host's stderr, or to a pipe the embedder captures.
+//! host's stderr, to a pipe the embedder captures, or to the log.
 
 use std::sync::Arc;
 
@@ -14,11 +14,11 @@ use anyhow::Context;
 use wasmtime::component::{Component, ComponentExportIndex, Instance, InstancePre, Linker, Val};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::WasiCtxBuilder;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use crate::actor_cache::{ActorCache, ActorCacheScope};
 use crate::component::ExportHandle;
 use crate::contract::{self, Activity, RULES_INTERFACE};
+use crate::guest_output::{GuestLog, GuestOutput};
 use crate::memo::ErrorKind;
 use crate::pool::WarmInstance;
 use crate::sandbox::Sandbox;
@@ -51,17 +51,16 @@ pub struct Runner {
     engine: Engine,
     linker: Linker<HostState>,
     actor_cache: Arc<ActorCache>,
-    guest_stderr: Option<MemoryOutputPipe>,
+    guest_output: GuestOutput,
 }
 
 impl Runner {
     /// A runner linking WASI preview 2 and the `actor-cache` import, served
-    /// by `actor_cache`. Guest stderr goes to `guest_stderr`, or to the
-    /// host's stderr if `None`.
-    pub fn new(
+    /// by `actor_cache`. Guest output goes where `guest_output` says.
+    pub(crate) fn new(
         engine: &Engine,
         actor_cache: Arc<ActorCache>,
-        guest_stderr: Option<MemoryOutputPipe>,
+        guest_output: GuestOutput,
     ) -> anyhow::Result<Self> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
@@ -74,7 +73,7 @@ impl Runner {
             engine: engine.clone(),
             linker,
             actor_cache,
-            guest_stderr,
+            guest_output,
         })
     }
 
@@ -108,10 +107,10 @@ impl Runner {
             kind: ErrorKind::Instantiate,
             error,
         })?;
-        // Guest output goes to the host's stderr (or the embedder's pipe);
-        // what is not granted goes nowhere.
-        match &self.guest_stderr {
-            Some(pipe) => {
+        // Guest output goes to the host's stderr, the embedder's pipe or the
+        // log; what is not granted goes nowhere.
+        match &self.guest_output {
+            GuestOutput::Capture(pipe) => {
                 if granted.stderr {
                     wasi.stderr(pipe.clone());
                 }
@@ -119,7 +118,16 @@ impl Runner {
                     wasi.stdout(pipe.clone());
                 }
             }
-            None => {
+            GuestOutput::Log => {
+                let component = actor_cache.component();
+                if granted.stderr {
+                    wasi.stderr(GuestLog::new(component.clone(), "stderr"));
+                }
+                if granted.stdout {
+                    wasi.stdout(GuestLog::new(component.clone(), "stdout"));
+                }
+            }
+            GuestOutput::Inherit => {
                 if granted.stderr {
                     wasi.inherit_stderr();
                 }

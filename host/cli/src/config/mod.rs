@@ -270,6 +270,9 @@ impl Config {
         for (name, store) in &self.stores {
             builder = builder.named_store(name, store.open()?);
         }
+        if crate::logs_are_json() {
+            builder = builder.log_guest_output();
+        }
         for (name, component) in &self.components {
             builder = builder
                 .instance_mode(name, component.instance_mode())

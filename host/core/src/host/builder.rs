@@ -10,6 +10,7 @@ use super::Host;
 use crate::actor_cache::{ActorCache, DEFAULT_ACTOR_CACHE_BYTES};
 use crate::capabilities::Capabilities;
 use crate::engine::EngineOptions;
+use crate::guest_output::GuestOutput;
 use crate::limits::Limits;
 use crate::load::ComponentSettings;
 use crate::memo::Memoizer;
@@ -28,7 +29,7 @@ pub struct HostBuilder {
     engine: EngineOptions,
     stores: Stores,
     rules: RulesConfig,
-    guest_stderr: Option<MemoryOutputPipe>,
+    guest_output: GuestOutput,
     components: FxHashMap<String, ComponentSettings>,
     actor_cache_bytes: u64,
     front_end: &'static str,
@@ -40,7 +41,7 @@ impl Default for HostBuilder {
             engine: EngineOptions::default(),
             stores: Stores::new(Arc::new(MemoryStore::default())),
             rules: RulesConfig::default(),
-            guest_stderr: None,
+            guest_output: GuestOutput::Inherit,
             components: FxHashMap::default(),
             actor_cache_bytes: DEFAULT_ACTOR_CACHE_BYTES,
             front_end: "library",
@@ -117,7 +118,16 @@ impl HostBuilder {
 
     /// Sends guests' stderr to `pipe` instead of the host's stderr.
     pub fn capture_guest_stderr(mut self, pipe: MemoryOutputPipe) -> Self {
-        self.guest_stderr = Some(pipe);
+        self.guest_output = GuestOutput::Capture(pipe);
+        self
+    }
+
+    /// Writes each line guests print (stderr, and stdout where granted) as
+    /// a log record (target `activity_host::guest`, fields `component` and
+    /// `stream`) instead of passing it through as written: for hosts that
+    /// log JSON.
+    pub fn log_guest_output(mut self) -> Self {
+        self.guest_output = GuestOutput::Log;
         self
     }
 
@@ -138,7 +148,7 @@ impl HostBuilder {
         let stats = Arc::new(StatsRegistry::default());
         let actor_cache = ActorCache::new(self.actor_cache_bytes, stats.clone());
         let runner =
-            Runner::new(&engine, actor_cache, self.guest_stderr).map_err(BuildError::engine)?;
+            Runner::new(&engine, actor_cache, self.guest_output).map_err(BuildError::engine)?;
         Ok(Host {
             memo: Memoizer::new(runner, self.stores),
             rules: self.rules,
