@@ -163,3 +163,91 @@ fn the_log_line_of_a_miss_names_its_reason() {
         run.stderr
     );
 }
+
+#[test]
+fn explain_tells_what_a_call_would_do_without_running_it() {
+    let server = RedisServer::start();
+    let (url, users) = (server.url(), guest("users.wasm").display().to_string());
+    let call = activity_host(&["call", &users, "--store", &url, "calculate(4)"]);
+    assert!(call.success, "{}", call.stderr);
+
+    let explain = activity_host(&[
+        "call",
+        "--explain",
+        &users,
+        "--store",
+        &url,
+        "calculate(4)",
+        "calculate(5)",
+    ]);
+    assert!(explain.success, "{}", explain.stderr);
+    assert_eq!(
+        explain.stderr_lines_with("users: ran calculate"),
+        0,
+        "nothing ran"
+    );
+    assert!(
+        explain.calls().is_empty(),
+        "no call line: nothing was called"
+    );
+    let out = &explain.stdout;
+    assert!(out.contains("calculate(4): hit: stored"), "{out}");
+    assert!(out.contains("calculate(5): miss (new)"), "{out}");
+    assert!(out.contains("rule       task-source"), "{out}");
+    assert!(
+        !out.contains("not keyed"),
+        "task-source keys the code's sha256: {out}"
+    );
+
+    let changed = guest("users-changed-body.wasm").display().to_string();
+    let rebuilt = activity_host(&[
+        "call",
+        "--explain",
+        &changed,
+        "--name",
+        "users",
+        "--store",
+        &url,
+        "calculate(4)",
+    ]);
+    assert!(
+        rebuilt.stdout.contains("calculate(4): miss (code-changed)"),
+        "{}",
+        rebuilt.stdout
+    );
+}
+
+#[test]
+fn explain_over_http_answers_the_key_parts_and_the_lookup() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("users.wasm"), dir.path().join("users.wasm")).unwrap();
+    let worker = support::worker::Worker::start(dir.path(), &[]);
+    assert_eq!(worker.call("users", "fetch-user(1)").status, 200);
+    let explain = |wave: &str| {
+        worker.post(
+            "/v1/components/users/call?explain=true",
+            &serde_json::json!({ "wave": wave }),
+        )
+    };
+    let hit = explain("fetch-user(1)");
+    assert_eq!(hit.status, 200, "{}", hit.body);
+    let hit = &hit.body["explain"];
+    assert_eq!(
+        (&hit["outcome"], &hit["reason"]),
+        (&"hit".into(), &serde_json::Value::Null)
+    );
+    assert!(hit["age_ms"].is_u64(), "{hit}");
+    assert_eq!(hit["key"].as_str().unwrap().len(), 64);
+    assert_eq!(hit["arguments_digest"].as_str().unwrap().len(), 64);
+    assert!(hit["code_hash"].is_null(), "inputs: the code is not keyed");
+    assert!(hit["rule"].as_str().unwrap().starts_with("inputs"), "{hit}");
+    let miss = explain("fetch-user(2)");
+    assert_eq!(miss.body["explain"]["reason"], "new");
+    assert_eq!(
+        worker.log_lines_with("users: ran fetch-user"),
+        1,
+        "explain runs nothing"
+    );
+    assert_eq!(worker.calls().len(), 1);
+    assert_eq!(explain("fetch-user(\"x\")").status, 400);
+}

@@ -50,7 +50,7 @@ pub use host::{BuildError, CacheKeyText, Host, HostBuilder};
 pub use json::{JsonError, from_json, to_json};
 pub use key::CacheKey;
 pub use limits::{Limits, argument_bytes};
-pub use memo::{CallError, CallOptions, CallReport, ErrorKind, Outcome};
+pub use memo::{CallError, CallOptions, CallReport, ErrorKind, Explanation, Outcome};
 pub use policy::{CachePolicy, CacheRule, RuleOverride, RulesConfig, Ttl};
 pub use pool::{InstanceMode, WarmConfig};
 pub use purity::{Nondeterminism, Purity};

@@ -18,6 +18,11 @@ pub struct Args {
     #[arg(long)]
     refresh: bool,
 
+    /// Run nothing: print what each invocation would do (the parts of its
+    /// cache key, its rule, and what the store holds for it and why).
+    #[arg(long, conflicts_with = "refresh")]
+    explain: bool,
+
     /// Send the invocations to a running worker (`activity-host serve`) at
     /// this URL instead of running them in this process; FILE is then the
     /// component's name on the worker.
@@ -48,10 +53,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let client = WorkerClient::new(worker, args.token.clone());
         let name = args.component.file.display().to_string();
         let (invocations, refresh) = (args.invocations.clone(), args.refresh);
-        return tokio::task::spawn_blocking(move || client.call_all(&name, &invocations, refresh))
-            .await?;
+        let explain = args.explain;
+        return tokio::task::spawn_blocking(move || {
+            client.call_all(&name, &invocations, refresh, explain)
+        })
+        .await?;
     }
     let (host, name) = args.component.load().await?;
+    if args.explain {
+        return explain_all(&host, &name, &args.invocations).await;
+    }
     let options = CallOptions::default().with_refresh(args.refresh);
     let mut failed = false;
     for invocation in &args.invocations {
@@ -109,11 +120,12 @@ impl WorkerClient {
         component: &str,
         invocations: &[String],
         refresh: bool,
+        explain: bool,
     ) -> anyhow::Result<ExitCode> {
         let mut failed = false;
         for invocation in invocations {
             let url = format!(
-                "{}/v1/components/{component}/call?refresh={refresh}",
+                "{}/v1/components/{component}/call?refresh={refresh}&explain={explain}",
                 self.base
             );
             let mut request = self.agent.post(&url);
@@ -129,7 +141,9 @@ impl WorkerClient {
                 .unwrap_or("-")
                 .to_owned();
             let body: serde_json::Value = response.body_mut().read_json()?;
-            if status.is_success() {
+            if status.is_success() && explain {
+                print_explanation(invocation, &body["explain"]);
+            } else if status.is_success() {
                 println!("{}", body["wave"].as_str().unwrap_or("()"));
                 eprintln!("{invocation}: {outcome}");
             } else {
@@ -145,5 +159,64 @@ impl WorkerClient {
         } else {
             ExitCode::SUCCESS
         })
+    }
+}
+
+/// Prints what each invocation would do; the exit code is 1 if one cannot
+/// be explained (an unknown export, arguments that do not fit).
+async fn explain_all(
+    host: &activity_host::Host,
+    name: &str,
+    invocations: &[String],
+) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    for invocation in invocations {
+        match host.explain_wave(name, invocation).await {
+            Ok(explanation) => print_explanation(invocation, &serde_json::to_value(explanation)?),
+            Err(error) => {
+                eprintln!("error: {invocation}: {error}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Prints an explanation (the JSON form the worker answers) for people.
+fn print_explanation(invocation: &str, explanation: &serde_json::Value) {
+    let text = |field: &str| explanation[field].as_str().unwrap_or("-").to_owned();
+    let verdict = match (text("outcome").as_str(), explanation["reason"].as_str()) {
+        ("hit", _) => format!(
+            "hit: stored {} ms ago, the body would not run",
+            explanation["age_ms"]
+        ),
+        ("miss", Some(reason)) => {
+            format!("miss ({reason}): the body would run and its result be stored")
+        }
+        ("degraded", _) => format!(
+            "degraded: the store failed ({}): the body would run uncached",
+            text("store_error")
+        ),
+        _ => "bypass: not cached by its rule, the body would run".to_owned(),
+    };
+    println!("{invocation}: {verdict}");
+    println!("  component  {}", text("component"));
+    println!("  export     {}: {}", text("export"), text("signature"));
+    println!("  rule       {}", text("rule"));
+    println!("  store      {}", text("store"));
+    if explanation["key"].is_string() {
+        println!("  key        {}", text("key"));
+        println!(
+            "    = sha256(\"activity-host/key/v1\" | component | export | signature {} | code {} | arguments {})",
+            text("signature_hash"),
+            explanation["code_hash"]
+                .as_str()
+                .unwrap_or("(inputs: not keyed)"),
+            text("arguments_digest"),
+        );
     }
 }

@@ -79,6 +79,9 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
 pub(super) struct CallQuery {
     #[serde(default)]
     refresh: bool,
+    /// Run nothing: answer what the call would do.
+    #[serde(default)]
+    explain: bool,
 }
 
 /// The export and arguments a body names, as the host's WAVE or JSON forms.
@@ -116,10 +119,20 @@ pub(super) async fn call(
         let usage = "give either {\"export\": NAME, \"args\": [...]} or {\"wave\": \"name(args)\"}";
         return error(StatusCode::BAD_REQUEST, usage);
     };
+    let host = &worker.host;
+    if query.explain {
+        let explained = match &invocation {
+            Invocation::Wave(wave) => host.explain_wave(&component, wave).await,
+            Invocation::Json(export, args) => host.explain_json(&component, export, args).await,
+        };
+        return match explained {
+            Ok(explanation) => Json(json!({ "explain": explanation })).into_response(),
+            Err(failure) => host_error(failure),
+        };
+    }
     let options = CallOptions::default()
         .with_refresh(query.refresh)
         .with_timeout(worker.config.call_timeout);
-    let host = &worker.host;
     let called = match &invocation {
         Invocation::Wave(wave) => host.call_wave_with(&component, wave, options).await,
         Invocation::Json(export, args) => host.call_json(&component, export, args, options).await,

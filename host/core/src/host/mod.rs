@@ -20,7 +20,7 @@ use crate::error::HostError;
 use crate::event_line;
 use crate::invocation::wave_name;
 use crate::load::{ComponentSettings, Loader};
-use crate::memo::{CallOptions, CallReport, Memoizer};
+use crate::memo::{CallOptions, CallReport, Explanation, Memoizer};
 use crate::policy::RulesConfig;
 use crate::stats::StatsRegistry;
 
@@ -215,6 +215,31 @@ impl Host {
         let handle = self.route(component, wave_name(invocation))?;
         let args = self.checked(&handle, handle.wave_args(invocation))?;
         self.call_export(&handle, &args, options).await
+    }
+
+    /// What a call of `component` written as WAVE text would do, without
+    /// running it: the parts of its key, its rule, and what the store holds
+    /// for it.
+    pub async fn explain_wave(
+        &self,
+        component: &str,
+        invocation: &str,
+    ) -> Result<Explanation, HostError> {
+        let handle = self.export(component, wave_name(invocation))?;
+        let args = handle.wave_args(invocation)?;
+        Ok(self.memo.explain(&handle, &args).await?)
+    }
+
+    /// [`Host::explain_wave`] with JSON arguments.
+    pub async fn explain_json(
+        &self,
+        component: &str,
+        export: &str,
+        args: &Json,
+    ) -> Result<Explanation, HostError> {
+        let handle = self.export(component, export)?;
+        let args = handle.json_args(args)?;
+        Ok(self.memo.explain(&handle, &args).await?)
     }
 
     /// Removes the cached result of `export` of `component` called with

@@ -42,29 +42,10 @@ impl Memoizer {
         handle: &ExportHandle,
         args: &[Val],
     ) -> Result<Option<CacheKey>, CallError> {
-        let (component, export) = (handle.component(), handle.export());
-        let code_hash = match export.rule.policy {
-            CachePolicy::NoCache => return Ok(None),
-            CachePolicy::Inputs => None,
-            CachePolicy::TaskSource => Some(&component.code_hash),
+        let Some(scope) = key_scope(handle) else {
+            return Ok(None);
         };
-        let mut encoded_args = Vec::with_capacity(64);
-        codec::encode_key_args(
-            args,
-            &export.param_types,
-            &export.key_params,
-            &mut encoded_args,
-        )
-        .map_err(|source| CallError::Arguments {
-            export: export.path.clone(),
-            source,
-        })?;
-        let scope = KeyScope {
-            component: &component.name,
-            export: &export.path,
-            signature_hash: &export.signature_hash,
-            code_hash,
-        };
+        let encoded_args = encoded_key_args(handle, args)?;
         Ok(Some(recipe(&scope, &encoded_args)))
     }
 
@@ -118,4 +99,39 @@ impl Memoizer {
         }
         Ok(())
     }
+}
+
+/// What the key of a call of `handle`'s export is made of besides its
+/// arguments, or `None` if its rule does not cache it.
+pub(super) fn key_scope(handle: &ExportHandle) -> Option<KeyScope<'_>> {
+    let (component, export) = (handle.component(), handle.export());
+    let code_hash = match export.rule.policy {
+        CachePolicy::NoCache => return None,
+        CachePolicy::Inputs => None,
+        CachePolicy::TaskSource => Some(&component.code_hash),
+    };
+    Some(KeyScope {
+        component: &component.name,
+        export: &export.path,
+        signature_hash: &export.signature_hash,
+        code_hash,
+    })
+}
+
+/// The canonical encoding of the arguments the key covers. Every argument is
+/// checked against its type, even those the rule leaves out of the key.
+pub(super) fn encoded_key_args(handle: &ExportHandle, args: &[Val]) -> Result<Vec<u8>, CallError> {
+    let export = handle.export();
+    let mut encoded_args = Vec::with_capacity(64);
+    codec::encode_key_args(
+        args,
+        &export.param_types,
+        &export.key_params,
+        &mut encoded_args,
+    )
+    .map_err(|source| CallError::Arguments {
+        export: export.path.clone(),
+        source,
+    })?;
+    Ok(encoded_args)
 }

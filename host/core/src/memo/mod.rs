@@ -5,9 +5,11 @@
 mod clock;
 mod entries;
 mod error;
+mod explain;
 mod report;
 
 pub use error::{CallError, ErrorKind};
+pub use explain::Explanation;
 pub use report::{CallOptions, CallReport, Outcome};
 
 use std::sync::{Arc, OnceLock};
