@@ -158,6 +158,18 @@ fn bad_requests_get_the_right_status_and_a_clear_error() {
             "invalid type: null",
         ),
         (
+            "an array for a body (found by schemathesis)",
+            worker.post("/v1/components/users/call", &json!(["fetch-user", [1]])),
+            422,
+            "invalid type: sequence",
+        ),
+        (
+            "an array to invalidate (found by schemathesis)",
+            worker.post("/v1/components/users/invalidate", &json!([])),
+            422,
+            "invalid type: sequence",
+        ),
+        (
             "a bad query (found by schemathesis)",
             worker.post(
                 "/v1/components/users/call?refresh=2",

@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::{App, error, host_error};
 
@@ -91,6 +91,16 @@ enum Invocation {
 }
 
 impl CallBody {
+    /// The body from a JSON object's fields (never from an array, which
+    /// serde would also read as a struct).
+    fn from_fields(fields: Map<String, Value>) -> Result<Self, (StatusCode, String)> {
+        serde_json::from_value(Value::Object(fields)).map_err(|error| {
+            let message =
+                format!("Failed to deserialize the JSON body into the target type: {error}");
+            (StatusCode::UNPROCESSABLE_ENTITY, message)
+        })
+    }
+
     /// The invocation, if the body gives exactly one of the two forms.
     fn invocation(self) -> Option<Invocation> {
         match (self.export, self.args, self.wave) {
@@ -105,14 +115,17 @@ pub(super) async fn call(
     State(worker): State<Arc<App>>,
     Path(component): Path<String>,
     query: Result<Query<CallQuery>, QueryRejection>,
-    body: Result<Json<CallBody>, JsonRejection>,
+    body: Result<Json<Map<String, Value>>, JsonRejection>,
 ) -> Response {
     let query = match query {
         Ok(Query(query)) => query,
         Err(rejection) => return error(rejection.status(), rejection.body_text()),
     };
     let body = match body {
-        Ok(Json(body)) => body,
+        Ok(Json(fields)) => match CallBody::from_fields(fields) {
+            Ok(body) => body,
+            Err((status, message)) => return error(status, message),
+        },
         Err(rejection) => return error(rejection.status(), rejection.body_text()),
     };
     let Some(invocation) = body.invocation() else {
@@ -226,9 +239,9 @@ fn invalidation_body(
         let message = "Expected request with `Content-Type: application/json`";
         return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, message.to_owned()));
     }
-    Json::<CallBody>::from_bytes(&bytes)
-        .map(|Json(body)| body)
-        .map_err(|rejection| (rejection.status(), rejection.body_text()))
+    let Json(fields) = Json::<Map<String, Value>>::from_bytes(&bytes)
+        .map_err(|rejection| (rejection.status(), rejection.body_text()))?;
+    CallBody::from_fields(fields)
 }
 
 pub(super) async fn stats(State(worker): State<Arc<App>>) -> Json<Value> {

@@ -87,15 +87,7 @@ impl Memoizer {
         options: CallOptions,
     ) -> Result<CallReport, CallError> {
         let export = handle.export();
-        let call = Call {
-            handle,
-            component: handle.component(),
-            export,
-            store: self.stores.for_rule(&export.rule).as_ref(),
-            started: Instant::now(),
-            key: OnceLock::new(),
-            miss: OnceLock::new(),
-        };
+        let call = self.start(handle);
         let mut unfinished = Unfinished(Some(&call));
         let running = self.call_inner(&call, args, options);
         let result = match options.timeout {
@@ -119,8 +111,13 @@ impl Memoizer {
     /// Counts and logs a call of `handle`'s export that failed with `kind`
     /// before it could run (its arguments did not parse).
     pub fn reject(&self, handle: &ExportHandle, kind: ErrorKind, message: &str) {
+        self.start(handle).failed(kind, message);
+    }
+
+    /// A call of `handle`'s export starting now, in the store of its rule.
+    fn start<'a>(&'a self, handle: &'a ExportHandle) -> Call<'a> {
         let export = handle.export();
-        let call = Call {
+        Call {
             handle,
             component: handle.component(),
             export,
@@ -128,8 +125,7 @@ impl Memoizer {
             started: Instant::now(),
             key: OnceLock::new(),
             miss: OnceLock::new(),
-        };
-        call.failed(kind, message);
+        }
     }
 
     async fn call_inner(
