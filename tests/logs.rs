@@ -278,3 +278,47 @@ fn with_json_logs_guest_output_is_json_too() {
         "the panic message is a record: {messages:?}"
     );
 }
+
+#[test]
+fn metrics_show_what_the_memory_store_holds_and_evicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("worker.toml");
+    let users = guest("users.wasm").display().to_string();
+    let text = format!(
+        "[store]\ntype = \"memory\"\ncapacity-bytes = 4096\n\n[components.users]\npath = {users:?}\n"
+    );
+    std::fs::write(&config, text).unwrap();
+    let worker = Worker::start_with(&["--config", config.to_str().unwrap()]);
+    let calls = 120;
+    for id in 0..calls {
+        assert_eq!(
+            worker.call("users", &format!("fetch-user({id})")).status,
+            200
+        );
+    }
+    let metrics = worker.get("/metrics").body;
+    let value = |name: &str| -> u64 {
+        let line = metrics
+            .as_str()
+            .unwrap()
+            .lines()
+            .find(|line| line.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name}: {metrics}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let (entries, bytes, evictions) = (
+        value("activity_host_store_entries"),
+        value("activity_host_store_bytes"),
+        value("activity_host_store_evictions_total"),
+    );
+    assert!(
+        bytes > 0 && bytes <= 4096,
+        "bounded by capacity-bytes: {bytes}"
+    );
+    assert!(entries > 0 && entries < calls, "{entries}");
+    assert_eq!(
+        entries + evictions,
+        calls,
+        "every entry is held or was evicted"
+    );
+}

@@ -58,7 +58,7 @@ pub use sandbox::Sandbox;
 pub use stats::{ExportStats, LatencyHistogram, StatsRow};
 pub use store::{
     CacheStore, Claim, DEFAULT_CAPACITY_BYTES, Found, Lease, MemoryStore, MissReason, Slot,
-    StoreConfig, StoreError, StoreErrorKind, StoreFuture,
+    StoreConfig, StoreError, StoreErrorKind, StoreFuture, StoreUsage,
 };
 #[cfg(feature = "redis")]
 pub use store::{DEFAULT_L1_TTL, RedisConfig, RedisStore, RedisTopology, TieredStore};

@@ -124,6 +124,32 @@ pub(super) async fn metrics(State(worker): State<Arc<App>>) -> Response {
         "activity_host_store_up {}",
         u8::from(host.store_is_healthy())
     );
+    if let Some(usage) = host.store_usage() {
+        let gauges = [
+            (
+                "activity_host_store_entries",
+                "gauge",
+                "Entries the store holds now.",
+                usage.entries,
+            ),
+            (
+                "activity_host_store_bytes",
+                "gauge",
+                "Bytes of values the store holds now.",
+                usage.bytes,
+            ),
+            (
+                "activity_host_store_evictions_total",
+                "counter",
+                "Entries the store evicted to stay within capacity-bytes.",
+                usage.evictions,
+            ),
+        ];
+        for (name, kind, help, value) in gauges {
+            family(&mut text, name, kind, help);
+            let _ = writeln!(text, "{name} {value}");
+        }
+    }
     let warm = "activity_host_instances_warm";
     family(
         &mut text,

@@ -8,7 +8,7 @@ use super::Host;
 use crate::error::HostError;
 use crate::memo::{ErrorKind, StoreLatency};
 use crate::stats::{ExportCounters, StatsRow};
-use crate::store::StoreErrorKind;
+use crate::store::{StoreErrorKind, StoreUsage};
 
 impl Host {
     /// Counters of every export called or loaded since the host started, by
@@ -85,6 +85,12 @@ impl Host {
                 }
             }
         })
+    }
+
+    /// What the host's store holds and evicted, if it keeps count (the
+    /// memory store does).
+    pub fn store_usage(&self) -> Option<StoreUsage> {
+        self.memo.stores().default_store().usage()
     }
 
     /// Whether every store is serving requests (a shared store may be down).

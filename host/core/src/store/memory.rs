@@ -1,7 +1,7 @@
 //! The actor store: an in-memory cache private to one worker process (one
 //! replica). It is the default store and needs no set-up.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -9,7 +9,7 @@ use quick_cache::sync::Cache;
 use quick_cache::{Lifecycle, UnitWeighter, Weighter};
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
-use super::{CacheStore, Found, MissReason, Slot, StoreFuture};
+use super::{CacheStore, Found, MissReason, Slot, StoreFuture, StoreUsage};
 use crate::key::CacheKey;
 
 /// Default bound on the bytes held by a [`MemoryStore`]: 256 MiB.
@@ -73,15 +73,20 @@ impl Weighter<CacheKey, Entry> for ValueBytes {
 /// Keys evicted lately, and why they went.
 type EvictedKeys = Cache<CacheKey, MissReason, UnitWeighter, FxBuildHasher>;
 
-/// Remembers each evicted key, so a later miss on it says `evicted`.
+/// Counts evictions and remembers each evicted key, so a later miss on it
+/// says `evicted`.
 #[derive(Clone)]
-struct RememberEvictions(Arc<EvictedKeys>);
+struct RememberEvictions {
+    keys: Arc<EvictedKeys>,
+    count: Arc<AtomicU64>,
+}
 
 impl Lifecycle<CacheKey, Entry> for RememberEvictions {
     type RequestState = ();
 
     fn on_evict(&self, _: &mut (), key: CacheKey, entry: Entry) {
-        self.0.insert(key, entry.reason_when_gone());
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.keys.insert(key, entry.reason_when_gone());
     }
 }
 
@@ -95,6 +100,8 @@ pub struct MemoryStore {
     entries: Arc<Entries>,
     /// Keys evicted lately (shared with `entries`' lifecycle).
     evicted: Arc<EvictedKeys>,
+    /// Evictions so far (shared with `entries`' lifecycle).
+    evictions: Arc<AtomicU64>,
     /// Generations by component name; absent means 0.
     generations: Arc<RwLock<FxHashMap<String, ComponentGenerations>>>,
     /// Whether anything was ever invalidated (if not, every generation is 0
@@ -122,16 +129,22 @@ impl MemoryStore {
             FxBuildHasher,
             Default::default(),
         ));
+        let evictions = Arc::new(AtomicU64::new(0));
+        let lifecycle = RememberEvictions {
+            keys: evicted.clone(),
+            count: evictions.clone(),
+        };
         let entries = Entries::with(
             estimated_items,
             capacity_bytes,
             ValueBytes,
             FxBuildHasher,
-            RememberEvictions(evicted.clone()),
+            lifecycle,
         );
         Self {
             entries: Arc::new(entries),
             evicted,
+            evictions,
             generations: Arc::default(),
             invalidated: Arc::default(),
         }
@@ -248,6 +261,14 @@ impl Default for MemoryStore {
 impl CacheStore for MemoryStore {
     fn name(&self) -> &'static str {
         "memory"
+    }
+
+    fn usage(&self) -> Option<StoreUsage> {
+        Some(StoreUsage {
+            entries: self.entries.len() as u64,
+            bytes: self.entries.weight(),
+            evictions: self.evictions.load(Ordering::Relaxed),
+        })
     }
 
     fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Found> {

@@ -83,6 +83,17 @@ pub enum StoreErrorKind {
     Config,
 }
 
+/// What a store holds now, and what it evicted to stay within its bound.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreUsage {
+    /// Entries held (tombstones and code records included).
+    pub entries: u64,
+    /// Bytes of the values held.
+    pub bytes: u64,
+    /// Entries evicted since the store was created.
+    pub evictions: u64,
+}
+
 /// Where one entry lives: its key, and the export and component whose
 /// generations it belongs to.
 #[derive(Clone, Copy, Debug)]
@@ -130,6 +141,12 @@ pub trait CacheStore: Send + Sync + 'static {
     fn claim<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Claim> {
         let _ = slot;
         Box::pin(async { Ok(Claim::Unshared) })
+    }
+
+    /// What the store holds now and how many entries it evicted, if it
+    /// keeps count (the memory store does; Redis reports its own in `INFO`).
+    fn usage(&self) -> Option<StoreUsage> {
+        None
     }
 
     /// Whether requests are reaching the store (false while a shared store is
