@@ -272,11 +272,7 @@ async fn damaged_entries_are_misses_and_are_overwritten() {
     let first = host.call_wave("typed", call).await.unwrap();
     let key = first.key.unwrap();
     let export = "example:typed/echo@0.1.0#echo-string";
-    let slot = Slot {
-        key: &key,
-        component: "typed",
-        export,
-    };
+    let slot = Slot::result(&key, "typed", export);
     let good = store.get(slot).await.unwrap().entry().unwrap();
     let mut other_signature = good.to_vec();
     other_signature[4] ^= 0xff;

@@ -9,6 +9,7 @@ mod actor;
 mod cluster;
 mod codec;
 mod differential;
+mod entries;
 mod fleet;
 mod fuzz;
 mod languages;

@@ -117,6 +117,15 @@ impl Worker {
         Self::reply(request.send_json(body))
     }
 
+    /// DELETE `path` (with the token, if any).
+    pub fn delete(&self, path: &str) -> Reply {
+        let mut request = self.agent.delete(&format!("{}{path}", self.url));
+        if let Some(token) = &self.token {
+            request = request.header("authorization", &format!("Bearer {token}"));
+        }
+        Self::reply(request.call())
+    }
+
     /// POST raw bytes to `path` without the token.
     pub fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
         let request = self

@@ -148,11 +148,7 @@ fn main() {
     };
 
     let key = report.key.unwrap();
-    let slot = activity_host::Slot {
-        key: &key,
-        component: "typed",
-        export: export_path,
-    };
+    let slot = activity_host::Slot::result(&key, "typed", export_path);
     let mut store_get = || {
         black_box(runtime.block_on(redis.get(slot)).unwrap().entry().unwrap());
     };

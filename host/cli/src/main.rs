@@ -62,6 +62,10 @@ enum Command {
     /// Invalidate cached results: one call's entry, every entry of an export,
     /// or every entry of the component (useful with a shared store).
     Invalidate(commands::invalidate::Args),
+    /// List the entries a store holds (key, export, bytes, age, TTL left,
+    /// hits), of a worker (--worker) or a shared store (--store); or evict
+    /// one by its key.
+    Entries(commands::entries::Args),
     /// Print the counters per export that a shared store (Redis) keeps for
     /// every worker: hits, misses, bypasses, degraded, errors, waits, bytes.
     Stats(commands::stats::Args),
@@ -96,6 +100,7 @@ fn main() -> std::process::ExitCode {
             Command::Call(args) => commands::call::run(args).await,
             Command::Invalidate(args) => commands::invalidate::run(args).await,
             Command::Stats(args) => commands::stats::run(args).await,
+            Command::Entries(args) => commands::entries::run(args).await,
             Command::Serve(args) => commands::serve::run(args).await,
             Command::Temporal(args) => commands::temporal::run(args).await,
             Command::Config(command) => commands::config::run(command),

@@ -36,8 +36,14 @@ pub(crate) fn unloaded(component: &str, sha256: &str, why: &str) {
 }
 
 /// Entries were invalidated by `by` (the host's front end): one entry
-/// (`key`), an export, or a whole component.
-pub(crate) fn invalidated(by: &str, component: &str, export: Option<&str>, key: Option<&str>) {
+/// (`key`; its component is unknown when it was evicted by key), an
+/// export, or a whole component.
+pub(crate) fn invalidated(
+    by: &str,
+    component: Option<&str>,
+    export: Option<&str>,
+    key: Option<&str>,
+) {
     let scope = match (export, key) {
         (_, Some(_)) => "entry",
         (Some(_), None) => "export",

@@ -23,8 +23,8 @@ const RECIPE: &[u8] = b"activity-host/key/v1";
 /// key's.
 const CODE_RECORD_RECIPE: &[u8] = b"activity-host/code-record/v1";
 
-/// The identity of one cached call: a sha256 digest.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// The identity of one cached call: a sha256 digest (ordered as bytes).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CacheKey([u8; 32]);
 
 impl std::hash::Hash for CacheKey {

@@ -57,8 +57,9 @@ pub use purity::{Nondeterminism, Purity};
 pub use sandbox::Sandbox;
 pub use stats::{ExportStats, LatencyHistogram, StatsRow};
 pub use store::{
-    CacheStore, Claim, DEFAULT_CAPACITY_BYTES, Found, Lease, MemoryStore, MissReason, Slot,
-    StoreConfig, StoreError, StoreErrorKind, StoreFuture, StoreUsage,
+    CacheStore, Claim, DEFAULT_CAPACITY_BYTES, EntryPage, EntryQuery, Found, Lease, MemoryStore,
+    MissReason, Slot, SlotKind, StoreConfig, StoreError, StoreErrorKind, StoreFuture, StoreUsage,
+    StoredEntry,
 };
 #[cfg(feature = "redis")]
 pub use store::{DEFAULT_L1_TTL, RedisConfig, RedisStore, RedisTopology, TieredStore};

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use activity_host::{CallOptions, wasm_wave};
 
+use super::worker_client::{WorkerArgs, WorkerClient};
 use super::{ComponentArgs, stats_table};
 
 /// Arguments of `call`.
@@ -23,20 +24,10 @@ pub struct Args {
     #[arg(long, conflicts_with = "refresh")]
     explain: bool,
 
-    /// Send the invocations to a running worker (`activity-host serve`) at
-    /// this URL instead of running them in this process; FILE is then the
-    /// component's name on the worker.
-    #[arg(long, env = "ACTIVITY_HOST_WORKER", value_name = "URL")]
-    worker: Option<String>,
-
-    /// The worker's bearer token, if it requires one (with --worker).
-    #[arg(
-        long,
-        env = "ACTIVITY_HOST_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
-    token: Option<String>,
+    /// With --worker, the invocations run on that worker, and FILE is the
+    /// component's name there.
+    #[command(flatten)]
+    worker: WorkerArgs,
 
     /// Calls in WAVE syntax, run in order: `fetch-user(123)`,
     /// `send-email("a@example.com")`, `api#calculate(21)`.
@@ -49,13 +40,12 @@ pub struct Args {
 /// cache counters on stderr. A failed invocation is reported on stderr and the
 /// rest still run; the exit code is then 1.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if let Some(worker) = &args.worker {
-        let client = WorkerClient::new(worker, args.token.clone());
+    if let Some(client) = args.worker.client() {
         let name = args.component.file.display().to_string();
         let (invocations, refresh) = (args.invocations.clone(), args.refresh);
         let explain = args.explain;
         return tokio::task::spawn_blocking(move || {
-            client.call_all(&name, &invocations, refresh, explain)
+            call_all(&client, &name, &invocations, refresh, explain)
         })
         .await?;
     }
@@ -93,73 +83,35 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// A blocking client of a worker's HTTP API.
-struct WorkerClient {
-    base: String,
-    token: Option<String>,
-    agent: ureq::Agent,
-}
-
-impl WorkerClient {
-    fn new(base: &str, token: Option<String>) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
-        Self {
-            base: base.trim_end_matches('/').to_owned(),
-            token,
-            agent,
-        }
-    }
-
-    /// Runs each invocation on the worker; prints results like a local call
-    /// and the worker's `x-cache` outcome on stderr.
-    fn call_all(
-        &self,
-        component: &str,
-        invocations: &[String],
-        refresh: bool,
-        explain: bool,
-    ) -> anyhow::Result<ExitCode> {
-        let mut failed = false;
-        for invocation in invocations {
-            let url = format!(
-                "{}/v1/components/{component}/call?refresh={refresh}&explain={explain}",
-                self.base
-            );
-            let mut request = self.agent.post(&url);
-            if let Some(token) = &self.token {
-                request = request.header("authorization", &format!("Bearer {token}"));
-            }
-            let mut response = request.send_json(serde_json::json!({ "wave": invocation }))?;
-            let status = response.status();
-            let outcome = response
-                .headers()
-                .get("x-cache")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-")
-                .to_owned();
-            let body: serde_json::Value = response.body_mut().read_json()?;
-            if status.is_success() && explain {
-                print_explanation(invocation, &body["explain"]);
-            } else if status.is_success() {
-                println!("{}", body["wave"].as_str().unwrap_or("()"));
-                eprintln!("{invocation}: {outcome}");
-            } else {
-                eprintln!(
-                    "error: {invocation}: {} ({status})",
-                    body["error"].as_str().unwrap_or("?")
-                );
-                failed = true;
-            }
-        }
-        Ok(if failed {
-            ExitCode::FAILURE
+/// Runs each invocation on the worker; prints results like a local call
+/// and the worker's `x-cache` outcome on stderr.
+fn call_all(
+    client: &WorkerClient,
+    component: &str,
+    invocations: &[String],
+    refresh: bool,
+    explain: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    for invocation in invocations {
+        let path = format!("/v1/components/{component}/call?refresh={refresh}&explain={explain}");
+        let body = serde_json::json!({ "wave": invocation });
+        let answer = client.send("POST", &path, Some(&body))?;
+        if answer.status.is_success() && explain {
+            print_explanation(invocation, &answer.body["explain"]);
+        } else if answer.status.is_success() {
+            println!("{}", answer.body["wave"].as_str().unwrap_or("()"));
+            eprintln!("{invocation}: {}", answer.outcome);
         } else {
-            ExitCode::SUCCESS
-        })
+            eprintln!("error: {invocation}: {}", answer.error());
+            failed = true;
+        }
     }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Prints what each invocation would do; the exit code is 1 if one cannot

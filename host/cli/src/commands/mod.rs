@@ -2,11 +2,13 @@
 
 pub mod call;
 pub mod config;
+pub mod entries;
 pub mod inspect;
 pub mod invalidate;
 pub mod serve;
 pub mod stats;
 pub mod temporal;
+pub mod worker_client;
 
 use std::path::PathBuf;
 

@@ -7,6 +7,8 @@
 //! | `GET /v1/components` | loaded components: file, sha256, exports with WIT signatures and rules |
 //! | `POST /v1/components/{name}/call[?refresh=true]` | `{"export": "fetch-user", "args": [123]}` (JSON arguments) or `{"wave": "fetch-user(123)"}` |
 //! | `POST /v1/components/{name}/invalidate` | `{"export", "args"}` or `{"wave"}`: one entry; `{"export"}`: an export; `{}`: the component |
+//! | `GET /v1/components/{name}/entries[?export=&cursor=&limit=]` | a page of the component's cached entries: key, export, bytes, age, TTL left, hits; `next` is the next page's cursor |
+//! | `DELETE /v1/entries/{key}` | evicts the entry under that key (404 if none) |
 //! | `GET /v1/stats` | counters per export since the worker started |
 //! | `GET /metrics` | Prometheus text format |
 //! | `GET /openapi.json` | the OpenAPI description of these routes (`host/cli/openapi.json`) |
@@ -17,9 +19,11 @@
 //! whose fault it is: 400 bad input (an ambiguous export name too), 401
 //! missing token, 404 unknown component or export, 413 body too large, 500 the guest failed, 504 call timeout.
 
+mod entries;
 mod metrics;
 mod routes;
 
+pub(crate) use entries::EntryJson;
 pub(crate) use routes::stats_json;
 
 use std::net::SocketAddr;
@@ -27,12 +31,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use activity_host::{CallError, ExportLookupError, Host, HostError};
+use activity_host::{CallError, ExportLookupError, Host, HostError, StoreErrorKind};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -115,6 +119,8 @@ fn router(host: Arc<Host>, catalog: Arc<Catalog>, config: ServerConfig) -> Route
             "/v1/components/{component}/invalidate",
             post(routes::invalidate),
         )
+        .route("/v1/components/{component}/entries", get(entries::list))
+        .route("/v1/entries/{key}", delete(entries::evict))
         .route("/v1/stats", get(routes::stats))
         .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi))
@@ -165,6 +171,9 @@ fn host_error(failure: HostError) -> Response {
         HostError::Call(CallError::Arguments { .. }) => StatusCode::BAD_REQUEST,
         HostError::Call(CallError::ArgumentsTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
         HostError::Call(CallError::Deadline { .. }) => StatusCode::GATEWAY_TIMEOUT,
+        HostError::Store(error) if error.kind == StoreErrorKind::BadRequest => {
+            StatusCode::BAD_REQUEST
+        }
         HostError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };

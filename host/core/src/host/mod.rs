@@ -2,6 +2,7 @@
 //! exports through the memoizer, invalidates and reports.
 
 mod builder;
+mod entries;
 mod names;
 mod observe;
 mod reject;
@@ -283,7 +284,7 @@ impl Host {
         let handle = self.export(component, export)?;
         self.memo.invalidate_export(&handle).await?;
         let path = &handle.export().path;
-        event_line::invalidated(self.front_end, component, Some(path), None);
+        event_line::invalidated(self.front_end, Some(component), Some(path), None);
         Ok(())
     }
 
@@ -291,7 +292,7 @@ impl Host {
     /// store.
     pub async fn invalidate_component(&self, component: &str) -> Result<(), HostError> {
         self.memo.invalidate_component(component).await?;
-        event_line::invalidated(self.front_end, component, None, None);
+        event_line::invalidated(self.front_end, Some(component), None, None);
         Ok(())
     }
 
@@ -304,7 +305,7 @@ impl Host {
     ) -> Result<CacheKeyText, HostError> {
         let key = self.memo.invalidate_entry(handle, args).await?;
         let (component, export) = (&handle.component().name, &handle.export().path);
-        event_line::invalidated(self.front_end, component, Some(export), Some(&key));
+        event_line::invalidated(self.front_end, Some(component), Some(export), Some(&key));
         Ok(key)
     }
 

@@ -48,9 +48,13 @@ impl Host {
     }
 
     /// Adds what this host counted since the last flush to the counters its
-    /// store keeps for every worker (Redis does; the memory store keeps none).
+    /// store keeps for every worker (Redis does; the memory store keeps none),
+    /// and what every store buffered (Redis: the hits of each entry).
     /// If the store fails, the counts are kept and added by a later flush.
     pub async fn flush_stats(&self) -> Result<(), HostError> {
+        for store in self.memo.stores().all() {
+            store.flush().await?;
+        }
         let deltas = self.stats.take_deltas();
         if deltas.is_empty() {
             return Ok(());

@@ -2,6 +2,8 @@
 //! invalidating an export or a component, and checking that a component's
 //! rules name stores this memoizer has.
 
+use std::sync::Arc;
+
 use wasmtime::component::Val;
 
 use super::{CallError, Memoizer};
@@ -11,7 +13,7 @@ use crate::error::HostError;
 use crate::host::CacheKeyText;
 use crate::key::{CacheKey, KeyScope, cache_key, code_record_key};
 use crate::policy::CachePolicy;
-use crate::store::{Slot, StoreError};
+use crate::store::{Found, Slot, StoreError};
 
 impl Memoizer {
     /// The key of a call of `handle`'s export with `args`, or `None` if its
@@ -35,6 +37,25 @@ impl Memoizer {
         self.key_by(code_record_key, handle, args).ok().flatten()
     }
 
+    /// For a `task-source` export: the record of which version of the
+    /// component's code last stored a result for `args` (one lookup).
+    pub(crate) async fn read_code_record(
+        &self,
+        handle: &ExportHandle,
+        args: &[Val],
+    ) -> Option<CodeRecordRead> {
+        let key = self.code_record_key(handle, args)?;
+        let (component, export) = (handle.component(), handle.export());
+        let slot = Slot::result(&key, &component.name, &export.path).code_record();
+        let store = self.stores.for_rule(&export.rule);
+        let recorded = store.get(slot).await.ok().and_then(Found::entry);
+        Some(CodeRecordRead {
+            key,
+            recorded,
+            current: component.code_hash,
+        })
+    }
+
     /// The key `recipe` makes of a call of `handle`'s export with `args`.
     fn key_by(
         &self,
@@ -56,16 +77,11 @@ impl Memoizer {
         handle: &ExportHandle,
         args: &[Val],
     ) -> Result<CacheKeyText, HostError> {
-        let (component, export) = (handle.component(), handle.export());
+        let export = handle.export();
         let key = self
             .key(handle, args)?
             .ok_or_else(|| HostError::NotCached(export.path.clone()))?;
-        let slot = Slot {
-            key: &key,
-            component: &component.name,
-            export: &export.path,
-        };
-        self.stores.for_rule(&export.rule).remove(slot).await?;
+        self.stores.for_rule(&export.rule).remove(&key).await?;
         Ok(key.short())
     }
 
@@ -98,6 +114,28 @@ impl Memoizer {
             }
         }
         Ok(())
+    }
+}
+
+/// A code record as read: which version of the code it names, if any.
+pub(crate) struct CodeRecordRead {
+    /// The record's key.
+    pub key: CacheKey,
+    /// The code hash recorded, if any.
+    pub recorded: Option<Arc<[u8]>>,
+    /// The current code's hash.
+    pub current: [u8; 32],
+}
+
+impl CodeRecordRead {
+    /// Whether it records this version of the code.
+    pub fn is_current(&self) -> bool {
+        self.recorded.as_deref() == Some(&self.current[..])
+    }
+
+    /// Whether it records another version of the code.
+    pub fn changed(&self) -> bool {
+        self.recorded.is_some() && !self.is_current()
     }
 }
 

@@ -78,11 +78,7 @@ impl Memoizer {
         explanation.code_hash = scope.code_hash.map(hex::encode);
         explanation.arguments_digest = Some(hex::encode(Sha256::digest(&encoded_args)));
         explanation.key = Some(key.to_string());
-        let slot = Slot {
-            key: &key,
-            component: &component.name,
-            export: &export.path,
-        };
+        let slot = Slot::result(&key, &component.name, &export.path);
         let (outcome, reason) = match store.get(slot).await {
             Err(error) => {
                 explanation.store_error = Some(error.to_string());
@@ -98,7 +94,12 @@ impl Memoizer {
                     Err(_) => ("miss", Some(MissReason::Unreadable)),
                 }
             }
-            Ok(Found::Missing(MissReason::New)) if self.code_changed(handle, args).await => {
+            Ok(Found::Missing(MissReason::New))
+                if self
+                    .read_code_record(handle, args)
+                    .await
+                    .is_some_and(|record| record.changed()) =>
+            {
                 ("miss", Some(MissReason::CodeChanged))
             }
             Ok(Found::Missing(reason)) => ("miss", Some(reason)),
@@ -106,22 +107,5 @@ impl Memoizer {
         explanation.outcome = outcome;
         explanation.reason = reason.map(MissReason::as_str);
         Ok(explanation)
-    }
-
-    /// Whether another version of the code stored the last result of a
-    /// `task-source` call with `args`.
-    async fn code_changed(&self, handle: &ExportHandle, args: &[Val]) -> bool {
-        let Some(record) = self.code_record_key(handle, args) else {
-            return false;
-        };
-        let (component, export) = (handle.component(), handle.export());
-        let slot = Slot {
-            key: &record,
-            component: &component.name,
-            export: &export.path,
-        };
-        let store = self.stores.for_rule(&export.rule);
-        let recorded = store.get(slot).await.ok().and_then(Found::entry);
-        recorded.is_some_and(|recorded| *recorded != component.code_hash[..])
     }
 }

@@ -310,20 +310,19 @@ impl Memoizer {
     /// records this version if it is another. One lookup, and a write when
     /// the version changed.
     async fn record_code(&self, call: &Call<'_>, args: &[Val]) -> CodeRecord {
-        let Some(record) = self.code_record_key(call.handle, args) else {
+        let Some(record) = self.read_code_record(call.handle, args).await else {
             return CodeRecord::None;
         };
-        let slot = call.slot(&record);
-        let code_hash = &call.component.code_hash[..];
-        let recorded = call.store.get(slot).await.ok().and_then(Found::entry);
-        if recorded.as_deref() == Some(code_hash) {
+        if record.is_current() {
             return CodeRecord::Same;
         }
+        let slot = call.slot(&record.key).code_record();
         let ttl = call.export.rule.ttl;
-        if let Err(error) = call.store.set(slot, Arc::from(code_hash), ttl).await {
+        let code_hash = Arc::from(&record.current[..]);
+        if let Err(error) = call.store.set(slot, code_hash, ttl).await {
             tracing::debug!(%error, "code record not written");
         }
-        if recorded.is_some() {
+        if record.changed() {
             CodeRecord::Changed
         } else {
             CodeRecord::None

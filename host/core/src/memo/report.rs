@@ -154,11 +154,7 @@ impl Done {
 
 impl Call<'_> {
     pub(super) fn slot<'k>(&'k self, key: &'k CacheKey) -> Slot<'k> {
-        Slot {
-            key,
-            component: &self.component.name,
-            export: &self.export.path,
-        }
+        Slot::result(key, &self.component.name, &self.export.path)
     }
 
     /// Counts and logs the call; returns its report.

@@ -17,7 +17,11 @@ pub enum StoreConfig {
     /// The in-memory actor store of this process (the default).
     Memory {
         /// Bound on the bytes of cached results (default 256 MiB).
-        #[serde(rename = "capacity-bytes", default = "default_capacity")]
+        #[serde(
+            rename = "capacity-bytes",
+            alias = "max-bytes",
+            default = "default_capacity"
+        )]
         capacity_bytes: u64,
     },
     /// Redis (or Redis Cluster), shared by every worker.
@@ -38,6 +42,11 @@ impl Default for StoreConfig {
 }
 
 impl StoreConfig {
+    /// Whether this is the memory store of one process.
+    pub fn is_memory(&self) -> bool {
+        matches!(self, Self::Memory { .. })
+    }
+
     /// Opens the store (Redis connects lazily, on the first request). Call
     /// it within a tokio runtime.
     pub fn open(&self) -> Result<Arc<dyn CacheStore>, StoreError> {

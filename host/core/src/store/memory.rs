@@ -9,7 +9,10 @@ use quick_cache::sync::Cache;
 use quick_cache::{Lifecycle, UnitWeighter, Weighter};
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
-use super::{CacheStore, Found, MissReason, Slot, StoreFuture, StoreUsage};
+use super::{
+    CacheStore, EntryPage, EntryQuery, Found, MissReason, Slot, SlotKind, StoreError,
+    StoreErrorKind, StoreFuture, StoreUsage, StoredEntry,
+};
 use crate::key::CacheKey;
 
 /// Default bound on the bytes held by a [`MemoryStore`]: 256 MiB.
@@ -20,37 +23,90 @@ pub const DEFAULT_CAPACITY_BYTES: u64 = 256 * 1024 * 1024;
 const EVICTED_KEYS_REMEMBERED: usize = 65_536;
 
 /// One stored value (none for an entry removed by invalidation: a
-/// tombstone), the generations it was written under, and when it expires.
+/// tombstone) and its bookkeeping. Cloning it (as the table's reads do)
+/// copies a pointer.
 #[derive(Clone)]
-struct Entry {
+struct Entry(Arc<Stored>);
+
+struct Stored {
     value: Option<Arc<[u8]>>,
     generations: Generations,
+    stored_at: Instant,
     expires_at: Option<Instant>,
+    /// Whose result it is, if it is one a listing shows (not a code
+    /// record, a tombstone or an actor-cache value).
+    owner: Option<Owner>,
+    /// Lookups that found it.
+    hits: AtomicU64,
+}
+
+/// The export whose result an entry is.
+struct Owner {
+    component: Box<str>,
+    export: Box<str>,
 }
 
 impl Entry {
-    fn new(value: Arc<[u8]>, generations: Generations, ttl: Option<Duration>) -> Self {
-        let expires_at = ttl.map(|ttl| Instant::now() + ttl);
-        Self {
-            value: Some(value),
+    fn new(
+        value: Option<Arc<[u8]>>,
+        generations: Generations,
+        ttl: Option<Duration>,
+        owner: Option<Owner>,
+    ) -> Self {
+        let stored_at = Instant::now();
+        Self(Arc::new(Stored {
+            value,
             generations,
-            expires_at,
-        }
+            stored_at,
+            expires_at: ttl.map(|ttl| stored_at + ttl),
+            owner,
+            hits: AtomicU64::new(0),
+        }))
     }
 
     fn is_live(&self) -> bool {
-        self.expires_at.is_none_or(|at| Instant::now() < at)
+        self.0.expires_at.is_none_or(|at| Instant::now() < at)
     }
 
     /// Why a lookup finds nothing once this entry is gone or unusable.
     fn reason_when_gone(&self) -> MissReason {
         if !self.is_live() {
             MissReason::Expired
-        } else if self.value.is_none() {
+        } else if self.0.value.is_none() {
             MissReason::Invalidated
         } else {
             MissReason::Evicted
         }
+    }
+
+    /// The entry as a listing shows it, if it is a live result of `query`'s
+    /// component (and export) written under `generations` (of its export).
+    fn listed(
+        &self,
+        key: CacheKey,
+        query: &EntryQuery<'_>,
+        generations: &impl Fn(&str) -> Generations,
+    ) -> Option<StoredEntry> {
+        let stored = &*self.0;
+        let owner = stored.owner.as_ref()?;
+        let value = stored.value.as_ref()?;
+        let wanted = &*owner.component == query.component
+            && query.export.is_none_or(|export| export == &*owner.export);
+        if !wanted || !self.is_live() || stored.generations != generations(&owner.export) {
+            return None;
+        }
+        let now = Instant::now();
+        Some(StoredEntry {
+            key,
+            component: owner.component.to_string(),
+            export: owner.export.to_string(),
+            bytes: value.len() as u64,
+            age: now.saturating_duration_since(stored.stored_at),
+            ttl_left: stored
+                .expires_at
+                .map(|at| at.saturating_duration_since(now)),
+            hits: stored.hits.load(Ordering::Relaxed),
+        })
     }
 }
 
@@ -64,6 +120,7 @@ struct ValueBytes;
 impl Weighter<CacheKey, Entry> for ValueBytes {
     fn weight(&self, _: &CacheKey, entry: &Entry) -> u64 {
         entry
+            .0
             .value
             .as_ref()
             .map_or(1, |value| value.len().max(1) as u64)
@@ -164,7 +221,8 @@ impl MemoryStore {
 
     /// Stores `value` under `key` for `ttl` (`None`: until evicted).
     pub fn insert(&self, key: CacheKey, value: Arc<[u8]>, ttl: Option<Duration>) {
-        self.entries.insert(key, Entry::new(value, (0, 0), ttl));
+        let entry = Entry::new(Some(value), (0, 0), ttl, None);
+        self.entries.insert(key, entry);
     }
 
     /// What `key` holds as of `generations`: its value, or why there is
@@ -178,8 +236,11 @@ impl MemoryStore {
             self.entries.remove(key);
             return Found::Missing(MissReason::Expired);
         }
-        match entry.value {
-            Some(value) if entry.generations == generations => Found::Entry(value),
+        match &entry.0.value {
+            Some(value) if entry.0.generations == generations => {
+                entry.0.hits.fetch_add(1, Ordering::Relaxed);
+                Found::Entry(value.clone())
+            }
             _ => Found::Missing(MissReason::Invalidated),
         }
     }
@@ -193,8 +254,12 @@ impl MemoryStore {
         ttl: Option<Duration>,
         generations: Generations,
     ) {
-        self.entries
-            .insert(*slot.key, Entry::new(value, generations, ttl));
+        let owner = (slot.kind == SlotKind::Result).then(|| Owner {
+            component: slot.component.into(),
+            export: slot.export.into(),
+        });
+        let entry = Entry::new(Some(value), generations, ttl, owner);
+        self.entries.insert(*slot.key, entry);
     }
 
     /// The value in `slot` if it was written as of `generations`.
@@ -216,6 +281,10 @@ impl MemoryStore {
 
     /// The current generations of `slot`'s component and export.
     pub(super) fn current(&self, slot: &Slot<'_>) -> Generations {
+        self.generations_of(slot.component, slot.export)
+    }
+
+    fn generations_of(&self, component: &str, export: &str) -> Generations {
         if !self.invalidated.load(Ordering::Acquire) {
             return (0, 0);
         }
@@ -223,16 +292,53 @@ impl MemoryStore {
             .generations
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        generations.get(slot.component).map_or((0, 0), |component| {
-            let export = component.exports.get(slot.export).copied().unwrap_or(0);
+        generations.get(component).map_or((0, 0), |component| {
+            let export = component.exports.get(export).copied().unwrap_or(0);
             (component.component, export)
         })
     }
 
-    /// Removes the entry under `key`, if any.
+    /// Removes the entry under `key`, if any (no tombstone: for copies of
+    /// entries kept elsewhere).
     #[cfg(feature = "redis")]
     pub(super) fn remove_key(&self, key: &CacheKey) {
         self.entries.remove(key);
+    }
+
+    /// Leaves a tombstone under `key`, so the next lookup says
+    /// `invalidated`; returns whether a live value was there.
+    fn tombstone(&self, key: &CacheKey) -> bool {
+        let was_live = self
+            .entries
+            .get(key)
+            .is_some_and(|entry| entry.0.value.is_some() && entry.is_live());
+        self.entries
+            .insert(*key, Entry::new(None, (0, 0), None, None));
+        was_live
+    }
+
+    /// One page of `query`'s entries, in key order; the cursor is the last
+    /// key of the page. (Reads the whole table: a memory store holds at
+    /// most a few million entries.)
+    fn page(&self, query: &EntryQuery<'_>) -> Result<EntryPage, StoreError> {
+        let after = match query.cursor {
+            None => None,
+            Some(cursor) => Some(CacheKey::from_hex(cursor).ok_or_else(|| {
+                StoreError::new("memory", StoreErrorKind::BadRequest, "invalid cursor")
+            })?),
+        };
+        let generations = |export: &str| self.generations_of(query.component, export);
+        let mut entries: Vec<StoredEntry> = self
+            .entries
+            .iter()
+            .filter(|(key, _)| after.is_none_or(|after| *key > after))
+            .filter_map(|(key, entry)| entry.listed(key, query, &generations))
+            .collect();
+        entries.sort_unstable_by_key(|entry| entry.key);
+        let limit = query.limit.max(1);
+        let next = (entries.len() > limit).then(|| entries[limit - 1].key.to_string());
+        entries.truncate(limit);
+        Ok(EntryPage { entries, next })
     }
 
     /// Bumps the generation of `export` of `component`, or of the whole
@@ -287,14 +393,14 @@ impl CacheStore for MemoryStore {
     }
 
     /// Leaves a tombstone, so the next lookup says `invalidated`.
-    fn remove<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, ()> {
-        let tombstone = Entry {
-            value: None,
-            generations: self.current(&slot),
-            expires_at: None,
-        };
-        self.entries.insert(*slot.key, tombstone);
-        Box::pin(async { Ok(()) })
+    fn remove<'a>(&'a self, key: &'a CacheKey) -> StoreFuture<'a, bool> {
+        let was_live = self.tombstone(key);
+        Box::pin(async move { Ok(was_live) })
+    }
+
+    fn entries<'a>(&'a self, query: EntryQuery<'a>) -> StoreFuture<'a, EntryPage> {
+        let page = self.page(&query);
+        Box::pin(async move { page })
     }
 
     fn invalidate_export<'a>(&'a self, component: &'a str, export: &'a str) -> StoreFuture<'a, ()> {
@@ -318,11 +424,7 @@ mod tests {
     }
 
     fn slot<'a>(key: &'a CacheKey, export: &'a str) -> Slot<'a> {
-        Slot {
-            key,
-            component: "users",
-            export,
-        }
+        Slot::result(key, "users", export)
     }
 
     fn missing(reason: MissReason) -> Found {
@@ -343,7 +445,8 @@ mod tests {
             Found::Entry(value())
         );
         assert_eq!(store.get(slot(&two, "f")).await.unwrap(), missing(New));
-        store.remove(slot(&one, "f")).await.unwrap();
+        assert!(store.remove(&one).await.unwrap(), "an entry was there");
+        assert!(!store.remove(&one).await.unwrap(), "no entry is there now");
         assert_eq!(
             store.get(slot(&one, "f")).await.unwrap(),
             missing(Invalidated)
@@ -425,6 +528,63 @@ mod tests {
         let found: Vec<Found> = every_lookup(&store).await;
         assert!(found.contains(&missing(Evicted)), "some keys were evicted");
         assert!(!found.contains(&missing(New)), "none reads as never stored");
+    }
+
+    fn query<'a>(export: Option<&'a str>, cursor: Option<&'a str>) -> EntryQuery<'a> {
+        EntryQuery {
+            component: "users",
+            export,
+            cursor,
+            limit: 2,
+        }
+    }
+
+    #[tokio::test]
+    async fn lists_live_results_a_page_at_a_time() {
+        let store = MemoryStore::default();
+        let keys: Vec<CacheKey> = (1..=4).map(key).collect();
+        let ttl = Some(Duration::from_secs(60));
+        for k in &keys[..3] {
+            store.set(slot(k, "f"), value(), ttl).await.unwrap();
+        }
+        store.set(slot(&keys[3], "g"), value(), None).await.unwrap();
+        let record = key(9);
+        let code = slot(&record, "f").code_record();
+        store.set(code, value(), None).await.unwrap();
+        store.get(slot(&keys[0], "f")).await.unwrap();
+        store.get(slot(&keys[0], "f")).await.unwrap();
+
+        let first = store.entries(query(None, None)).await.unwrap();
+        let listed: Vec<CacheKey> = first.entries.iter().map(|e| e.key).collect();
+        assert_eq!(listed, keys[..2]);
+        let entry = &first.entries[0];
+        assert_eq!(
+            (entry.export.as_str(), entry.bytes, entry.hits),
+            ("f", 1, 2)
+        );
+        assert!(
+            entry
+                .ttl_left
+                .is_some_and(|left| left <= Duration::from_secs(60))
+        );
+        let cursor = first.next.expect("a second page");
+        let second = store.entries(query(None, Some(&cursor))).await.unwrap();
+        let listed: Vec<CacheKey> = second.entries.iter().map(|e| e.key).collect();
+        assert_eq!(listed, keys[2..], "the code record is not listed");
+        assert_eq!(second.entries[1].ttl_left, None);
+        assert_eq!(second.next, None);
+
+        store.remove(&keys[1]).await.unwrap();
+        store.invalidate_export("users", "g").await.unwrap();
+        let only_f = store.entries(query(Some("f"), None)).await.unwrap();
+        let listed: Vec<CacheKey> = only_f.entries.iter().map(|e| e.key).collect();
+        assert_eq!(
+            listed,
+            [keys[0], keys[2]],
+            "removed and invalidated are gone"
+        );
+        let bad = store.entries(query(None, Some("zz"))).await.unwrap_err();
+        assert_eq!(bad.kind, StoreErrorKind::BadRequest);
     }
 
     async fn every_lookup(store: &MemoryStore) -> Vec<Found> {

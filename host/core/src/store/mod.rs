@@ -15,6 +15,7 @@
 mod config;
 mod found;
 mod lease;
+mod listing;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
@@ -24,6 +25,7 @@ pub use self::redis::{DEFAULT_L1_TTL, RedisConfig, RedisStore, RedisTopology, Ti
 pub use config::StoreConfig;
 pub use found::{Found, MissReason};
 pub use lease::{Claim, Lease};
+pub use listing::{EntryPage, EntryQuery, StoredEntry};
 pub use memory::{DEFAULT_CAPACITY_BYTES, MemoryStore};
 
 use std::future::Future;
@@ -81,6 +83,10 @@ pub enum StoreErrorKind {
     Refused,
     /// The store's settings are invalid.
     Config,
+    /// The store cannot do what was asked (such as listing its entries).
+    Unsupported,
+    /// The request was malformed (such as a cursor this store did not make).
+    BadRequest,
 }
 
 /// What a store holds now, and what it evicted to stay within its bound.
@@ -94,16 +100,48 @@ pub struct StoreUsage {
     pub evictions: u64,
 }
 
-/// Where one entry lives: its key, and the export and component whose
-/// generations it belongs to.
+/// Where one entry lives: its key, the export and component whose
+/// generations it belongs to, and what it holds.
 #[derive(Clone, Copy, Debug)]
 pub struct Slot<'a> {
-    /// The call's key.
+    /// The entry's key.
     pub key: &'a CacheKey,
     /// The component's name.
     pub component: &'a str,
     /// The export's path.
     pub export: &'a str,
+    /// What the entry holds.
+    pub kind: SlotKind,
+}
+
+impl<'a> Slot<'a> {
+    /// The slot of the result of a call of `export` of `component` with `key`.
+    pub fn result(key: &'a CacheKey, component: &'a str, export: &'a str) -> Self {
+        Self {
+            key,
+            component,
+            export,
+            kind: SlotKind::Result,
+        }
+    }
+
+    /// The same place, holding a code record instead of a result.
+    pub fn code_record(self) -> Self {
+        Self {
+            kind: SlotKind::CodeRecord,
+            ..self
+        }
+    }
+}
+
+/// What a [`Slot`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotKind {
+    /// A call's result: listed by [`CacheStore::entries`].
+    Result,
+    /// Which version of a component's code last stored a result for some
+    /// arguments (the bookkeeping behind `code-changed`): never listed.
+    CodeRecord,
 }
 
 /// A key-value store for encoded call results.
@@ -125,9 +163,10 @@ pub trait CacheStore: Send + Sync + 'static {
         ttl: Option<Duration>,
     ) -> StoreFuture<'a, ()>;
 
-    /// Removes the entry in `slot`, if any (a later `get` may tell it was
-    /// [`MissReason::Invalidated`]).
-    fn remove<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, ()>;
+    /// Removes the entry under `key`, whatever its export (a later `get`
+    /// may tell it was [`MissReason::Invalidated`]); returns whether an
+    /// entry was there.
+    fn remove<'a>(&'a self, key: &'a CacheKey) -> StoreFuture<'a, bool>;
 
     /// Makes every entry of `export` of `component` unreachable.
     fn invalidate_export<'a>(&'a self, component: &'a str, export: &'a str) -> StoreFuture<'a, ()>;
@@ -141,6 +180,26 @@ pub trait CacheStore: Send + Sync + 'static {
     fn claim<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Claim> {
         let _ = slot;
         Box::pin(async { Ok(Claim::Unshared) })
+    }
+
+    /// One page of the results stored for `query`'s component (and export):
+    /// live entries only, with their size, age, time left and hits.
+    fn entries<'a>(&'a self, query: EntryQuery<'a>) -> StoreFuture<'a, EntryPage> {
+        let _ = query;
+        let name = self.name();
+        Box::pin(async move {
+            Err(StoreError::new(
+                name,
+                StoreErrorKind::Unsupported,
+                "this store cannot list its entries",
+            ))
+        })
+    }
+
+    /// Writes what the store buffered between flushes (Redis: the hits of
+    /// each entry); called with the counters' flush.
+    fn flush(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
     }
 
     /// What the store holds now and how many entries it evicted, if it
@@ -215,8 +274,10 @@ impl Stores {
             .unwrap_or(&self.default)
     }
 
-    /// Every store: the host's first.
+    /// Every store: the host's first, then the named ones by name.
     pub fn all(&self) -> impl Iterator<Item = &Arc<dyn CacheStore>> {
-        std::iter::once(&self.default).chain(self.named.values())
+        let mut named: Vec<_> = self.named.iter().collect();
+        named.sort_unstable_by_key(|(name, _)| name.as_str());
+        std::iter::once(&self.default).chain(named.into_iter().map(|(_, store)| store))
     }
 }

@@ -192,10 +192,6 @@ impl OwnedSlot {
 
     /// The borrowed form.
     pub fn slot(&self) -> Slot<'_> {
-        Slot {
-            key: &self.key,
-            component: &self.component,
-            export: &self.export,
-        }
+        Slot::result(&self.key, &self.component, &self.export)
     }
 }

@@ -19,9 +19,11 @@
 //! number of entries), announced on `P:events` for the workers' in-memory
 //! tiers; invalidating one entry overwrites it with a tombstone (every
 //! header field `u64::MAX`, no bytes) kept for an hour, so the next lookup
-//! says `invalidated`. A lookup is one round trip
-//! (`MGET`, split by slot in a cluster); a write is one script (a cluster
-//! reads the generations first: a script may only touch keys of one slot).
+//! says `invalidated`; either drops the index of what it hides. A lookup is
+//! one round trip (`MGET`, split by slot in a cluster); a write is one
+//! script, sent with one more that indexes the entry for listing (see
+//! [`index`]; in a cluster that one goes first, as it returns the
+//! generations: a script may only touch keys of one slot).
 //!
 //! The connection is made lazily (a worker starts while Redis is down) and
 //! every request has its own connect and response timeouts. Failures open a
@@ -31,6 +33,7 @@ mod breaker;
 mod config;
 mod connection;
 mod events;
+mod index;
 mod lease;
 mod scripts;
 mod tiered;
@@ -45,14 +48,18 @@ pub use self::config::RedisConfig;
 use self::connection::RedisConnection;
 pub use self::connection::RedisTopology;
 use self::events::{Events, Invalidation, message};
+use self::index::PendingHits;
 use self::lease::OwnedSlot;
 use self::lease::{CLAIM_SCRIPT, RedisLease, new_token};
-use self::scripts::{INVALIDATE_SCRIPT, WRITE_SCRIPT};
+use self::scripts::{HITS_SCRIPT, INDEX_SCRIPT, INVALIDATE_SCRIPT, LIST_SCRIPT, WRITE_SCRIPT};
 pub use self::tiered::{DEFAULT_L1_TTL, TieredStore};
 use crate::key::CacheKey;
 use crate::stats::{ExportStats, StatsRow};
 use crate::store::lease::Claim;
-use crate::store::{CacheStore, Found, MissReason, Slot, StoreError, StoreErrorKind, StoreFuture};
+use crate::store::{
+    CacheStore, EntryPage, EntryQuery, Found, MissReason, Slot, SlotKind, StoreError,
+    StoreErrorKind, StoreFuture,
+};
 
 /// Bytes before the entry in a stored value.
 const HEADER_BYTES: usize = 24;
@@ -72,6 +79,10 @@ pub struct RedisStore {
     write_script: Arc<Script>,
     claim_script: Arc<Script>,
     invalidate_script: Arc<Script>,
+    index_script: Arc<Script>,
+    list_script: Arc<Script>,
+    hits_script: Arc<Script>,
+    hits: Arc<PendingHits>,
     events: Arc<Events>,
     lease: Duration,
     lease_wait: Duration,
@@ -115,6 +126,10 @@ impl RedisStore {
             write_script: Arc::new(Script::new(WRITE_SCRIPT)),
             claim_script: Arc::new(Script::new(CLAIM_SCRIPT)),
             invalidate_script: Arc::new(Script::new(INVALIDATE_SCRIPT)),
+            index_script: Arc::new(Script::new(INDEX_SCRIPT)),
+            list_script: Arc::new(Script::new(LIST_SCRIPT)),
+            hits_script: Arc::new(Script::new(HITS_SCRIPT)),
+            hits: Arc::default(),
             events: Arc::new(events),
             lease: config.lease.max(Duration::from_millis(1)),
             lease_wait: config.lease_wait,
@@ -126,12 +141,20 @@ impl RedisStore {
         self.connection.clone()
     }
 
+    /// Counts a hit on the entry in `slot` (added to its index at the next
+    /// flush).
+    pub(super) fn count_hit(&self, slot: Slot<'_>) {
+        if slot.kind == SlotKind::Result {
+            self.hits.count(slot);
+        }
+    }
+
     /// The messages between the workers sharing this Redis.
     pub(super) fn events(&self) -> &Events {
         &self.events
     }
 
-    fn entry_key(&self, key: &CacheKey) -> String {
+    pub(super) fn entry_key(&self, key: &CacheKey) -> String {
         format!("{}:e:{{{key}}}", self.prefix)
     }
 
@@ -139,11 +162,11 @@ impl RedisStore {
         format!("{}:l:{{{key}}}", self.prefix)
     }
 
-    fn component_generation_key(&self, component: &str) -> String {
+    pub(super) fn component_generation_key(&self, component: &str) -> String {
         format!("{}:g:{{{component}}}", self.prefix)
     }
 
-    fn export_generation_key(&self, component: &str, export: &str) -> String {
+    pub(super) fn export_generation_key(&self, component: &str, export: &str) -> String {
         format!("{}:g:{{{component}}}#{export}", self.prefix)
     }
 
@@ -157,7 +180,7 @@ impl RedisStore {
 
     /// Runs `request` unless the breaker is open, and tells the breaker how
     /// it went.
-    async fn guarded<T>(
+    pub(super) async fn guarded<T>(
         &self,
         request: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
@@ -219,50 +242,100 @@ impl RedisStore {
             .arg(token.unwrap_or(""))
             .arg(self.events.channel())
             .arg(message::done(slot.key));
-        match &entry {
-            None => {
-                invocation.arg(-1i64).arg("");
-            }
-            Some((bytes, ttl)) => {
-                let ttl_ms = ttl.map_or(0, |ttl| ttl.as_millis().max(1) as u64);
-                invocation.arg(ttl_ms).arg(&**bytes);
-                let component_key = self.component_generation_key(slot.component);
-                let export_key = self.export_generation_key(slot.component, slot.export);
-                if self.connection.is_cluster() {
-                    // The generations live in another slot: read them first.
-                    let values: Vec<Option<Vec<u8>>> = self
-                        .guarded(connection.mget(&[component_key, export_key]))
-                        .await?;
-                    let mut values = values.into_iter();
-                    invocation
-                        .arg(generation(values.next().flatten()))
-                        .arg(generation(values.next().flatten()));
-                } else {
-                    invocation.key(component_key).key(export_key);
-                }
-            }
+        let Some((bytes, ttl)) = &entry else {
+            invocation.arg(-1i64).arg("");
+            self.guarded(invocation.invoke_async::<i64>(&mut connection))
+                .await?;
+            return Ok(());
+        };
+        let ttl_ms = ttl.map_or(0, |ttl| ttl.as_millis().max(1) as u64);
+        invocation.arg(ttl_ms).arg(&**bytes);
+        let listed = slot.kind == SlotKind::Result;
+        if self.connection.is_cluster() {
+            // The generations live in another slot: read them first (the
+            // index script, on that slot, returns them).
+            let (component, export) = if listed {
+                self.index(slot, *ttl).await?
+            } else {
+                let keys = [
+                    self.component_generation_key(slot.component),
+                    self.export_generation_key(slot.component, slot.export),
+                ];
+                let values: Vec<Option<Vec<u8>>> = self.guarded(connection.mget(&keys)).await?;
+                let mut values = values.into_iter();
+                (
+                    generation(values.next().flatten()),
+                    generation(values.next().flatten()),
+                )
+            };
+            invocation.arg(component).arg(export);
+            self.guarded(invocation.invoke_async::<i64>(&mut connection))
+                .await?;
+            return Ok(());
         }
-        self.guarded(invocation.invoke_async::<i64>(&mut connection))
-            .await?;
+        invocation
+            .key(self.component_generation_key(slot.component))
+            .key(self.export_generation_key(slot.component, slot.export));
+        let write = self.guarded(invocation.invoke_async::<i64>(&mut connection));
+        if listed {
+            // Both sent at once on the multiplexed connection: one round trip.
+            tokio::try_join!(write, self.index(slot, *ttl))?;
+        } else {
+            write.await?;
+        }
         Ok(())
     }
 
-    /// Applies `operation` (`incr` a generation or `tombstone` an entry) to
-    /// `key` and announces `invalidation`, in one round trip.
-    async fn invalidate(
-        &self,
-        operation: &str,
-        key: String,
-        invalidation: Invalidation,
-    ) -> Result<(), StoreError> {
+    /// Overwrites the entry under `key` with a tombstone and announces it;
+    /// returns whether an entry was there.
+    async fn tombstone(&self, key: &CacheKey) -> Result<bool, StoreError> {
         let mut invocation = self.invalidate_script.prepare_invoke();
         invocation
-            .key(key)
-            .arg(operation)
+            .key(self.entry_key(key))
+            .arg("tombstone")
             .arg(self.events.channel())
-            .arg(message::invalidated(&invalidation))
+            .arg(message::invalidated(&Invalidation::Entry(*key)))
             .arg(&TOMBSTONE[..])
             .arg(TOMBSTONE_TTL.as_millis() as u64);
+        let mut connection = self.connection.clone();
+        let replaced: i64 = self
+            .guarded(invocation.invoke_async(&mut connection))
+            .await?;
+        Ok(replaced == 1)
+    }
+
+    /// Bumps the generation of `export` of `component` (of the component if
+    /// `None`), drops its index and announces it, in one script.
+    async fn bump(&self, component: &str, export: Option<&str>) -> Result<(), StoreError> {
+        let (generation_key, invalidation) = match export {
+            Some(export) => (
+                self.export_generation_key(component, export),
+                Invalidation::Export {
+                    component: component.to_owned(),
+                    export: export.to_owned(),
+                },
+            ),
+            None => (
+                self.component_generation_key(component),
+                Invalidation::Component(component.to_owned()),
+            ),
+        };
+        let (exports_key, exports, index_keys) = self.index_to_drop(component, export).await?;
+        let mut invocation = self.invalidate_script.prepare_invoke();
+        invocation
+            .key(generation_key)
+            .key(exports_key)
+            .arg("incr")
+            .arg(self.events.channel())
+            .arg(message::invalidated(&invalidation))
+            .arg("")
+            .arg(0);
+        for key in index_keys {
+            invocation.key(key);
+        }
+        for export in exports {
+            invocation.arg(export);
+        }
         let mut connection = self.connection.clone();
         self.guarded(invocation.invoke_async::<i64>(&mut connection))
             .await?;
@@ -299,19 +372,40 @@ fn current_entry(
     let (header, entry) = value
         .split_at_checked(HEADER_BYTES)
         .ok_or(MissReason::New)?;
-    let field =
-        |i: usize| u64::from_le_bytes(header[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-    if header == TOMBSTONE || (field(0), field(1)) != generations {
-        return Err(MissReason::Invalidated);
-    }
-    let expires_at_ms = Some(field(2)).filter(|&at| at != 0);
-    if expires_at_ms.is_some_and(|at| at <= now_ms()) {
+    let header = Header::read(header)
+        .filter(|header| header.generations == generations)
+        .ok_or(MissReason::Invalidated)?;
+    if header.expires_at_ms.is_some_and(|at| at <= now_ms()) {
         return Err(MissReason::Expired);
     }
     Ok(RedisEntry {
         bytes: Arc::from(entry),
-        expires_at_ms,
+        expires_at_ms: header.expires_at_ms,
     })
+}
+
+/// The header of a stored value: what it was written under, and when it
+/// expires.
+struct Header {
+    generations: (u64, u64),
+    expires_at_ms: Option<u64>,
+}
+
+impl Header {
+    /// The header in `bytes` (the value's first [`HEADER_BYTES`]), unless
+    /// it is a tombstone's or too short.
+    fn read(bytes: &[u8]) -> Option<Self> {
+        let bytes: &[u8; HEADER_BYTES] = bytes.try_into().ok()?;
+        if *bytes == TOMBSTONE {
+            return None;
+        }
+        let field =
+            |i: usize| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+        Some(Self {
+            generations: (field(0), field(1)),
+            expires_at_ms: Some(field(2)).filter(|&at| at != 0),
+        })
+    }
 }
 
 /// This machine's clock, in Unix ms.
@@ -340,7 +434,10 @@ impl CacheStore for RedisStore {
     fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Found> {
         Box::pin(async move {
             Ok(match self.get_entry(slot).await? {
-                Ok(entry) => Found::Entry(entry.bytes),
+                Ok(entry) => {
+                    self.count_hit(slot);
+                    Found::Entry(entry.bytes)
+                }
                 Err(reason) => Found::Missing(reason),
             })
         })
@@ -355,24 +452,24 @@ impl CacheStore for RedisStore {
         Box::pin(self.write(slot, Some((value, ttl)), None))
     }
 
-    fn remove<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, ()> {
-        let invalidation = Invalidation::Entry(*slot.key);
-        Box::pin(self.invalidate("tombstone", self.entry_key(slot.key), invalidation))
+    fn remove<'a>(&'a self, key: &'a CacheKey) -> StoreFuture<'a, bool> {
+        Box::pin(self.tombstone(key))
     }
 
     fn invalidate_export<'a>(&'a self, component: &'a str, export: &'a str) -> StoreFuture<'a, ()> {
-        let invalidation = Invalidation::Export {
-            component: component.to_owned(),
-            export: export.to_owned(),
-        };
-        let key = self.export_generation_key(component, export);
-        Box::pin(self.invalidate("incr", key, invalidation))
+        Box::pin(self.bump(component, Some(export)))
     }
 
     fn invalidate_component<'a>(&'a self, component: &'a str) -> StoreFuture<'a, ()> {
-        let invalidation = Invalidation::Component(component.to_owned());
-        let key = self.component_generation_key(component);
-        Box::pin(self.invalidate("incr", key, invalidation))
+        Box::pin(self.bump(component, None))
+    }
+
+    fn entries<'a>(&'a self, query: EntryQuery<'a>) -> StoreFuture<'a, EntryPage> {
+        Box::pin(self.list(query))
+    }
+
+    fn flush(&self) -> StoreFuture<'_, ()> {
+        Box::pin(self.flush_hits())
     }
 
     fn claim<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Claim> {

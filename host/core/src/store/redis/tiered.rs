@@ -17,10 +17,11 @@ use tokio::sync::broadcast::error::RecvError;
 use super::events::Invalidation;
 use super::lease::OwnedSlot;
 use super::{RedisStore, unix_now_ms};
+use crate::key::CacheKey;
 use crate::stats::StatsRow;
 use crate::store::lease::{Claim, Lease};
 use crate::store::memory::Generations;
-use crate::store::{CacheStore, Found, MemoryStore, Slot, StoreFuture};
+use crate::store::{CacheStore, EntryPage, EntryQuery, Found, MemoryStore, Slot, StoreFuture};
 
 /// Default time an entry stays in L1: 10 s.
 pub const DEFAULT_L1_TTL: Duration = Duration::from_secs(10);
@@ -116,6 +117,7 @@ impl CacheStore for TieredStore {
         self.listen();
         let generations = self.l1.current(&slot);
         if let Some(bytes) = self.l1.lookup_current(slot, generations) {
+            self.l2.count_hit(slot);
             return Box::pin(async { Ok(Found::Entry(bytes)) });
         }
         Box::pin(async move {
@@ -149,11 +151,20 @@ impl CacheStore for TieredStore {
         })
     }
 
-    fn remove<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, ()> {
+    fn remove<'a>(&'a self, key: &'a CacheKey) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            self.l1.remove_key(slot.key);
-            self.l2.remove(slot).await
+            self.l1.remove_key(key);
+            self.l2.remove(key).await
         })
+    }
+
+    /// Redis's entries (L1 holds copies of some of them).
+    fn entries<'a>(&'a self, query: EntryQuery<'a>) -> StoreFuture<'a, EntryPage> {
+        self.l2.entries(query)
+    }
+
+    fn flush(&self) -> StoreFuture<'_, ()> {
+        self.l2.flush()
     }
 
     fn invalidate_export<'a>(&'a self, component: &'a str, export: &'a str) -> StoreFuture<'a, ()> {
