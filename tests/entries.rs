@@ -230,6 +230,10 @@ fn entries_of_a_worker_and_of_a_shared_store() {
             .status,
         400
     );
+    for limit in [0, 1001] {
+        let refused = worker.get(&format!("/v1/components/users/entries?limit={limit}"));
+        assert_eq!(refused.status, 400, "limit={limit}: {:?}", refused.body);
+    }
     assert_eq!(
         worker
             .get("/v1/components/users/entries?export=nope")

@@ -74,6 +74,13 @@ pub(super) async fn list(
         Ok(Query(query)) => query,
         Err(rejection) => return error(rejection.status(), rejection.body_text()),
     };
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("limit must be between 1 and {MAX_PAGE}, not {limit}"),
+        );
+    }
     let host = &worker.host;
     if host.component(&component).is_none() {
         return host_error(HostError::UnknownComponent(component));
@@ -83,7 +90,7 @@ pub(super) async fn list(
             component: &component,
             export: query.export.as_deref(),
             cursor: query.cursor.as_deref(),
-            limit: query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE),
+            limit,
         })
         .await;
     match page {
