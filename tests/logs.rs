@@ -238,6 +238,36 @@ fn the_store_going_down_and_coming_back_is_logged_with_its_location() {
 }
 
 #[test]
+fn a_peers_invalidation_is_logged_by_the_workers_that_hear_it() {
+    let server = RedisServer::start();
+    let store = format!("tiered+{}", server.url());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("users.wasm"), dir.path().join("users.wasm")).unwrap();
+    let sender = Worker::start(dir.path(), &["--store", &store]);
+    let hearer = Worker::start(dir.path(), &["--store", &store]);
+    for worker in [&sender, &hearer] {
+        assert_eq!(worker.call("users", "fetch-user(1)").status, 200);
+    }
+    let invalidated = sender.post(
+        "/v1/components/users/invalidate",
+        &serde_json::json!({"export": "fetch-user"}),
+    );
+    assert_eq!(invalidated.status, 200, "{}", invalidated.body);
+    let heard = wait_for_events(&hearer, "invalidated", 1);
+    assert_eq!(heard.len(), 1, "{:?}", hearer.events());
+    assert_eq!(
+        (&heard[0]["by"], &heard[0]["scope"], &heard[0]["component"]),
+        (&"peer".into(), &"export".into(), &"users".into())
+    );
+    // The hearer's memory tier dropped its copy: the next call is a miss.
+    let after = hearer.call("users", "fetch-user(1)");
+    assert_eq!(after.cache.as_deref(), Some("miss"));
+    let sent = wait_for_events(&sender, "invalidated", 1);
+    assert_eq!(sent.len(), 1, "its own broadcast is not a peer's: {sent:?}");
+    assert_eq!(sent[0]["by"], "http");
+}
+
+#[test]
 fn with_json_logs_guest_output_is_json_too() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(guest("typed.wasm"), dir.path().join("typed.wasm")).unwrap();

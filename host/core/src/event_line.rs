@@ -35,7 +35,8 @@ pub(crate) fn unloaded(component: &str, sha256: &str, why: &str) {
     );
 }
 
-/// Entries were invalidated by `by` (the host's front end): one entry
+/// Entries were invalidated by `by` (the host's front end, or `peer`: another
+/// worker sharing the store, as this worker's in-memory tier heard it): one entry
 /// (`key`; its component is unknown when it was evicted by key), an
 /// export, or a whole component.
 pub(crate) fn invalidated(

@@ -8,6 +8,8 @@
 //! every node, so the subscription follows one node and moves to the next
 //! when that node fails. Whenever the subscription is (re)established,
 //! listeners get [`Invalidation::Resync`]: messages may have been missed.
+//! An invalidation names the worker that sent it, so a worker hears only
+//! its peers' (it has applied its own already).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,9 +40,19 @@ pub enum Invalidation {
 }
 
 /// The wire form of messages: a word, then fields separated by NUL bytes
-/// (component names and export paths may contain any other character).
+/// (component names and export paths may contain any other character);
+/// an invalidation ends with its sender's origin.
 pub mod message {
     use super::{CacheKey, Invalidation};
+
+    /// A message as received.
+    #[derive(Debug, PartialEq, Eq)]
+    pub enum Received<'a> {
+        /// The entry under this key is written (or its computation ended).
+        Done(CacheKey),
+        /// The worker with this origin announced an invalidation.
+        Invalidated(Invalidation, &'a str),
+    }
 
     /// The message announcing that the entry `key` is written (or that its
     /// computation ended without one).
@@ -48,34 +60,38 @@ pub mod message {
         format!("done\0{key}")
     }
 
-    /// The message announcing `invalidation`.
-    pub fn invalidated(invalidation: &Invalidation) -> String {
+    /// The message announcing `invalidation`, sent by the worker `origin`.
+    pub fn invalidated(invalidation: &Invalidation, origin: &str) -> String {
         match invalidation {
-            Invalidation::Entry(key) => format!("entry\0{key}"),
+            Invalidation::Entry(key) => format!("entry\0{key}\0{origin}"),
             Invalidation::Export { component, export } => {
-                format!("export\0{component}\0{export}")
+                format!("export\0{component}\0{export}\0{origin}")
             }
-            Invalidation::Component(component) => format!("component\0{component}"),
-            Invalidation::Resync => "resync".to_owned(),
+            Invalidation::Component(component) => format!("component\0{component}\0{origin}"),
+            Invalidation::Resync => format!("resync\0{origin}"),
         }
     }
 
-    /// A received message: a finished key, or an invalidation.
-    pub fn parse(payload: &[u8]) -> Option<Result<CacheKey, Invalidation>> {
+    /// A received message, or `None` if it is not one of ours.
+    pub fn parse(payload: &[u8]) -> Option<Received<'_>> {
         let text = std::str::from_utf8(payload).ok()?;
-        let mut fields = text.split('\0');
-        Some(match (fields.next()?, fields.next(), fields.next()) {
-            ("done", Some(key), None) => Ok(CacheKey::from_hex(key)?),
-            ("entry", Some(key), None) => Err(Invalidation::Entry(CacheKey::from_hex(key)?)),
-            ("export", Some(component), Some(export)) => Err(Invalidation::Export {
-                component: component.to_owned(),
-                export: export.to_owned(),
-            }),
-            ("component", Some(component), None) => {
-                Err(Invalidation::Component(component.to_owned()))
+        let fields: Vec<&str> = text.split('\0').collect();
+        let (invalidation, origin) = match fields[..] {
+            ["done", key] => return Some(Received::Done(CacheKey::from_hex(key)?)),
+            ["entry", key, origin] => (Invalidation::Entry(CacheKey::from_hex(key)?), origin),
+            ["export", component, export, origin] => (
+                Invalidation::Export {
+                    component: component.to_owned(),
+                    export: export.to_owned(),
+                },
+                origin,
+            ),
+            ["component", component, origin] => {
+                (Invalidation::Component(component.to_owned()), origin)
             }
             _ => return None,
-        })
+        };
+        Some(Received::Invalidated(invalidation, origin))
     }
 }
 
@@ -90,6 +106,8 @@ pub struct Events {
 
 struct Shared {
     channel: String,
+    /// This worker's name in the invalidations it sends.
+    origin: String,
     node_urls: Vec<String>,
     connect_timeout: Duration,
     subscribed: AtomicBool,
@@ -112,6 +130,7 @@ impl Events {
         Self {
             shared: Arc::new(Shared {
                 channel,
+                origin: super::lease::new_token(),
                 node_urls,
                 connect_timeout,
                 subscribed: AtomicBool::new(false),
@@ -155,7 +174,12 @@ impl Events {
         }
     }
 
-    /// Invalidations announced from now on (and resyncs).
+    /// The message announcing `invalidation` as this worker's.
+    pub fn announcement(&self, invalidation: &Invalidation) -> String {
+        message::invalidated(invalidation, &self.shared.origin)
+    }
+
+    /// Invalidations other workers announce from now on (and resyncs).
     pub fn invalidations(&self) -> broadcast::Receiver<Invalidation> {
         self.shared.invalidations.subscribe()
     }
@@ -198,12 +222,13 @@ impl Shared {
 
     fn dispatch(&self, payload: &[u8]) {
         match message::parse(payload) {
-            Some(Ok(key)) => {
+            Some(message::Received::Done(key)) => {
                 if let Some(sender) = self.lock_waiters().get(&key) {
                     sender.send_replace(());
                 }
             }
-            Some(Err(invalidation)) => {
+            Some(message::Received::Invalidated(_, origin)) if origin == self.origin => {}
+            Some(message::Received::Invalidated(invalidation, _)) => {
                 let _ = self.invalidations.send(invalidation);
             }
             None => tracing::debug!("ignored an unknown message on the events channel"),
@@ -275,7 +300,7 @@ mod tests {
         let key = CacheKey::from_bytes([7; 32]);
         assert_eq!(
             message::parse(message::done(&key).as_bytes()),
-            Some(Ok(key))
+            Some(message::Received::Done(key))
         );
         for invalidation in [
             Invalidation::Entry(key),
@@ -285,8 +310,11 @@ mod tests {
             },
             Invalidation::Component("a#b".into()),
         ] {
-            let text = message::invalidated(&invalidation);
-            assert_eq!(message::parse(text.as_bytes()), Some(Err(invalidation)));
+            let text = message::invalidated(&invalidation, "w1");
+            assert_eq!(
+                message::parse(text.as_bytes()),
+                Some(message::Received::Invalidated(invalidation, "w1"))
+            );
         }
         assert_eq!(message::parse(b"nonsense\0x"), None);
         assert_eq!(message::parse(b"done\0zz"), None);

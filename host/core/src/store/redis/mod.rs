@@ -294,7 +294,7 @@ impl RedisStore {
             .key(self.entry_key(key))
             .arg("tombstone")
             .arg(self.events.channel())
-            .arg(message::invalidated(&Invalidation::Entry(*key)))
+            .arg(self.events.announcement(&Invalidation::Entry(*key)))
             .arg(&TOMBSTONE[..])
             .arg(TOMBSTONE_TTL.as_millis() as u64);
         let mut connection = self.connection.clone();
@@ -327,7 +327,7 @@ impl RedisStore {
             .key(exports_key)
             .arg("incr")
             .arg(self.events.channel())
-            .arg(message::invalidated(&invalidation))
+            .arg(self.events.announcement(&invalidation))
             .arg("")
             .arg(0);
         for key in index_keys {

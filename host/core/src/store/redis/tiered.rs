@@ -7,7 +7,8 @@
 //! every worker's L1; while that subscription is down, nothing is copied
 //! into L1, and when it comes back L1 is emptied (messages may have been
 //! missed). So a stale L1 entry can only outlive an invalidation by the time
-//! the message takes to arrive. Leases and shared counters are Redis's.
+//! the message takes to arrive. A peer's invalidation is logged (`by="peer"`)
+//! as it is applied. Leases and shared counters are Redis's.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -17,6 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::events::Invalidation;
 use super::lease::OwnedSlot;
 use super::{RedisStore, unix_now_ms};
+use crate::event_line;
 use crate::key::CacheKey;
 use crate::stats::StatsRow;
 use crate::store::lease::{Claim, Lease};
@@ -85,9 +87,18 @@ async fn apply_invalidations(
 ) {
     loop {
         match invalidations.recv().await {
-            Ok(Invalidation::Entry(key)) => l1.remove_key(&key),
-            Ok(Invalidation::Export { component, export }) => l1.bump(&component, Some(&export)),
-            Ok(Invalidation::Component(component)) => l1.bump(&component, None),
+            Ok(Invalidation::Entry(key)) => {
+                event_line::invalidated("peer", None, None, Some(&key.short()));
+                l1.remove_key(&key);
+            }
+            Ok(Invalidation::Export { component, export }) => {
+                event_line::invalidated("peer", Some(&component), Some(&export), None);
+                l1.bump(&component, Some(&export));
+            }
+            Ok(Invalidation::Component(component)) => {
+                event_line::invalidated("peer", Some(&component), None, None);
+                l1.bump(&component, None);
+            }
             Ok(Invalidation::Resync) | Err(RecvError::Lagged(_)) => l1.clear(),
             Err(RecvError::Closed) => return,
         }
