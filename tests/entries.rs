@@ -193,6 +193,30 @@ async fn vanished_entries_leave_the_index() {
     assert_eq!(members.trim(), ":1", "the vanished entry left the index");
 }
 
+#[tokio::test]
+async fn hits_counted_while_redis_hangs_are_written_when_it_answers() {
+    let server = RedisServer::start();
+    let mut config = RedisConfig::new(server.url());
+    config.response_timeout = Duration::from_millis(300);
+    config.breaker_window = Duration::from_millis(200);
+    let host = host_on(Arc::new(RedisStore::new(&config).unwrap())).await;
+    let key = call(&host, "fetch-user(1)").await;
+    call(&host, "fetch-user(1)").await;
+    call(&host, "fetch-user(1)").await;
+
+    server.pause();
+    assert!(
+        host.flush_stats().await.is_err(),
+        "the flush reached no one"
+    );
+    server.resume();
+    tokio::time::sleep(Duration::from_millis(300)).await; // the breaker's window
+    host.flush_stats().await.unwrap();
+    let listed = list(&host, None, 10).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].key, listed[0].hits), (key, 2), "no hit was lost");
+}
+
 /// The worker's routes and `activity-host entries`, on a worker's memory
 /// store and on Redis.
 #[test]

@@ -237,6 +237,70 @@ fn the_store_going_down_and_coming_back_is_logged_with_its_location() {
     assert_eq!(up[0]["location"], url.as_str());
 }
 
+/// The value of the unlabelled series `name` in a `/metrics` text.
+fn metric(metrics: &serde_json::Value, name: &str) -> u64 {
+    let text = metrics.as_str().unwrap();
+    let line = text
+        .lines()
+        .find(|line| line.starts_with(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name}: {text}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// `field` of the server's `INFO`.
+fn info_field(server: &RedisServer, field: &str) -> u64 {
+    let info = server.info("INFO");
+    let line = info
+        .lines()
+        .find_map(|line| line.trim_end().strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in INFO"));
+    line.parse().unwrap()
+}
+
+#[test]
+fn metrics_show_what_redis_holds_and_evicts() {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("users.wasm"), dir.path().join("users.wasm")).unwrap();
+    let worker = Worker::start(dir.path(), &["--store", &server.url()]);
+    for id in 0..300 {
+        assert_eq!(
+            worker.call("users", &format!("fetch-user({id})")).status,
+            200
+        );
+    }
+    // Keys Redis holds when /metrics is read (a counters flush may add or
+    // evict some meanwhile).
+    let keys_around = |server: &RedisServer| {
+        let before = server.dbsize();
+        let metrics = worker.get("/metrics").body;
+        let after = server.dbsize();
+        let entries = metric(&metrics, "activity_host_store_entries");
+        let range = before.min(after)..=before.max(after);
+        assert!(range.contains(&entries), "{entries} keys, {range:?} around");
+        metrics
+    };
+    let metrics = keys_around(&server);
+    assert!(metric(&metrics, "activity_host_store_bytes") > 0);
+    assert_eq!(metric(&metrics, "activity_host_store_evictions_total"), 0);
+
+    // A bound a little below what Redis uses: it evicts some keys.
+    let used = info_field(&server, "used_memory");
+    server
+        .command("CONFIG SET maxmemory-policy allkeys-lru")
+        .unwrap();
+    server
+        .command(&format!("CONFIG SET maxmemory {}", used - 16 * 1024))
+        .unwrap();
+    assert_eq!(worker.call("users", "fetch-user(1000)").status, 200);
+    let evicted = info_field(&server, "evicted_keys");
+    assert!(evicted > 0, "Redis evicted nothing");
+    let metrics = keys_around(&server);
+    let counted = metric(&metrics, "activity_host_store_evictions_total");
+    let evicted_after = info_field(&server, "evicted_keys");
+    assert!((evicted..=evicted_after).contains(&counted), "{counted}");
+}
+
 #[test]
 fn a_peers_invalidation_is_logged_by_the_workers_that_hear_it() {
     let server = RedisServer::start();
@@ -327,15 +391,7 @@ fn metrics_show_what_the_memory_store_holds_and_evicts() {
         );
     }
     let metrics = worker.get("/metrics").body;
-    let value = |name: &str| -> u64 {
-        let line = metrics
-            .as_str()
-            .unwrap()
-            .lines()
-            .find(|line| line.starts_with(&format!("{name} ")))
-            .unwrap_or_else(|| panic!("no {name}: {metrics}"));
-        line.rsplit(' ').next().unwrap().parse().unwrap()
-    };
+    let value = |name: &str| metric(&metrics, name);
     let (entries, bytes, evictions) = (
         value("activity_host_store_entries"),
         value("activity_host_store_bytes"),

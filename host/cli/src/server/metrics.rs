@@ -124,24 +124,26 @@ pub(super) async fn metrics(State(worker): State<Arc<App>>) -> Response {
         "activity_host_store_up {}",
         u8::from(host.store_is_healthy())
     );
-    if let Some(usage) = host.store_usage() {
+    // A store that does not answer (down, or hung past its response
+    // timeout) shows no figures this time; activity_host_store_up says why.
+    if let Ok(Some(usage)) = host.store_usage().await {
         let gauges = [
             (
                 "activity_host_store_entries",
                 "gauge",
-                "Entries the store holds now.",
+                "Entries the store holds now (Redis: keys in its database).",
                 usage.entries,
             ),
             (
                 "activity_host_store_bytes",
                 "gauge",
-                "Bytes of values the store holds now.",
+                "Bytes the store holds now (memory store: values; Redis: used_memory).",
                 usage.bytes,
             ),
             (
                 "activity_host_store_evictions_total",
                 "counter",
-                "Entries the store evicted to stay within capacity-bytes.",
+                "Entries the store evicted (memory store: beyond capacity-bytes; Redis: under maxmemory, evicted_keys).",
                 usage.evictions,
             ),
         ];

@@ -91,10 +91,10 @@ impl Host {
         })
     }
 
-    /// What the host's store holds and evicted, if it keeps count (the
-    /// memory store does).
-    pub fn store_usage(&self) -> Option<StoreUsage> {
-        self.memo.stores().default_store().usage()
+    /// What the host's store holds and evicted, if it says (the memory
+    /// store and Redis do; a tiered store tells Redis's figures).
+    pub async fn store_usage(&self) -> Result<Option<StoreUsage>, HostError> {
+        Ok(self.memo.stores().default_store().usage().await?)
     }
 
     /// Whether every store is serving requests (a shared store may be down).

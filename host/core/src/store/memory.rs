@@ -369,12 +369,13 @@ impl CacheStore for MemoryStore {
         "memory"
     }
 
-    fn usage(&self) -> Option<StoreUsage> {
-        Some(StoreUsage {
+    fn usage(&self) -> StoreFuture<'_, Option<StoreUsage>> {
+        let usage = StoreUsage {
             entries: self.entries.len() as u64,
             bytes: self.entries.weight(),
             evictions: self.evictions.load(Ordering::Relaxed),
-        })
+        };
+        Box::pin(async move { Ok(Some(usage)) })
     }
 
     fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Found> {

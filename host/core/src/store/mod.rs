@@ -92,11 +92,13 @@ pub enum StoreErrorKind {
 /// What a store holds now, and what it evicted to stay within its bound.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StoreUsage {
-    /// Entries held (tombstones and code records included).
+    /// Entries held (tombstones and code records included; on Redis every
+    /// key of the database).
     pub entries: u64,
-    /// Bytes of the values held.
+    /// Bytes held: of the values (memory store), or all Redis uses.
     pub bytes: u64,
-    /// Entries evicted since the store was created.
+    /// Entries evicted since the store was created (memory store: to stay
+    /// within `capacity-bytes`; Redis: under `maxmemory`, since it started).
     pub evictions: u64,
 }
 
@@ -202,10 +204,10 @@ pub trait CacheStore: Send + Sync + 'static {
         Box::pin(async { Ok(()) })
     }
 
-    /// What the store holds now and how many entries it evicted, if it
-    /// keeps count (the memory store does; Redis reports its own in `INFO`).
-    fn usage(&self) -> Option<StoreUsage> {
-        None
+    /// What the store holds now and how many entries it evicted, or `None`
+    /// if it does not say.
+    fn usage(&self) -> StoreFuture<'_, Option<StoreUsage>> {
+        Box::pin(async { Ok(None) })
     }
 
     /// Whether requests are reaching the store (false while a shared store is

@@ -78,6 +78,27 @@ impl PendingHits {
         }
     }
 
+    /// Counts `hits` again (they could not be written), as far as the bound
+    /// allows.
+    fn restore(&self, component: &str, export: &str, hits: &[(CacheKey, u64)]) {
+        let mut pending = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (key, count) in hits {
+            if let Some(hit) = pending.get_mut(key) {
+                hit.count += count;
+            } else if pending.len() < PENDING_HITS_BOUND {
+                let hit = PendingHit {
+                    component: component.to_owned(),
+                    export: export.to_owned(),
+                    count: *count,
+                };
+                pending.insert(*key, hit);
+            }
+        }
+    }
+
     /// Every hit counted so far, by (component, export); none are kept.
     fn take(&self) -> FxHashMap<(String, String), Vec<(CacheKey, u64)>> {
         let pending = std::mem::take(
@@ -183,7 +204,10 @@ impl RedisStore {
         Ok((self.indexed_exports_key(component), exports, keys))
     }
 
-    /// Adds the hits counted since the last flush to the index.
+    /// Adds the hits counted since the last flush to the index; those that
+    /// could not be written wait for the next flush (a write that timed out
+    /// but reached Redis is then counted twice: a hit count is a figure to
+    /// read, not an account).
     pub(super) async fn flush_hits(&self) -> Result<(), StoreError> {
         let requests = self
             .hits
@@ -193,13 +217,18 @@ impl RedisStore {
                 let keys = self.index_keys(&component, &export);
                 let mut invocation = self.hits_script.prepare_invoke();
                 invocation.key(keys.entries).key(keys.hits);
-                for (key, count) in hits {
-                    invocation.arg(&key.as_bytes()[..]).arg(count);
+                for (key, count) in &hits {
+                    invocation.arg(&key.as_bytes()[..]).arg(*count);
                 }
                 let mut connection = self.connection();
                 async move {
-                    self.guarded(invocation.invoke_async::<i64>(&mut connection))
-                        .await
+                    let written = self
+                        .guarded(invocation.invoke_async::<i64>(&mut connection))
+                        .await;
+                    if written.is_err() {
+                        self.hits.restore(&component, &export, &hits);
+                    }
+                    written
                 }
             });
         try_join_all(requests).await?;

@@ -37,6 +37,7 @@ mod index;
 mod lease;
 mod scripts;
 mod tiered;
+mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,7 +59,7 @@ use crate::stats::{ExportStats, StatsRow};
 use crate::store::lease::Claim;
 use crate::store::{
     CacheStore, EntryPage, EntryQuery, Found, MissReason, Slot, SlotKind, StoreError,
-    StoreErrorKind, StoreFuture,
+    StoreErrorKind, StoreFuture, StoreUsage,
 };
 
 /// Bytes before the entry in a stored value.
@@ -470,6 +471,10 @@ impl CacheStore for RedisStore {
 
     fn flush(&self) -> StoreFuture<'_, ()> {
         Box::pin(self.flush_hits())
+    }
+
+    fn usage(&self) -> StoreFuture<'_, Option<StoreUsage>> {
+        Box::pin(async { self.server_usage().await.map(Some) })
     }
 
     fn claim<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Claim> {

@@ -23,7 +23,9 @@ use crate::key::CacheKey;
 use crate::stats::StatsRow;
 use crate::store::lease::{Claim, Lease};
 use crate::store::memory::Generations;
-use crate::store::{CacheStore, EntryPage, EntryQuery, Found, MemoryStore, Slot, StoreFuture};
+use crate::store::{
+    CacheStore, EntryPage, EntryQuery, Found, MemoryStore, Slot, StoreFuture, StoreUsage,
+};
 
 /// Default time an entry stays in L1: 10 s.
 pub const DEFAULT_L1_TTL: Duration = Duration::from_secs(10);
@@ -172,6 +174,11 @@ impl CacheStore for TieredStore {
     /// Redis's entries (L1 holds copies of some of them).
     fn entries<'a>(&'a self, query: EntryQuery<'a>) -> StoreFuture<'a, EntryPage> {
         self.l2.entries(query)
+    }
+
+    /// Redis's figures (the memory tier holds copies of some entries).
+    fn usage(&self) -> StoreFuture<'_, Option<StoreUsage>> {
+        self.l2.usage()
     }
 
     fn flush(&self) -> StoreFuture<'_, ()> {
