@@ -18,5 +18,6 @@ mod memo;
 mod reasons;
 mod redis;
 mod temporal;
+mod traces;
 mod users;
 mod worker;

@@ -9,6 +9,7 @@ use crate::support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::otlp::OtlpCollector;
 use support::redis::RedisServer;
 use support::temporal::{TemporalServer, TemporalWorker, run_workflows};
 use support::{activity_host, guest};
@@ -42,7 +43,13 @@ fn root_failure(run: &Value) -> &Value {
 fn second_workflow_execution_is_served_from_the_cache() {
     let server = TemporalServer::start();
     let users = guest("users.wasm");
-    let mut worker = TemporalWorker::start(&server, "users", &[users.to_str().unwrap()]);
+    let collector = OtlpCollector::http();
+    let flags = [
+        users.to_str().unwrap(),
+        "--otlp-endpoint",
+        &collector.endpoint,
+    ];
+    let mut worker = TemporalWorker::start(&server, "users", &flags);
     let story = json!({"workflow": "UserWorkflow", "arg": 123});
     let runs = run_workflows(&server, "users", &json!({"runs": [story, story]}));
 
@@ -71,6 +78,29 @@ fn second_workflow_execution_is_served_from_the_cache() {
     // SIGTERM: the worker stops polling and exits cleanly.
     assert!(worker.process.terminate().success());
     assert_eq!(worker.process.log_lines_with("temporal worker stopped"), 1);
+
+    // Each call's span is the child of its activity's span, which names the
+    // workflow and the activity.
+    let spans = collector.spans();
+    let activities: Vec<_> = spans.iter().filter(|s| s.name == "temporal").collect();
+    assert_eq!(activities.len(), 4, "{spans:?}");
+    for activity in activities {
+        assert!(
+            activity.attribute("workflow_id").starts_with("test-"),
+            "{activity:?}"
+        );
+        assert!(
+            !activity.attribute("activity_id").is_empty(),
+            "{activity:?}"
+        );
+        let calls: Vec<_> = spans
+            .iter()
+            .filter(|s| s.parent_span_id == activity.span_id)
+            .collect();
+        assert_eq!(calls.len(), 1, "one call per activity: {spans:?}");
+        assert_eq!(calls[0].trace_id, activity.trace_id);
+        assert!(["miss", "hit"].contains(&calls[0].attribute("outcome")));
+    }
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+pub mod otlp;
 pub mod process;
 pub mod redis;
 pub mod shared;

@@ -7,6 +7,7 @@
 //! | `config` | the configuration file (`--config`) |
 //! | `catalog` | the components a worker serves, reloaded when their files change |
 //! | `server` | the HTTP worker (`serve`) |
+//! | `telemetry` | where logs and traces go (`--log-format`, `--otlp-endpoint`) |
 //! | `temporal` | the Temporal worker (`temporal`) |
 //! | `worker` | the start and stop `serve` and `temporal` share |
 //!
@@ -17,38 +18,22 @@ mod catalog;
 mod commands;
 mod config;
 mod server;
+mod telemetry;
 mod temporal;
 mod worker;
 
-use clap::{Parser, Subcommand, ValueEnum};
-use tracing_subscriber::EnvFilter;
+use clap::{Parser, Subcommand};
 
 /// Runs activities compiled to WebAssembly components and memoizes their
 /// exported calls.
 #[derive(Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
-    /// Format of the log lines written to stderr (one per call).
-    #[arg(
-        long,
-        env = "ACTIVITY_HOST_LOG_FORMAT",
-        value_enum,
-        default_value_t = LogFormat::Text,
-        global = true
-    )]
-    log_format: LogFormat,
+    #[command(flatten)]
+    telemetry: telemetry::TelemetryArgs,
 
     #[command(subcommand)]
     command: Command,
-}
-
-/// How log lines are written.
-#[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 #[derive(Subcommand)]
@@ -83,7 +68,6 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -91,6 +75,15 @@ fn main() -> std::process::ExitCode {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    // Inside the runtime: a gRPC exporter's connection runs on it.
+    let entered = runtime.enter();
+    let telemetry = match telemetry::Telemetry::init(&cli.telemetry) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: {error:#}");
             return std::process::ExitCode::FAILURE;
         }
     };
@@ -106,40 +99,13 @@ fn main() -> std::process::ExitCode {
             Command::Config(command) => commands::config::run(command),
         }
     });
+    telemetry.shutdown();
+    drop(entered);
     match result {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE
         }
-    }
-}
-
-/// Whether logs are JSON: then guests' output is logged as records too, so
-/// stderr carries nothing but JSON.
-static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Whether this process logs JSON (`--log-format json`).
-pub(crate) fn logs_are_json() -> bool {
-    JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// Logs to stderr, filtered by `RUST_LOG` (default: `info`).
-fn init_logging(format: LogFormat) {
-    JSON_LOGS.store(
-        matches!(format, LogFormat::Json),
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Colours only on a terminal: log files and collectors get plain text.
-    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr())
-        && std::env::var_os("NO_COLOR").is_none();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colours);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
     }
 }

@@ -13,6 +13,7 @@
 
 mod actor_cache;
 mod call_line;
+mod call_span;
 mod capabilities;
 mod codec;
 mod component;
@@ -39,6 +40,7 @@ mod stats;
 mod store;
 
 pub use actor_cache::DEFAULT_ACTOR_CACHE_BYTES;
+pub use call_span::SPAN_TARGET;
 pub use capabilities::{Capabilities, DirGrant};
 pub use codec::{DecodeError, EncodeError};
 pub use component::{

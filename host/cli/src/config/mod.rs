@@ -270,7 +270,7 @@ impl Config {
         for (name, store) in &self.stores {
             builder = builder.named_store(name, store.open()?);
         }
-        if crate::logs_are_json() {
+        if crate::telemetry::logs_are_json() {
             builder = builder.log_guest_output();
         }
         for (name, component) in &self.components {

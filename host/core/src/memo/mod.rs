@@ -16,8 +16,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use quanta::Instant;
+use tracing::Instrument;
 use wasmtime::component::Val;
 
+use crate::call_span;
 use crate::codec;
 use crate::component::ExportHandle;
 use crate::flight::{Role, SingleFlight};
@@ -89,7 +91,9 @@ impl Memoizer {
         let export = handle.export();
         let call = self.start(handle);
         let mut unfinished = Unfinished(Some(&call));
-        let running = self.call_inner(&call, args, options);
+        let running = self
+            .call_inner(&call, args, options)
+            .instrument(call.span.clone());
         let result = match options.timeout {
             None => running.await,
             Some(limit) => tokio::time::timeout(limit, running)
@@ -125,6 +129,7 @@ impl Memoizer {
             started: Instant::now(),
             key: OnceLock::new(),
             miss: OnceLock::new(),
+            span: call_span::start(handle.component(), export),
         }
     }
 
@@ -170,7 +175,10 @@ impl Memoizer {
             match self.flights.join(key) {
                 Role::Waiter(waiter) => {
                     call.export.counters.record(Event::Wait);
-                    if let Some(shared) = waiter.outcome().await {
+                    let since = Instant::now();
+                    let shared = waiter.outcome().await;
+                    call_span::waited(&call.span, since.elapsed());
+                    if let Some(shared) = shared {
                         let waited = Done::new(Outcome::Hit, Some(key))
                             .detail("waited for a concurrent identical call");
                         return Ok(call.done(shared?, waited));
@@ -234,7 +242,9 @@ impl Memoizer {
                         Instant::now()
                     });
                     let left = max_wait.saturating_sub(since.elapsed());
-                    if tokio::time::timeout(left, released).await.is_err() {
+                    let timed_out = tokio::time::timeout(left, released).await.is_err();
+                    call_span::waited(&call.span, since.elapsed());
+                    if timed_out {
                         let (results, done) = self.run_and_store(call, slot, args, None).await?;
                         return Ok((results, done.detail("stopped waiting for another worker")));
                     }

@@ -10,6 +10,7 @@ use wasmtime::component::Val;
 
 use super::ErrorKind;
 use crate::call_line::CallLine;
+use crate::call_span;
 use crate::component::{ActivityComponent, ActivityExport, ExportHandle};
 use crate::key::CacheKey;
 use crate::stats::Event;
@@ -108,6 +109,8 @@ pub(super) struct Call<'a> {
     pub key: OnceLock<CacheKey>,
     /// Why it missed: the first lookup's answer (or a refresh).
     pub miss: OnceLock<MissReason>,
+    /// Its trace span (disabled unless traces are exported).
+    pub span: tracing::Span,
 }
 
 /// How a call ended, for its report and its log line.
@@ -174,17 +177,26 @@ impl Call<'_> {
         });
         let elapsed_us = self.started.elapsed().as_micros() as u64;
         self.export.counters.record_latency(elapsed_us);
+        let short_key = key.as_ref().map(CacheKey::short);
+        let reason_text = reason.map(MissReason::as_str);
+        call_span::ended(
+            &self.span,
+            outcome.as_str(),
+            reason_text,
+            short_key.as_deref(),
+            age,
+        );
         CallLine {
             outcome: outcome.as_str(),
             error: None,
             component: Some(&*self.component.name),
             export: &self.export.path,
-            key: key.as_ref().map(CacheKey::short).as_deref(),
+            key: short_key.as_deref(),
             policy: Some(self.export.rule.policy.as_str()),
             store: Some(self.store.name()),
             elapsed_us,
             age,
-            reason: reason.map(MissReason::as_str),
+            reason: reason_text,
             detail,
         }
         .write();
@@ -202,12 +214,14 @@ impl Call<'_> {
         self.export.counters.record_error(kind);
         let elapsed_us = self.started.elapsed().as_micros() as u64;
         self.export.counters.record_latency(elapsed_us);
+        let short_key = self.key.get().map(CacheKey::short);
+        call_span::failed(&self.span, kind.as_str(), short_key.as_deref(), message);
         CallLine {
             outcome: "error",
             error: Some(kind.as_str()),
             component: Some(&*self.component.name),
             export: &self.export.path,
-            key: self.key.get().map(CacheKey::short).as_deref(),
+            key: short_key.as_deref(),
             policy: Some(self.export.rule.policy.as_str()),
             store: Some(self.store.name()),
             elapsed_us,
