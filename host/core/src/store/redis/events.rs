@@ -72,23 +72,33 @@ pub mod message {
         }
     }
 
-    /// A received message, or `None` if it is not one of ours.
+    /// A received message, or `None` if it is not one of ours. An
+    /// invalidation without an origin (from a worker of an earlier version)
+    /// is a peer's.
     pub fn parse(payload: &[u8]) -> Option<Received<'_>> {
         let text = std::str::from_utf8(payload).ok()?;
         let fields: Vec<&str> = text.split('\0').collect();
-        let (invalidation, origin) = match fields[..] {
-            ["done", key] => return Some(Received::Done(CacheKey::from_hex(key)?)),
-            ["entry", key, origin] => (Invalidation::Entry(CacheKey::from_hex(key)?), origin),
-            ["export", component, export, origin] => (
-                Invalidation::Export {
-                    component: component.to_owned(),
-                    export: export.to_owned(),
-                },
-                origin,
-            ),
-            ["component", component, origin] => {
-                (Invalidation::Component(component.to_owned()), origin)
+        let (word, rest) = fields.split_first()?;
+        let arity = match *word {
+            "done" | "entry" | "component" => 1,
+            "export" => 2,
+            _ => return None,
+        };
+        let (args, origin) = match rest.len().checked_sub(arity)? {
+            0 => (rest, ""),
+            1 => (&rest[..arity], rest[arity]),
+            _ => return None,
+        };
+        let invalidation = match (*word, args) {
+            ("done", [key]) if origin.is_empty() => {
+                return Some(Received::Done(CacheKey::from_hex(key)?));
             }
+            ("entry", [key]) => Invalidation::Entry(CacheKey::from_hex(key)?),
+            ("export", [component, export]) => Invalidation::Export {
+                component: (*component).to_owned(),
+                export: (*export).to_owned(),
+            },
+            ("component", [component]) => Invalidation::Component((*component).to_owned()),
             _ => return None,
         };
         Some(Received::Invalidated(invalidation, origin))
@@ -316,6 +326,14 @@ mod tests {
                 Some(message::Received::Invalidated(invalidation, "w1"))
             );
         }
+        // A worker of an earlier version names no origin: a peer's.
+        assert_eq!(
+            message::parse(b"component\0users"),
+            Some(message::Received::Invalidated(
+                Invalidation::Component("users".into()),
+                ""
+            ))
+        );
         assert_eq!(message::parse(b"nonsense\0x"), None);
         assert_eq!(message::parse(b"done\0zz"), None);
     }
