@@ -26,7 +26,7 @@ fn a_worker_exports_one_span_per_call_over_http() {
     assert_eq!(worker.call("typed", "divide(0)").status, 500);
     // Two identical calls at once: one runs, the other waits for it.
     std::thread::scope(|scope| {
-        let slow = || assert_eq!(worker.call("typed", "slow(1, 400)").status, 200);
+        let slow = || assert_eq!(worker.call("typed", "slow(1, 1000)").status, 200);
         scope.spawn(slow);
         std::thread::sleep(std::time::Duration::from_millis(100));
         slow();
