@@ -62,51 +62,28 @@ struct PendingHit {
 impl PendingHits {
     /// Counts a hit on the entry in `slot`.
     pub fn count(&self, slot: Slot<'_>) {
-        let mut pending = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(hit) = pending.get_mut(slot.key) {
-            hit.count += 1;
-        } else if pending.len() < PENDING_HITS_BOUND {
-            let hit = PendingHit {
-                component: slot.component.to_owned(),
-                export: slot.export.to_owned(),
-                count: 1,
-            };
-            pending.insert(*slot.key, hit);
-        }
+        let mut pending = self.lock();
+        add_hits(&mut pending, slot.key, slot.component, slot.export, 1);
     }
 
     /// Counts `hits` again (they could not be written), as far as the bound
     /// allows.
     fn restore(&self, component: &str, export: &str, hits: &[(CacheKey, u64)]) {
-        let mut pending = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut pending = self.lock();
         for (key, count) in hits {
-            if let Some(hit) = pending.get_mut(key) {
-                hit.count += count;
-            } else if pending.len() < PENDING_HITS_BOUND {
-                let hit = PendingHit {
-                    component: component.to_owned(),
-                    export: export.to_owned(),
-                    count: *count,
-                };
-                pending.insert(*key, hit);
-            }
+            add_hits(&mut pending, key, component, export, *count);
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FxHashMap<CacheKey, PendingHit>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Every hit counted so far, by (component, export); none are kept.
     fn take(&self) -> FxHashMap<(String, String), Vec<(CacheKey, u64)>> {
-        let pending = std::mem::take(
-            &mut *self
-                .0
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
+        let pending = std::mem::take(&mut *self.lock());
         let mut by_export: FxHashMap<_, Vec<_>> = FxHashMap::default();
         for (key, hit) in pending {
             by_export
@@ -115,6 +92,27 @@ impl PendingHits {
                 .push((key, hit.count));
         }
         by_export
+    }
+}
+
+/// Adds `count` hits on `key` (of `export` of `component`); a key not yet
+/// counted is dropped once the bound is reached.
+fn add_hits(
+    pending: &mut FxHashMap<CacheKey, PendingHit>,
+    key: &CacheKey,
+    component: &str,
+    export: &str,
+    count: u64,
+) {
+    if let Some(hit) = pending.get_mut(key) {
+        hit.count += count;
+    } else if pending.len() < PENDING_HITS_BOUND {
+        let hit = PendingHit {
+            component: component.to_owned(),
+            export: export.to_owned(),
+            count,
+        };
+        pending.insert(*key, hit);
     }
 }
 
