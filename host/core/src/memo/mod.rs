@@ -16,7 +16,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use quanta::Instant;
-use tracing::Instrument;
 use wasmtime::component::Val;
 
 use crate::call_span;
@@ -91,9 +90,10 @@ impl Memoizer {
         let export = handle.export();
         let call = self.start(handle);
         let mut unfinished = Unfinished(Some(&call));
-        let running = self
-            .call_inner(&call, args, options)
-            .instrument(call.span.clone());
+        // The span's parent is whatever span is current here (a Temporal
+        // activity's); nothing inside the call opens spans of its own, so it
+        // need not be entered.
+        let running = self.call_inner(&call, args, options);
         let result = match options.timeout {
             None => running.await,
             Some(limit) => tokio::time::timeout(limit, running)
