@@ -116,9 +116,9 @@ fn calls_succeed_when_redis_is_down_from_the_start() {
     let warnings: Vec<&str> = run
         .stderr
         .lines()
-        .filter(|l| l.contains("\"WARN\""))
+        .filter(|l| l.contains("\"WARN\"") && !l.contains("activity_host::load"))
         .collect();
-    // One when the breaker opens, one for the counters that could not be
+    // Besides the load's purity warning: one when the breaker opens, one for the counters that could not be
     // added to Redis at exit: never one per call.
     assert_eq!(warnings.len(), 2, "{}", run.stderr);
     assert!(warnings[0].contains("circuit open"), "{}", warnings[0]);

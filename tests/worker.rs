@@ -532,6 +532,7 @@ fn components_and_rules_can_come_from_the_config_file() {
             "instances = \"warm\"\nmax-instances = 4\nidle-ttl = \"5m\"\nmax-uses = 10000\n\
              max-memory-bytes = 268435456\nmax-table-elements = 100000\n\
              max-argument-bytes = 64\nmax-result-bytes = 4194304\ntimeout = \"5m\"\n\
+             max-outbound-requests = 100\noutbound-connect-timeout = \"10s\"\n\
              dirs = []\nenv = []\nstderr = true\nstdout = false"
         ),
         "every component's instances, limits and grants: {}",

@@ -30,7 +30,9 @@
 //! ignore = ["param"])]` into the component's `rules` export; functions
 //! without one are never cached. The host does all caching; the guest only
 //! declares its rules. Helpers inside a guest can be memoized per worker
-//! with [`macro@actor_cache`] (see [`mod@actor_cache`]).
+//! with [`macro@actor_cache`] (see [`mod@actor_cache`]). Activities reach
+//! granted HTTP hosts with [`http::Request`], and granted TCP hosts with
+//! `std::net::TcpStream`.
 //!
 //! [activity-host]: https://example.invalid/activity-host
 
@@ -40,6 +42,7 @@ pub use serde;
 pub use wit_bindgen;
 
 pub mod actor_cache;
+pub mod http;
 
 mod bindings {
     wit_bindgen::generate!({

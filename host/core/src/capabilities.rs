@@ -2,17 +2,21 @@
 //! unless granted. Grants are per component: host directories preopened at
 //! a guest path (read-only unless marked writable), named environment
 //! variables copied from the host's environment, and where the guest's
-//! stderr and stdout go. Network access and every other directory and
-//! variable stay out of reach.
+//! stderr and stdout go; the hosts their HTTP requests and TCP connections
+//! may reach, and secrets they use without seeing ([`crate::outbound`]).
+//! Every other directory, variable and host stays out of reach.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
+use crate::outbound::{OutboundGrant, SecretGrant};
+
 /// The grants of one component (as configuration: every key optional).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(default, rename_all = "kebab-case")]
 pub struct Capabilities {
     /// Host directories the guest may open.
     pub dirs: Vec<DirGrant>,
@@ -26,6 +30,16 @@ pub struct Capabilities {
     /// kept, it goes to the host's stderr too, since the host's stdout
     /// carries results.
     pub stdout: bool,
+    /// Hosts the guests may reach: `http://…` and `https://…` for wasi:http
+    /// requests, `tcp://host:port` for wasi:sockets connections (default:
+    /// none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_outbound_hosts: Vec<OutboundGrant>,
+    /// Secrets by the variable name the guests see: each guest gets a
+    /// placeholder, which the host replaces by the value in requests to
+    /// the secret's hosts.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, SecretGrant>,
 }
 
 impl Default for Capabilities {
@@ -35,6 +49,8 @@ impl Default for Capabilities {
             env: Vec::new(),
             stderr: true,
             stdout: false,
+            allowed_outbound_hosts: Vec::new(),
+            secrets: BTreeMap::new(),
         }
     }
 }

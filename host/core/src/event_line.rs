@@ -86,3 +86,16 @@ pub(crate) fn store_up(store: &str, location: &str) {
         "store is reachable again; circuit closed"
     );
 }
+
+/// A guest of `component` tried to reach `target` (an HTTP request, a TCP
+/// connection, a name lookup) and was refused: `why`.
+pub(crate) fn outbound_refused(component: &str, target: &str, why: &str) {
+    tracing::warn!(
+        target: "activity_host::event",
+        event = "outbound-refused",
+        component,
+        target,
+        why,
+        "outbound access refused"
+    );
+}

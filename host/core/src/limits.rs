@@ -23,6 +23,12 @@ const DEFAULT_MAX_TABLE_ELEMENTS: usize = 100_000;
 /// Default bound on the size of one call's arguments: 16 MiB.
 const DEFAULT_MAX_ARGUMENT_BYTES: usize = 16 * 1024 * 1024;
 
+/// Default bound on the HTTP requests and TCP connections of one call: 100.
+const DEFAULT_MAX_OUTBOUND_REQUESTS: u32 = 100;
+
+/// Default bound on establishing one outbound connection: 10 seconds.
+const DEFAULT_OUTBOUND_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What one component's instances and results may use (as configuration:
 /// kebab-case keys, every one optional, `timeout` written like `5m`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -49,6 +55,14 @@ pub struct Limits {
     /// its instance is dropped.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// Bound on the HTTP requests plus TCP connections of one call (default
+    /// 100): past it, requests fail with `connection-limit-reached` and
+    /// connections with `access-denied`.
+    pub max_outbound_requests: u32,
+    /// Bound on establishing one HTTP connection (default 10 s); the call's
+    /// `timeout` bounds everything else a request or connection waits for.
+    #[serde(with = "humantime_serde")]
+    pub outbound_connect_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -59,6 +73,8 @@ impl Default for Limits {
             max_argument_bytes: DEFAULT_MAX_ARGUMENT_BYTES,
             max_result_bytes: DEFAULT_MAX_RESULT_BYTES,
             timeout: DEFAULT_TIMEOUT,
+            max_outbound_requests: DEFAULT_MAX_OUTBOUND_REQUESTS,
+            outbound_connect_timeout: DEFAULT_OUTBOUND_CONNECT_TIMEOUT,
         }
     }
 }
@@ -70,6 +86,16 @@ impl Limits {
             max_memory_bytes: self.max_memory_bytes,
             max_table_elements: self.max_table_elements,
             exceeded: false,
+        }
+    }
+
+    /// How much network one call may use: response bodies count against
+    /// `max-memory-bytes`, since the guest reads them into its memory.
+    pub(crate) fn network_budget(&self) -> crate::outbound::NetworkBudget {
+        crate::outbound::NetworkBudget {
+            max_connections: self.max_outbound_requests,
+            max_response_bytes: self.max_memory_bytes as u64,
+            connect_timeout: self.outbound_connect_timeout,
         }
     }
 }

@@ -2,8 +2,9 @@
 //! depend on more than the call's arguments.
 //!
 //! Decided at load time from the component's imports and its grants: a
-//! clock, randomness, a granted writable directory, granted environment
-//! variables. (Network is never granted, whatever the component imports.)
+//! clock, randomness, the network (`wasi:http` or `wasi:sockets`, granted or
+//! not: grants can change without the code changing), a granted writable
+//! directory, granted environment variables.
 //! The verdict is per component: the host cannot tell which export calls
 //! which import, so it is a warning about what cached exports *can* reach.
 
@@ -18,6 +19,8 @@ pub enum Nondeterminism {
     Clocks,
     /// `wasi:random`: random numbers.
     Random,
+    /// `wasi:http` or `wasi:sockets`: other machines' answers.
+    Network,
     /// `wasi:filesystem` with a writable directory granted.
     WritableFiles,
     /// `wasi:cli/environment` with variables granted.
@@ -30,6 +33,7 @@ impl Nondeterminism {
         match self {
             Self::Clocks => "clocks",
             Self::Random => "random",
+            Self::Network => "network",
             Self::WritableFiles => "writable files",
             Self::Environment => "environment",
         }
@@ -62,6 +66,9 @@ impl Purity {
         }
         if imports_any("wasi:random/") {
             reaches.push(Nondeterminism::Random);
+        }
+        if imports_any("wasi:http/") || imports_any("wasi:sockets/") {
+            reaches.push(Nondeterminism::Network);
         }
         if imports_any("wasi:filesystem/") && capabilities.dirs.iter().any(|dir| dir.writable) {
             reaches.push(Nondeterminism::WritableFiles);
@@ -103,9 +110,10 @@ mod tests {
             "wasi:clocks/wall-clock@0.2.6",
             "wasi:filesystem/types@0.2.6",
             "wasi:cli/environment@0.2.6",
+            "wasi:http/outgoing-handler@0.2.6",
         ]);
         let ungranted = Purity::assess(all.clone(), &none);
-        assert_eq!(ungranted.reaches_text(), "clocks, random");
+        assert_eq!(ungranted.reaches_text(), "clocks, random, network");
         assert_eq!(ungranted.imports[0], "wasi:cli/environment@0.2.6", "sorted");
         let granted = Capabilities {
             dirs: vec![DirGrant {
@@ -118,7 +126,7 @@ mod tests {
         };
         assert_eq!(
             Purity::assess(all, &granted).reaches_text(),
-            "clocks, random, writable files, environment"
+            "clocks, random, network, writable files, environment"
         );
     }
 }

@@ -3,9 +3,9 @@
 //! By default each call runs in a fresh instance (strict isolation: no state
 //! leaks from one call to the next, and an instance that trapped is never
 //! reused); components in actor mode reuse warm instances ([`crate::pool`]).
-//! Guests get WASI preview 2 with nothing granted but what their component's
-//! [`Sandbox`] grants (directories, environment variables, stdout and
-//! stderr); never network. Guest stderr (and stdout, if granted) goes to the
+//! Guests get WASI preview 2 and `wasi:http` with nothing granted but what
+//! their component's [`Sandbox`] grants (directories, environment variables,
+//! stdout and stderr, outbound hosts and secrets). Guest stderr (and stdout, if granted) goes to the
 //! host's stderr, to a pipe the embedder captures, or to the log.
 
 use std::sync::Arc;
@@ -20,6 +20,7 @@ use crate::component::ExportHandle;
 use crate::contract::{self, Activity, RULES_INTERFACE};
 use crate::guest_output::{GuestLog, GuestOutput};
 use crate::memo::ErrorKind;
+use crate::outbound::{GatedLookup, Network, OutboundHttp, Secrets};
 use crate::pool::WarmInstance;
 use crate::sandbox::Sandbox;
 use crate::state::HostState;
@@ -64,6 +65,16 @@ impl Runner {
     ) -> anyhow::Result<Self> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(anyhow::Error::from)?;
+        // Name lookups resolve granted names only: replaces wasmtime-wasi's.
+        linker.allow_shadowing(true);
+        wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::add_to_linker::<_, GatedLookup>(
+            &mut linker,
+            HostState::gated_lookup,
+        )
+        .map_err(anyhow::Error::from)?;
+        linker.allow_shadowing(false);
         contract::actor_cache::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
             &mut linker,
             |state| state,
@@ -136,7 +147,32 @@ impl Runner {
                 }
             }
         }
-        let state = HostState::new(wasi.build(), sandbox.limits.limiter(), actor_cache.clone());
+        let network = Arc::new(Network::new(
+            actor_cache.component(),
+            &granted.allowed_outbound_hosts,
+            sandbox.limits.network_budget(),
+        ));
+        if network.grants_tcp() {
+            let check = Arc::clone(&network);
+            wasi.allow_tcp(true)
+                .allow_ip_name_lookup(true)
+                .socket_addr_check(move |addr, usage| {
+                    let allowed = check.allows_socket(addr, usage);
+                    Box::pin(async move { allowed })
+                });
+        }
+        let secrets = Secrets::new(&granted.secrets);
+        for (name, placeholder) in secrets.guest_env() {
+            wasi.env(name, placeholder);
+        }
+        let outbound_http = OutboundHttp::new(Arc::clone(&network), secrets);
+        let state = HostState::new(
+            wasi.build(),
+            sandbox.limits.limiter(),
+            outbound_http,
+            network,
+            actor_cache.clone(),
+        );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(1);
@@ -207,6 +243,7 @@ impl Runner {
             }
         };
         warm.store.set_epoch_deadline(1);
+        warm.store.data().network.start_call();
         let results = call_in(&mut warm, &export.index, args, result_count, sandbox).await?;
         if !warm.store.data().is_computing() {
             pool.release(warm);

@@ -1,35 +1,67 @@
 //! What a guest's wasmtime store holds, and the host functions a guest
-//! imports through it: WASI preview 2 and the contract's `actor-cache`.
+//! imports through it: WASI preview 2 (with `wasi:http` requests and name
+//! lookups gated by [`crate::outbound`]) and the contract's `actor-cache`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::{Resource, ResourceTable};
+use wasmtime_wasi::sockets::WasiSocketsCtxView;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::actor_cache::{ActorCacheScope, Computation, Fetched};
 use crate::contract::actor_cache::{self, Lookup};
 use crate::key::CacheKey;
 use crate::limits::MemoryLimiter;
+use crate::outbound::{GatedLookupView, Network, OutboundHttp};
 
 /// A guest's store data: its WASI context, its resources, its memory
-/// limits, and its actor-cache view with the helper results it is computing.
+/// limits, its network, and its actor-cache view with the helper results it
+/// is computing.
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limits: MemoryLimiter,
+    http: WasiHttpCtx,
+    outbound_http: OutboundHttp,
+    pub(crate) network: Arc<Network>,
+    pending_lookups: Vec<(u32, String)>,
     actor_cache: ActorCacheScope,
     computing: Vec<CacheKey>,
 }
 
 impl HostState {
     /// The state of a new instance.
-    pub(crate) fn new(wasi: WasiCtx, limits: MemoryLimiter, actor_cache: ActorCacheScope) -> Self {
+    pub(crate) fn new(
+        wasi: WasiCtx,
+        limits: MemoryLimiter,
+        outbound_http: OutboundHttp,
+        network: Arc<Network>,
+        actor_cache: ActorCacheScope,
+    ) -> Self {
         Self {
             wasi,
             table: ResourceTable::new(),
             limits,
+            http: WasiHttpCtx::new(),
+            outbound_http,
+            network,
+            pending_lookups: Vec::new(),
             actor_cache,
             computing: Vec::new(),
+        }
+    }
+
+    /// The view of the gated name lookup ([`crate::outbound::GatedLookup`]).
+    pub(crate) fn gated_lookup(&mut self) -> GatedLookupView<'_> {
+        GatedLookupView {
+            sockets: WasiSocketsCtxView {
+                ctx: self.wasi.sockets(),
+                table: &mut self.table,
+            },
+            network: &self.network,
+            pending: &mut self.pending_lookups,
         }
     }
 
@@ -46,6 +78,16 @@ impl WasiView for HostState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound_http,
         }
     }
 }

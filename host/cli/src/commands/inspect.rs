@@ -19,9 +19,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!("component {name}");
     println!("  file    {}", args.component.file.display());
     println!("  sha256  {}", component.code_hash_hex());
-    println!("  imports {}", component.purity.imports.join(", "));
+    if component.purity.imports.is_empty() {
+        println!("  imports (none)");
+    } else {
+        println!("  imports {}", component.purity.imports.join(", "));
+    }
     if component.purity.is_pure() {
-        println!("  purity  reaches no clock, randomness, writable file or environment");
+        println!("  purity  reaches no clock, randomness, network, writable file or environment");
     } else {
         println!(
             "  purity  can reach {}: a cached result may depend on more than its arguments",
