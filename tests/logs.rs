@@ -33,7 +33,7 @@ fn every_failed_call_writes_one_line_with_its_kind_and_is_counted() {
     let (_dir, worker) = worker_with_tight_limits();
     let calls = [
         ("typed", "divide(0)", 500, "trap"),
-        ("tight", "spin()", 500, "timeout"),
+        ("tight", "spin()", 504, "timeout"),
         ("tight", "hog(64)", 500, "memory"),
         ("typed", r#"divide("x")"#, 400, "arguments"),
         (

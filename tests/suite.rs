@@ -15,6 +15,7 @@ mod fuzz;
 mod languages;
 mod logs;
 mod memo;
+mod outbound;
 mod reasons;
 mod redis;
 mod temporal;

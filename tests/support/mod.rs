@@ -12,6 +12,7 @@ pub mod process;
 pub mod redis;
 pub mod shared;
 pub mod temporal;
+pub mod users_service;
 pub mod values;
 pub mod wit;
 pub mod worker;
@@ -47,11 +48,17 @@ pub fn guest(file: &str) -> PathBuf {
 
 /// Runs `activity-host` with `args` and JSON logs; returns its output.
 pub fn activity_host(args: &[&str]) -> Run {
+    activity_host_with_env(args, &[])
+}
+
+/// Runs `activity-host` with `args`, JSON logs and the variables `env`.
+pub fn activity_host_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_activity-host"))
         .args(args)
         // JSON log lines, chosen through the variable (workers get the flag).
         .env("ACTIVITY_HOST_LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .output()
         .expect("run activity-host");
     Run::from(output)

@@ -39,6 +39,12 @@ impl Worker {
 
     /// Starts `activity-host serve` with `extra` flags (and a free port).
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::start_with_env(extra, &[])
+    }
+
+    /// Starts `activity-host serve` with `extra` flags and the variables
+    /// `env`.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
         let process = LoggedProcess::spawn(
@@ -46,7 +52,8 @@ impl Worker {
                 .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
                 .args(["--log-format", "json"])
                 .args(extra)
-                .env("RUST_LOG", "info"),
+                .env("RUST_LOG", "info")
+                .envs(env.iter().copied()),
         );
         let token = extra
             .iter()

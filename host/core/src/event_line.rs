@@ -87,14 +87,14 @@ pub(crate) fn store_up(store: &str, location: &str) {
     );
 }
 
-/// A guest of `component` tried to reach `target` (an HTTP request, a TCP
-/// connection, a name lookup) and was refused: `why`.
-pub(crate) fn outbound_refused(component: &str, target: &str, why: &str) {
+/// A guest of `component` tried to reach `destination` (an HTTP request, a
+/// TCP connection, a name lookup) and was refused: `why`.
+pub(crate) fn outbound_refused(component: &str, destination: &str, why: &str) {
     tracing::warn!(
         target: "activity_host::event",
         event = "outbound-refused",
         component,
-        target,
+        destination,
         why,
         "outbound access refused"
     );

@@ -17,7 +17,7 @@
 //! `x-cache-key`, and on a hit from the store the entry's age (`age` in
 //! seconds, `x-cache-age-ms`). Errors are JSON `{"error": "…"}` with a status that says
 //! whose fault it is: 400 bad input (an ambiguous export name too), 401
-//! missing token, 404 unknown component or export, 413 body too large, 500 the guest failed, 504 call timeout.
+//! missing token, 404 unknown component or export, 413 body too large, 500 the guest failed, 504 call timeout (the worker's or the component's).
 
 mod entries;
 mod metrics;
@@ -31,7 +31,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use activity_host::{CallError, ExportLookupError, Host, HostError, StoreErrorKind};
+use activity_host::{CallError, ErrorKind, ExportLookupError, Host, HostError, StoreErrorKind};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -170,7 +170,12 @@ fn host_error(failure: HostError) -> Response {
         HostError::Arguments { .. } | HostError::NotCached(_) => StatusCode::BAD_REQUEST,
         HostError::Call(CallError::Arguments { .. }) => StatusCode::BAD_REQUEST,
         HostError::Call(CallError::ArgumentsTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
-        HostError::Call(CallError::Deadline { .. }) => StatusCode::GATEWAY_TIMEOUT,
+        // The worker's --call-timeout or the component's own `timeout`.
+        HostError::Call(CallError::Deadline { .. })
+        | HostError::Call(CallError::Guest {
+            kind: ErrorKind::Timeout,
+            ..
+        }) => StatusCode::GATEWAY_TIMEOUT,
         HostError::Store(error) if error.kind == StoreErrorKind::BadRequest => {
             StatusCode::BAD_REQUEST
         }
