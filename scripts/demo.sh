@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "Building the host (cargo build -p activity-host-cli)"
-cargo build -q -p activity-host-cli
+step "Building the host and the users service (cargo build -p activity-host-cli -p users-service)"
+cargo build -q -p activity-host-cli -p users-service
 HOST=target/debug/activity-host
 
 step "Building the example activities (scripts/build-guests.sh)"
@@ -51,3 +51,33 @@ kill -TERM "$WORKER"
 wait "$WORKER"
 echo "worker log:"
 grep -E 'worker|outcome' "$DIR/worker.log" | tail -n 5
+
+step "The users activity asking a real users service, with a secret it never sees"
+cat <<'TXT'
+examples/users-service answers GET /users/ID when the request carries its
+token. The worker grants the users component that one host and gives it the
+token as the API_TOKEN secret: the guest sees a placeholder, the host puts the
+real token in the request. The first fetch-user(7) reaches the service; the
+second is a hit, and the service sees nothing.
+TXT
+SERVICE_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export USERS_API_TOKEN="demo-$RANDOM$RANDOM"
+export USERS_SERVICE_URL="http://127.0.0.1:$SERVICE_PORT"
+target/debug/users-service --listen "127.0.0.1:$SERVICE_PORT" >"$DIR/service.log" &
+SERVICE=$!
+trap 'kill $SERVICE 2>/dev/null || true; rm -rf "$DIR"' EXIT
+cat >"$DIR/activity-host.toml" <<TOML
+[components.users]
+env = ["USERS_SERVICE_URL"]
+allowed-outbound-hosts = ["$USERS_SERVICE_URL"]
+
+[components.users.secrets]
+API_TOKEN = { env = "USERS_API_TOKEN", hosts = ["$USERS_SERVICE_URL"] }
+TOML
+cat "$DIR/activity-host.toml"
+for _ in $(seq 50); do grep -q listening "$DIR/service.log" 2>/dev/null && break; sleep 0.1; done
+set -x
+"$HOST" call --config "$DIR/activity-host.toml" "$USERS" 'fetch-user(7)' 'fetch-user(7)' 'send-email("ada@example.com")'
+set +x
+echo "users service log:"
+cat "$DIR/service.log"

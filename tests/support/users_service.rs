@@ -21,10 +21,15 @@ pub struct UsersService {
 impl UsersService {
     /// Starts the service; requests must carry `token`, if given.
     pub fn start(token: Option<&str>) -> Self {
+        Self::start_with(token, "0s")
+    }
+
+    /// Starts the service answering each request after `latency` (`20ms`).
+    pub fn start_with(token: Option<&str>, latency: &str) -> Self {
         let log = tempfile::NamedTempFile::new().unwrap();
         let mut command = Command::new(binary());
         command
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0", "--latency", latency])
             .env("USERS_API_TOKEN", token.unwrap_or_default())
             .stdout(log.reopen().unwrap())
             .stderr(Stdio::inherit());

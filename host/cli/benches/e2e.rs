@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::guest;
 use support::redis::RedisServer;
+use support::users_service::UsersService;
 use support::worker::Worker;
 
 /// One line of the table.
@@ -165,6 +166,81 @@ fn http_hit_vs_noop(rows: &mut Vec<Row>) {
     ));
 }
 
+/// An allowed outbound GET through a worker and a guest vs the same GET
+/// from native Rust; `fetch-user` against a users service that takes 20 ms,
+/// miss vs hit.
+fn outbound(rows: &mut Vec<Row>) {
+    let service = UsersService::start(None);
+    let dir = tempfile::tempdir().unwrap();
+    let components = dir.path().join("components");
+    std::fs::create_dir(&components).unwrap();
+    std::fs::copy(guest("net.wasm"), components.join("net.wasm")).unwrap();
+    let config = dir.path().join("host.toml");
+    let grant = format!(
+        "[components.net]\nallowed-outbound-hosts = [\"{}\"]\n",
+        service.url
+    );
+    std::fs::write(&config, grant).unwrap();
+    let worker = start(dir.path(), &config.display().to_string(), &[]);
+    let url = format!("{}/users/1", service.url);
+    let n = 300;
+    let through_host = latency(&worker, "net", |_| format!("http-get(\"{url}\", [])"), n);
+    let without_network = latency(&worker, "net", |_| "env-var(\"HOME\")".to_owned(), n);
+    let agent = ureq::Agent::new_with_defaults();
+    let started = Instant::now();
+    for _ in 0..n {
+        let response = agent.get(&url).call().unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let native = started.elapsed() / n as u32;
+    let outbound = through_host.saturating_sub(without_network);
+    rows.push(row(
+        "outbound GET from a guest (worker call minus a call without network)",
+        format!("{:.0} us", us(outbound)),
+        format!(
+            "{:.2} x the same GET from native Rust, ureq ({:.0} us); the whole call {:.0} us",
+            us(outbound) / us(native),
+            us(native),
+            us(through_host)
+        ),
+    ));
+    drop(worker);
+
+    let slow = UsersService::start_with(None, "20ms");
+    let users = guest("users.wasm").display().to_string();
+    let config = dir.path().join("users.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[components.users]\npath = \"{users}\"\nenv = [\"USERS_SERVICE_URL\"]\n\
+             allowed-outbound-hosts = [\"{}\"]\n",
+            slow.url
+        ),
+    )
+    .unwrap();
+    let worker = Worker::start_with_env(
+        &["--config", &config.display().to_string()],
+        &[("USERS_SERVICE_URL", &slow.url)],
+    );
+    let n = 50;
+    let misses = latency(&worker, "users", |i| format!("fetch-user({})", 1000 + i), n);
+    let hits = latency(&worker, "users", |i| format!("fetch-user({})", 1000 + i), n);
+    assert_eq!(
+        slow.requests().len(),
+        n,
+        "the hits asked the service nothing"
+    );
+    rows.push(row(
+        "fetch-user hit, users service taking 20 ms",
+        format!("{:.0} us", us(hits)),
+        format!(
+            "{:.4} x a miss ({:.1} ms)",
+            us(hits) / us(misses),
+            ms(misses)
+        ),
+    ));
+}
+
 fn single_flight(rows: &mut Vec<Row>, server: &RedisServer) {
     let body = Duration::from_millis(100);
     let (dir, config) = setup("");
@@ -302,15 +378,34 @@ fn language_loads(rows: &mut Vec<Row>) {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; this harness takes no options.
+    // `cargo bench` passes `--bench`; other arguments name the sections to
+    // run (`cargo bench --bench e2e -- outbound`), none: all of them.
+    let chosen: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    let runs = |section: &str| chosen.is_empty() || chosen.iter().any(|c| c == section);
     eprintln!("end-to-end benchmark: real workers, real redis-server");
     let server = RedisServer::start();
     let mut rows = Vec::new();
-    http_hit_vs_noop(&mut rows);
-    single_flight(&mut rows, &server);
-    redis_down(&mut rows);
-    cold_start(&mut rows);
-    language_loads(&mut rows);
+    if runs("http") {
+        http_hit_vs_noop(&mut rows);
+    }
+    if runs("outbound") {
+        outbound(&mut rows);
+    }
+    if runs("single-flight") {
+        single_flight(&mut rows, &server);
+    }
+    if runs("redis-down") {
+        redis_down(&mut rows);
+    }
+    if runs("cold-start") {
+        cold_start(&mut rows);
+    }
+    if runs("languages") {
+        language_loads(&mut rows);
+    }
 
     let width = rows.iter().map(|r| r.figure.len()).max().unwrap_or(0);
     let value_width = rows.iter().map(|r| r.value.len()).max().unwrap_or(0);

@@ -72,6 +72,7 @@ impl Loader<'_> {
             .collect();
         let purity = Purity::assess(imports, &sandbox.capabilities);
         warn_if_impure(&name, &purity, &exports);
+        warn_of_unset_secrets(&name, &sandbox);
         Ok(ActivityComponent {
             name,
             code_hash,
@@ -147,6 +148,21 @@ fn warn_if_impure(component: &str, purity: &Purity, exports: &[ActivityExport]) 
             "cached exports can reach nondeterministic capabilities: their results may \
              depend on more than their arguments"
         );
+    }
+}
+
+/// Warns once, at load, of each granted secret whose host variable is not
+/// set (its guests get no such variable until it is).
+fn warn_of_unset_secrets(component: &str, sandbox: &Sandbox) {
+    for (secret, grant) in &sandbox.capabilities.secrets {
+        if std::env::var_os(&grant.env).is_none() {
+            tracing::warn!(
+                component,
+                secret,
+                variable = grant.env,
+                "a secret's host variable is not set: guests get no such variable"
+            );
+        }
     }
 }
 

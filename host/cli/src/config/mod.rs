@@ -20,6 +20,12 @@
 //! env = ["MODEL_NAME"]               # host variables the guests see
 //! stderr = true                      # guest stderr to the host's stderr (false: discarded)
 //! stdout = false                     # guest stdout kept, on the host's stderr
+//! allowed-outbound-hosts = ["http://127.0.0.1:8089", "tcp://127.0.0.1:5432"]   # default: none
+//! max-outbound-requests = 100        # HTTP requests + TCP connections per call
+//! outbound-connect-timeout = "10s"   # establishing one HTTP connection
+//!
+//! [components.users.secrets]         # the guest sees a placeholder, hosts get the value
+//! API_TOKEN = { env = "USERS_API_TOKEN", hosts = ["http://127.0.0.1:8089"] }
 //!
 //! [components.users.exports.fetch-user]
 //! policy = "inputs"                  # inputs | task-source | no-cache
@@ -153,7 +159,8 @@ pub struct ComponentConfig {
     /// Resource limits (`max-memory-bytes`, …, `timeout`).
     #[serde(flatten)]
     pub limits: Limits,
-    /// Grants (`dirs`, `env`, `stderr`, `stdout`).
+    /// Grants (`dirs`, `env`, `stderr`, `stdout`, `allowed-outbound-hosts`,
+    /// `secrets`).
     #[serde(flatten)]
     pub capabilities: Capabilities,
     /// `[components.NAME.exports.EXPORT]`: rule overrides by export name.
