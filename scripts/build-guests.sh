@@ -47,7 +47,7 @@ script_guests() {
 # that file is newer than every source of it.
 build_script_guest() {
     local name="$1" variant="${2:-}" out="$OUT/$1${2:+-$2}.wasm"
-    if [ -f "$out" ] && [ -z "$(find "examples/$name" examples/users/wit wit -newer "$out" \
+    if [ -f "$out" ] && [ -z "$(find "examples/$name" examples/users/wit examples/wasi-0.2.12 wit -newer "$out" \
         -not -path '*/node_modules/*' -not -path '*/__pycache__/*' -type f -print -quit)" ]; then
         return
     fi

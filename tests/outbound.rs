@@ -317,3 +317,61 @@ fn a_guest_looping_on_requests_stops_at_the_cap_of_each_call() {
     assert_eq!(service.requests().len(), 6);
     assert_eq!(refusals(&run.events()).len(), 2);
 }
+
+#[test]
+fn the_users_activity_reaches_the_service_in_rust_python_and_javascript() {
+    let service = UsersService::start(Some(SECRET));
+    let compile_cache = crate::support::repo_root().join("target/test-compile-cache");
+    for (at, language) in ["users", "python-users", "js-users"]
+        .into_iter()
+        .enumerate()
+    {
+        let file = config(&format!(
+            "[components.{language}]\nenv = [\"USERS_SERVICE_URL\"]\n\
+             allowed-outbound-hosts = [\"{url}\"]\n\
+             [components.{language}.secrets]\n\
+             API_TOKEN = {{ env = \"USERS_API_TOKEN\", hosts = [\"{url}\"] }}\n",
+            url = service.url
+        ));
+        let component = guest(&format!("{language}.wasm")).display().to_string();
+        let run = activity_host_with_env(
+            &[
+                "call",
+                "--config",
+                &file.path,
+                "--compile-cache",
+                compile_cache.to_str().unwrap(),
+                &component,
+                &format!("fetch-user({at})"),
+                &format!("fetch-user({at})"),
+                "send-email(\"ada@example.com\")",
+            ],
+            &[
+                ("USERS_API_TOKEN", SECRET),
+                ("USERS_SERVICE_URL", &service.url),
+            ],
+        );
+        assert!(run.success, "{language}: {}", run.stderr);
+        let user = format!("{{id: {at}, name: \"User {at}\", email: \"user{at}@example.com\"}}");
+        assert_eq!(
+            run.stdout_lines(),
+            [user.as_str(), user.as_str(), "()"],
+            "{language}"
+        );
+        assert_eq!(run.outcomes(), ["miss", "hit", "bypass"], "{language}");
+        assert!(!run.stderr.contains(SECRET), "{language}: {}", run.stderr);
+    }
+    let expected: Vec<String> = (0..3)
+        .flat_map(|at| {
+            [
+                format!("GET /users/{at} authorization=valid"),
+                "POST /emails (15 bytes) authorization=valid".to_owned(),
+            ]
+        })
+        .collect();
+    assert_eq!(
+        service.requests(),
+        expected,
+        "one request per miss, with the secret"
+    );
+}

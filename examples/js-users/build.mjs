@@ -10,8 +10,8 @@ const { component } = await componentize({
   sourcePath: source,
   witPath: wit,
   worldName: world,
-  // No fetch(): activities get no network, so the component does not import
-  // wasi:http (which this host does not provide).
-  disableFeatures: ["http", "fetch-event"],
+  // fetch() stays (outgoing wasi:http); activities handle no incoming
+  // requests.
+  disableFeatures: ["fetch-event"],
 });
 await writeFile(out, component);

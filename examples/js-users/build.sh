@@ -39,14 +39,17 @@ cp "$here/build.mjs" "$tools/"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-# The world, with the contract as a dependency (the layout componentize-js reads).
-mkdir -p "$work/wit/deps/activity-cache"
-cp "$root/examples/users/wit/world.wit" "$work/wit/"
+# The world, with the users world, the contract and WASI as dependencies
+# (the layout componentize-js reads).
+mkdir -p "$work/wit/deps/activity-cache" "$work/wit/deps/users"
+cp "$here/wit/world.wit" "$work/wit/"
+cp "$root/examples/users/wit/world.wit" "$work/wit/deps/users/"
 cp "$root/wit/cache.wit" "$work/wit/deps/activity-cache/"
+cp "$root"/examples/wasi-0.2.12/*.wit "$work/wit/deps/"
 if [ "${2:-}" = changed-body ]; then
     sed 's/^const FACTOR = 2n;$/const FACTOR = 3n;/' "$here/app.js" >"$work/app.js"
     grep -q '^const FACTOR = 3n;$' "$work/app.js"
 else
     cp "$here/app.js" "$work/app.js"
 fi
-node "$tools/build.mjs" "$work/app.js" "$work/wit" users "$1"
+node "$tools/build.mjs" "$work/app.js" "$work/wit" users-js "$1"

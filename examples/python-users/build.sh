@@ -26,5 +26,5 @@ if [ "${2:-}" = changed-body ]; then
     sed 's/^FACTOR = 2$/FACTOR = 3/' "$here/app.py" >"$src/app.py"
     grep -q '^FACTOR = 3$' "$src/app.py"
 fi
-"$venv/bin/componentize-py" -q -d "$root/wit" -d "$root/examples/users/wit" \
-    -w example:users/users componentize -p "$src" app -o "$1"
+"$venv/bin/componentize-py" -q -d "$root/wit" -d "$root/examples/users/wit" -d "$here/wit" \
+    -w example:users-python/users-http componentize -p "$src" app -o "$1"
