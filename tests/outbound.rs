@@ -375,3 +375,33 @@ fn the_users_activity_reaches_the_service_in_rust_python_and_javascript() {
         "one request per miss, with the secret"
     );
 }
+
+#[test]
+fn a_call_reads_at_most_its_memory_bound_of_response_bodies() {
+    let service = UsersService::start(None);
+    let file = config(&format!(
+        "[components.net]\nmax-memory-bytes = 8388608\n\
+         allowed-outbound-hosts = [\"{}\"]\n",
+        service.url
+    ));
+    let length = |bytes: usize| format!("http-get-length(\"{}/bytes/{bytes}\")", service.url);
+    let run = activity_host(&[
+        "call",
+        "--config",
+        &file.path,
+        &net(),
+        &length(4_000_000),
+        &length(12_000_000),
+    ]);
+    assert!(run.success, "{}", run.stderr);
+    let results = run.stdout_lines();
+    assert_eq!(
+        results[0], "ok(4000000)",
+        "streamed, never held: {}",
+        run.stderr
+    );
+    assert_eq!(
+        results[1], "err(\"HTTP response body size exceeds limit: 8388608 bytes\")",
+        "past max-memory-bytes of bodies, the stream fails"
+    );
+}

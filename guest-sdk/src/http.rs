@@ -25,7 +25,7 @@ use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
     ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, Scheme,
 };
-use wasip2::io::streams::StreamError;
+use wasip2::io::streams::{InputStream, StreamError};
 
 /// A request to send.
 #[derive(Clone, Debug)]
@@ -110,6 +110,21 @@ impl Request {
 
     /// Sends the request and reads the whole response.
     pub fn send(self) -> Result<Response, Error> {
+        let mut streaming = self.open()?;
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut streaming.body, &mut body)
+            .map_err(|error| Error::Failed(error.to_string()))?;
+        Ok(Response {
+            status: streaming.status,
+            headers: streaming.headers,
+            body,
+        })
+    }
+
+    /// Sends the request and returns the response as soon as its headers
+    /// arrive, its body a reader (for bodies too large to hold: copy them to
+    /// a file, hash them, …).
+    pub fn open(self) -> Result<StreamingResponse, Error> {
         let (scheme, authority, path) = split_url(&self.url)?;
         let headers = Fields::from_list(&self.headers)
             .map_err(|error| Error::Invalid(format!("headers: {error:?}")))?;
@@ -143,11 +158,80 @@ impl Request {
         let body = response
             .consume()
             .map_err(|()| Error::Failed("the body was taken already".into()))?;
-        Ok(Response {
+        let stream = body
+            .stream()
+            .map_err(|()| Error::Failed("no response body stream".into()))?;
+        Ok(StreamingResponse {
             status,
             headers,
-            body: read_body(body)?,
+            body: BodyReader {
+                stream: Some(stream),
+                body: Some(body),
+            },
         })
+    }
+}
+
+/// A response whose body is still to be read.
+pub struct StreamingResponse {
+    /// The status code.
+    pub status: u16,
+    /// The headers, names in lower case.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The body.
+    pub body: BodyReader,
+}
+
+/// A response body, read as it arrives.
+pub struct BodyReader {
+    // The stream is a child of the body: it must go first.
+    stream: Option<InputStream>,
+    body: Option<IncomingBody>,
+}
+
+impl std::io::Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some(stream) = &self.stream else {
+            return Ok(0);
+        };
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let wanted = u64::try_from(buf.len()).unwrap_or(u64::MAX);
+        match stream.blocking_read(wanted) {
+            // An empty chunk is not the end (Ok(0) would say so): read again.
+            Ok(chunk) if chunk.is_empty() => self.read(buf),
+            Ok(chunk) => {
+                buf[..chunk.len()].copy_from_slice(&chunk);
+                Ok(chunk.len())
+            }
+            Err(StreamError::Closed) => {
+                self.finish();
+                Ok(0)
+            }
+            Err(StreamError::LastOperationFailed(error)) => {
+                self.finish();
+                // Its first line says what failed (a host may add a backtrace).
+                let text = error.to_debug_string();
+                let first = text.lines().next().unwrap_or("the response body failed");
+                Err(std::io::Error::other(first.to_owned()))
+            }
+        }
+    }
+}
+
+impl BodyReader {
+    fn finish(&mut self) {
+        drop(self.stream.take());
+        if let Some(body) = self.body.take() {
+            drop(IncomingBody::finish(body));
+        }
+    }
+}
+
+impl Drop for BodyReader {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 
@@ -222,26 +306,6 @@ fn write_body(body: OutgoingBody, bytes: &[u8]) -> Result<(), Error> {
         }
     }
     OutgoingBody::finish(body, None).map_err(failed)
-}
-
-fn read_body(body: IncomingBody) -> Result<Vec<u8>, Error> {
-    let mut bytes = Vec::new();
-    {
-        let stream = body
-            .stream()
-            .map_err(|()| Error::Failed("no response body stream".into()))?;
-        loop {
-            match stream.blocking_read(64 * 1024) {
-                Ok(chunk) => bytes.extend_from_slice(&chunk),
-                Err(StreamError::Closed) => break,
-                Err(StreamError::LastOperationFailed(error)) => {
-                    return Err(Error::Failed(error.to_debug_string()));
-                }
-            }
-        }
-    }
-    drop(IncomingBody::finish(body));
-    Ok(bytes)
 }
 
 #[cfg(test)]

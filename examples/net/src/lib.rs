@@ -35,6 +35,11 @@ impl Guest for Net {
         (count, None)
     }
 
+    fn http_get_length(url: String) -> Result<u64, String> {
+        let mut response = Request::get(url).open().map_err(|e| e.to_string())?;
+        std::io::copy(&mut response.body, &mut std::io::sink()).map_err(|e| e.to_string())
+    }
+
     fn tcp_exchange(address: String, message: String) -> Result<String, String> {
         let mut stream = TcpStream::connect(&address).map_err(|e| format!("connect: {e}"))?;
         stream

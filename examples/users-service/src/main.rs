@@ -13,6 +13,7 @@
 //!   TOKEN` when a token is set;
 //! - `POST /emails`: accepts an email (202), the same authorization;
 //! - `GET /redirect?to=URL`: 302 to URL (tests: redirects are not followed);
+//! - `GET /bytes/{n}`: a body of `n` bytes (tests: response limits);
 //! - `GET /hang`: never answers (tests: a hung server costs one call its
 //!   timeout).
 
@@ -63,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
         .route("/users/{id}", get(user))
         .route("/emails", post(email))
         .route("/redirect", get(redirect))
+        .route("/bytes/{n}", get(bytes))
         .route("/hang", get(hang))
         .with_state(service);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
@@ -135,6 +137,17 @@ async fn redirect(
         return refused;
     }
     Redirect::to(&target.to).into_response()
+}
+
+async fn bytes(
+    State(service): State<Service>,
+    Path(n): Path<usize>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refused) = service.admit(&format!("GET /bytes/{n}"), &headers).await {
+        return refused;
+    }
+    vec![b'x'; n].into_response()
 }
 
 async fn hang(State(service): State<Service>, headers: HeaderMap) -> Response {
