@@ -283,6 +283,18 @@ fn a_hung_server_costs_one_call_its_timeout_and_the_next_call_works() {
         url = service.url
     ));
     let worker = Worker::start_with(&["--config", &file.path]);
+    let listed = worker.get("/v1/components").body;
+    let reaches = &listed[0]["nondeterministic"];
+    assert!(
+        reaches.as_array().unwrap().contains(&"network".into()),
+        "a component importing wasi:http reaches the network: {listed}"
+    );
+    let inspect = activity_host(&["inspect", &net()]);
+    assert!(
+        inspect.stdout.contains("purity  can reach clocks, network"),
+        "{}",
+        inspect.stdout
+    );
     let hung = worker.call("net", &format!("http-get(\"{}/hang\", [])", service.url));
     assert_eq!(hung.status, 504, "{}", hung.body);
     let next = worker.call("net", &format!("http-get(\"{}/users/2\", [])", service.url));

@@ -20,7 +20,7 @@ use crate::component::ExportHandle;
 use crate::contract::{self, Activity, RULES_INTERFACE};
 use crate::guest_output::{GuestLog, GuestOutput};
 use crate::memo::ErrorKind;
-use crate::outbound::{GatedLookup, Network, OutboundHttp, Secrets};
+use crate::outbound::{self, GatedLookup};
 use crate::pool::WarmInstance;
 use crate::sandbox::Sandbox;
 use crate::state::HostState;
@@ -147,25 +147,7 @@ impl Runner {
                 }
             }
         }
-        let network = Arc::new(Network::new(
-            actor_cache.component(),
-            &granted.allowed_outbound_hosts,
-            sandbox.limits.network_budget(),
-        ));
-        if network.grants_tcp() {
-            let check = Arc::clone(&network);
-            wasi.allow_tcp(true)
-                .allow_ip_name_lookup(true)
-                .socket_addr_check(move |addr, usage| {
-                    let allowed = check.allows_socket(addr, usage);
-                    Box::pin(async move { allowed })
-                });
-        }
-        let secrets = Secrets::new(&granted.secrets);
-        for (name, placeholder) in secrets.guest_env() {
-            wasi.env(name, placeholder);
-        }
-        let outbound_http = OutboundHttp::new(Arc::clone(&network), secrets);
+        let (network, outbound_http) = outbound::grant(&mut wasi, actor_cache.component(), sandbox);
         let state = HostState::new(
             wasi.build(),
             sandbox.limits.limiter(),

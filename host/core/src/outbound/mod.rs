@@ -17,17 +17,52 @@ mod secrets;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::sockets::SocketAddrUse;
+
+use crate::sandbox::Sandbox;
 
 pub use grant::{GrantError, OutboundGrant, Scheme};
 pub(crate) use http::OutboundHttp;
 pub(crate) use lookup::{GatedLookup, GatedLookupView};
 pub use secrets::SecretGrant;
-pub(crate) use secrets::Secrets;
+use secrets::Secrets;
+
+/// Grants one instance of `component` the network its `sandbox` allows:
+/// TCP (with its address check) if a grant is for TCP, its secrets'
+/// placeholders as variables; returns its [`Network`] and its `wasi:http`
+/// hooks.
+pub(crate) fn grant(
+    wasi: &mut WasiCtxBuilder,
+    component: &str,
+    sandbox: &Sandbox,
+) -> (Arc<Network>, OutboundHttp) {
+    let granted = &sandbox.capabilities;
+    let network = Arc::new(Network::new(
+        component,
+        &granted.allowed_outbound_hosts,
+        sandbox.limits.network_budget(),
+    ));
+    if network.grants_tcp() {
+        let check = Arc::clone(&network);
+        wasi.allow_tcp(true)
+            .allow_ip_name_lookup(true)
+            .socket_addr_check(move |addr, usage| {
+                let allowed = check.allows_socket(addr, usage);
+                Box::pin(async move { allowed })
+            });
+    }
+    let secrets = Secrets::new(&granted.secrets);
+    for (name, placeholder) in secrets.guest_env() {
+        wasi.env(name, placeholder);
+    }
+    let hooks = OutboundHttp::new(Arc::clone(&network), secrets);
+    (network, hooks)
+}
 
 /// One instance's network: its component's grants and the current call's
 /// budget, shared by its HTTP hooks, its socket checks and its name lookups.
@@ -56,7 +91,7 @@ pub(crate) struct NetworkBudget {
 
 impl Network {
     /// The network of an instance of `component` with `grants`.
-    pub fn new(component: &str, grants: &[OutboundGrant], budget: NetworkBudget) -> Self {
+    fn new(component: &str, grants: &[OutboundGrant], budget: NetworkBudget) -> Self {
         Self {
             component: component.to_owned(),
             grants: grants.to_vec(),
@@ -70,7 +105,7 @@ impl Network {
     }
 
     /// Whether any grant is for TCP (so sockets are switched on at all).
-    pub fn grants_tcp(&self) -> bool {
+    fn grants_tcp(&self) -> bool {
         self.grants
             .iter()
             .any(|grant| grant.scheme() == Scheme::Tcp)
@@ -110,7 +145,7 @@ impl Network {
     /// Whether a socket may be used so (each refusal logged). A connect
     /// first binds its socket to the unspecified address, which is allowed;
     /// any other bind, listening and UDP are not.
-    pub fn allows_socket(&self, addr: SocketAddr, usage: SocketAddrUse) -> bool {
+    fn allows_socket(&self, addr: SocketAddr, usage: SocketAddrUse) -> bool {
         match usage {
             SocketAddrUse::TcpBind if addr.ip().is_unspecified() && addr.port() == 0 => true,
             SocketAddrUse::TcpConnect => {
@@ -170,5 +205,66 @@ impl Network {
     /// Logs one refused use of the network.
     fn refuse(&self, target: &str, why: &str) {
         crate::event_line::outbound_refused(&self.component, target, why);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn network(grants: &[&str], max_connections: u32) -> Network {
+        let grants: Vec<OutboundGrant> = grants.iter().map(|g| g.parse().unwrap()).collect();
+        let budget = NetworkBudget {
+            max_connections,
+            max_response_bytes: 10,
+            connect_timeout: Duration::from_secs(1),
+        };
+        Network::new("c", &grants, budget)
+    }
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn sockets_connect_to_granted_addresses_and_ports_only() {
+        let net = network(&["tcp://127.0.0.1:6379", "tcp://db.internal:5432"], 10);
+        assert!(net.allows_socket(addr("0.0.0.0:0"), SocketAddrUse::TcpBind));
+        assert!(net.allows_socket(addr("[::]:0"), SocketAddrUse::TcpBind));
+        assert!(!net.allows_socket(addr("0.0.0.0:80"), SocketAddrUse::TcpBind));
+        assert!(net.allows_socket(addr("127.0.0.1:6379"), SocketAddrUse::TcpConnect));
+        assert!(!net.allows_socket(addr("127.0.0.1:6380"), SocketAddrUse::TcpConnect));
+        assert!(!net.allows_socket(addr("10.0.0.7:5432"), SocketAddrUse::TcpConnect));
+        net.remember_resolved("10.0.0.7".parse().unwrap(), "db.internal");
+        assert!(net.allows_socket(addr("10.0.0.7:5432"), SocketAddrUse::TcpConnect));
+        assert!(!net.allows_socket(addr("10.0.0.7:6379"), SocketAddrUse::TcpConnect));
+        for usage in [
+            SocketAddrUse::TcpListen,
+            SocketAddrUse::TcpAccept,
+            SocketAddrUse::UdpBind,
+            SocketAddrUse::UdpSend,
+            SocketAddrUse::UdpReceive,
+        ] {
+            assert!(
+                !net.allows_socket(addr("127.0.0.1:6379"), usage),
+                "{usage:?}"
+            );
+        }
+        assert!(net.grants_tcp_name("DB.internal"));
+        assert!(!net.grants_tcp_name("localhost"));
+    }
+
+    #[test]
+    fn each_call_has_its_own_budget() {
+        let net = network(&["tcp://127.0.0.1:1"], 2);
+        let target = addr("127.0.0.1:1");
+        assert!(net.allows_socket(target, SocketAddrUse::TcpConnect));
+        assert!(net.allows_socket(target, SocketAddrUse::TcpConnect));
+        assert!(!net.allows_socket(target, SocketAddrUse::TcpConnect));
+        assert!(net.take_response_bytes(10));
+        assert!(!net.take_response_bytes(1));
+        net.start_call();
+        assert!(net.allows_socket(target, SocketAddrUse::TcpConnect));
+        assert!(net.take_response_bytes(10));
     }
 }
