@@ -5,8 +5,18 @@
 //! `users [STORE]`: STORE is `memory` (default) or any `--store` value of
 //! `activity-host`, such as `redis://127.0.0.1:6379` to share the cache with
 //! other workers.
+//!
+//! With `USERS_SERVICE_URL` set (`scripts/example.sh users` starts
+//! `examples/users-service` and sets it), the component is granted that
+//! service and the `API_TOKEN` secret (from `USERS_API_TOKEN`) through the
+//! builder, so `fetch-user` and `send-email` call it; otherwise they run
+//! offline.
 
-use activity_host::{Host, StoreConfig, Val};
+use std::collections::BTreeMap;
+
+use activity_host::{
+    Capabilities, Host, HostBuilder, OutboundGrant, SecretGrant, StoreConfig, Val,
+};
 use workflows::{component_file, show_host_log, step, verdict, wave};
 
 #[tokio::main]
@@ -14,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
     show_host_log();
     let store = std::env::args().nth(1).unwrap_or_else(|| "memory".into());
     let store: StoreConfig = store.parse().map_err(anyhow::Error::msg)?;
-    let host = Host::builder().store(store.open()?).build()?;
+    let host = grant_users_service(Host::builder().store(store.open()?))?.build()?;
     host.load_file("users", component_file("users")).await?;
 
     for execution in ["workflow-1", "workflow-2"] {
@@ -22,6 +32,27 @@ async fn main() -> anyhow::Result<()> {
         user_workflow(&host, 123).await?;
     }
     Ok(())
+}
+
+/// `builder` with the users component granted the users service at
+/// `USERS_SERVICE_URL`, if set: the variable itself, the host, and the
+/// `API_TOKEN` secret for it.
+fn grant_users_service(builder: HostBuilder) -> anyhow::Result<HostBuilder> {
+    let Ok(service) = std::env::var("USERS_SERVICE_URL") else {
+        return Ok(builder);
+    };
+    let host: OutboundGrant = service.trim_end_matches('/').parse()?;
+    let secret = SecretGrant {
+        env: "USERS_API_TOKEN".into(),
+        hosts: vec![host.clone()],
+    };
+    let capabilities = Capabilities {
+        env: vec!["USERS_SERVICE_URL".into()],
+        allowed_outbound_hosts: vec![host],
+        secrets: BTreeMap::from([("API_TOKEN".to_owned(), secret)]),
+        ..Capabilities::default()
+    };
+    Ok(builder.capabilities("users", capabilities))
 }
 
 /// fetch-user, then process-data on its result, then calculate and
