@@ -121,14 +121,11 @@ fn bad_requests_get_the_right_status_and_a_clear_error() {
                 &json!({"export": "fetch-user", "args": [1, 2]}),
             ),
             400,
-            "1 arguments",
+            "1 argument",
         ),
         (
             "neither form",
-            worker.post(
-                "/v1/components/users/call",
-                &json!({"export": "fetch-user"}),
-            ),
+            worker.post("/v1/components/users/call", &json!({"args": [1]})),
             400,
             "give either",
         ),
@@ -186,6 +183,45 @@ fn bad_requests_get_the_right_status_and_a_clear_error() {
         ),
         ("trap", worker.call("typed", "divide(0)"), 500, "wasm trap"),
         (
+            "no such route",
+            worker.get("/v1/nope"),
+            404,
+            "no such route: GET /v1/nope",
+        ),
+        (
+            "a method the route does not take",
+            worker.get("/v1/components/users/call"),
+            405,
+            "method not allowed: GET /v1/components/users/call",
+        ),
+        (
+            "no args for an export that takes some",
+            worker.post(
+                "/v1/components/users/call",
+                &json!({"export": "fetch-user"}),
+            ),
+            400,
+            "`fetch-user` takes 1 argument",
+        ),
+        (
+            "an unknown record field (it would be dropped and the call hit another's entry)",
+            worker.call(
+                "typed",
+                r#"echo-record({x: 1, y: 2, label: "a", colour: "red"})"#,
+            ),
+            400,
+            "unknown field `colour` at 12: the record's fields are x, y, label",
+        ),
+        (
+            "an extra field in a record nested in a result",
+            worker.call(
+                "typed",
+                r#"echo-result(ok({x: 1, y: 2, label: "a", z: 3}))"#,
+            ),
+            400,
+            "unknown field `z`",
+        ),
+        (
             "too large",
             worker.post_raw(
                 "/v1/components/users/call",
@@ -210,6 +246,12 @@ fn bad_requests_get_the_right_status_and_a_clear_error() {
             "{case}: no backtrace to clients: {text}"
         );
     }
+    let no_args = worker.post("/v1/components/typed/call", &json!({"export": "noop"}));
+    assert_eq!(
+        no_args.status, 200,
+        "a zero-argument export needs no args: {}",
+        no_args.body
+    );
     assert_eq!(
         worker.call("typed", "divide(4)").body["result"],
         json!(25),
@@ -309,12 +351,32 @@ fn invalidation_over_http() {
     );
     assert_eq!(form.status, 415, "{}", form.body);
     assert_eq!(warm(["fetch-user(1)", "calculate(2)"]), ["hit", "hit"]);
-    // No body at all: the whole component.
-    let all = worker.post_raw("/v1/components/users/invalidate", "text/plain", Vec::new());
+    // A body that says nothing is refused, never read as "everything".
+    for (content_type, body) in [("text/plain", ""), ("application/json", "{}")] {
+        let vague = worker.post_raw(
+            "/v1/components/users/invalidate",
+            content_type,
+            body.as_bytes().to_vec(),
+        );
+        assert_eq!(vague.status, 400, "{}", vague.body);
+        assert!(
+            vague.body["error"]
+                .as_str()
+                .unwrap()
+                .contains("{\"all\": true}"),
+            "{}",
+            vague.body
+        );
+    }
+    let not_true = worker.post("/v1/components/users/invalidate", &json!({"all": false}));
+    assert_eq!(not_true.status, 400, "{}", not_true.body);
+    assert_eq!(warm(["fetch-user(1)", "calculate(2)"]), ["hit", "hit"]);
+    // The whole component, said explicitly.
+    let all = worker.post("/v1/components/users/invalidate", &json!({"all": true}));
     assert_eq!(all.body["invalidated"], "component", "{}", all.body);
     assert_eq!(warm(["fetch-user(1)", "calculate(2)"]), ["miss", "miss"]);
-    worker.post("/v1/components/users/invalidate", &json!({}));
-    assert_eq!(warm(["fetch-user(1)", "calculate(2)"]), ["miss", "miss"]);
+    let ghost = worker.post("/v1/components/ghost/invalidate", &json!({"all": true}));
+    assert_eq!(ghost.status, 404, "{}", ghost.body);
     let wave = worker.post(
         "/v1/components/users/invalidate",
         &json!({"wave": "fetch-user(1)"}),
@@ -456,7 +518,9 @@ fn readiness_follows_the_store_and_calls_still_run() {
         (call.status, call.cache.as_deref()),
         (200, Some("degraded"))
     );
-    assert_eq!(worker.get("/readyz").status, 503);
+    let ready = worker.get("/readyz");
+    assert_eq!(ready.status, 503);
+    assert_eq!(ready.body["error"], "store unavailable; calls run uncached");
     assert_eq!(worker.get("/healthz").status, 200);
 }
 

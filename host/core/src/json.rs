@@ -107,11 +107,15 @@ pub fn args_from_json(json: &Json, types: &[Type]) -> Result<Vec<Val>, JsonError
     let reader = Reader {
         path: "$".to_owned(),
     };
+    let count = match types.len() {
+        1 => "1 argument".to_owned(),
+        n => format!("{n} arguments"),
+    };
     let Json::Array(items) = json else {
-        return Err(reader.error(format!("an array of {} arguments", types.len()), json));
+        return Err(reader.error(format!("an array of {count}"), json));
     };
     if items.len() != types.len() {
-        return Err(reader.error(format!("{} arguments", types.len()), json));
+        return Err(reader.error(count, json));
     }
     items
         .iter()

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use activity_host::wasm_wave::wasm::DisplayValue;
-use activity_host::{CachePolicy, CallOptions, StatsRow, to_json};
+use activity_host::{CachePolicy, CallOptions, Host, HostError, StatsRow, to_json};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
@@ -111,6 +111,26 @@ impl CallBody {
     }
 }
 
+/// The arguments of a call that gives an export and no `args`: none, if
+/// the export takes none; else the answer saying what is missing.
+fn no_arguments(host: &Host, component: &str, export: &str) -> Result<Value, Box<Response>> {
+    let handle = host
+        .export(component, export)
+        .map_err(|failure| Box::new(host_error(failure)))?;
+    let export = handle.export();
+    match export.param_types.len() {
+        0 => Ok(Value::Array(Vec::new())),
+        count => {
+            let arguments = if count == 1 { "argument" } else { "arguments" };
+            let message = format!(
+                "give \"args\" (or \"wave\"): `{}` takes {count} {arguments} ({})",
+                export.name, export.signature
+            );
+            Err(Box::new(error(StatusCode::BAD_REQUEST, message)))
+        }
+    }
+}
+
 pub(super) async fn call(
     State(worker): State<Arc<App>>,
     Path(component): Path<String>,
@@ -121,13 +141,19 @@ pub(super) async fn call(
         Ok(Query(query)) => query,
         Err(rejection) => return error(rejection.status(), rejection.body_text()),
     };
-    let body = match body {
+    let mut body = match body {
         Ok(Json(fields)) => match CallBody::from_fields(fields) {
             Ok(body) => body,
             Err((status, message)) => return error(status, message),
         },
         Err(rejection) => return error(rejection.status(), rejection.body_text()),
     };
+    if let (Some(export), None, None) = (&body.export, &body.args, &body.wave) {
+        match no_arguments(&worker.host, &component, export) {
+            Ok(none) => body.args = Some(none),
+            Err(refused) => return *refused,
+        }
+    }
     let Some(invocation) = body.invocation() else {
         let usage = "give either {\"export\": NAME, \"args\": [...]} or {\"wave\": \"name(args)\"}";
         return error(StatusCode::BAD_REQUEST, usage);
@@ -185,34 +211,32 @@ pub(super) async fn invalidate(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match invalidation_body(&headers, body) {
-        Ok(body) => body,
+    let host = &worker.host;
+    if host.component(&component).is_none() {
+        return host_error(HostError::UnknownComponent(component));
+    }
+    let (body, all) = match invalidation_body(&headers, body) {
+        Ok(parsed) => parsed,
         Err((status, message)) => return error(status, message),
     };
-    let host = &worker.host;
-    let done = match (body.export, body.args, body.wave) {
-        (None, None, None) => host
+    let done = match (all, body.export, body.args, body.wave) {
+        (true, None, None, None) => host
             .invalidate_component(&component)
             .await
             .map(|()| json!({ "invalidated": "component" })),
-        (Some(export), None, None) => host
+        (false, Some(export), None, None) => host
             .invalidate_export(&component, &export)
             .await
             .map(|()| json!({ "invalidated": "export", "export": export })),
-        (None, None, Some(wave)) => host
+        (false, None, None, Some(wave)) => host
             .invalidate_entry_wave(&component, &wave)
             .await
             .map(|key| json!({ "invalidated": "entry", "key": key })),
-        (Some(export), Some(args), None) => host
+        (false, Some(export), Some(args), None) => host
             .invalidate_entry_json(&component, &export, &args)
             .await
             .map(|key| json!({ "invalidated": "entry", "key": key })),
-        _ => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "give {}, {\"export\"}, {\"export\", \"args\"} or {\"wave\"}",
-            );
-        }
+        _ => return error(StatusCode::BAD_REQUEST, WHAT_TO_INVALIDATE),
     };
     match done {
         Ok(body) => Json(body).into_response(),
@@ -220,16 +244,20 @@ pub(super) async fn invalidate(
     }
 }
 
-/// An invalidation's body: none at all means the whole component; anything
-/// else must be a JSON [`CallBody`] (a body sent with another content type
-/// is refused, never read as "everything").
+/// The answer to an invalidation that does not say what to invalidate.
+const WHAT_TO_INVALIDATE: &str = "say what to invalidate: {\"all\": true} (the whole component), \
+     {\"export\"} (an export), {\"export\", \"args\"} or {\"wave\"} (one entry)";
+
+/// An invalidation's body and whether it asks for the whole component
+/// (`"all": true`). It must be JSON and say what to invalidate: no body, or
+/// `{}`, is refused, never read as "everything".
 fn invalidation_body(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<CallBody, (StatusCode, String)> {
+) -> Result<(CallBody, bool), (StatusCode, String)> {
     let bytes = body.map_err(|rejection| (rejection.status(), rejection.body_text()))?;
     if bytes.is_empty() {
-        return Ok(CallBody::default());
+        return Err((StatusCode::BAD_REQUEST, WHAT_TO_INVALIDATE.to_owned()));
     }
     let is_json = headers
         .get(header::CONTENT_TYPE)
@@ -239,9 +267,14 @@ fn invalidation_body(
         let message = "Expected request with `Content-Type: application/json`";
         return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, message.to_owned()));
     }
-    let Json(fields) = Json::<Map<String, Value>>::from_bytes(&bytes)
+    let Json(mut fields) = Json::<Map<String, Value>>::from_bytes(&bytes)
         .map_err(|rejection| (rejection.status(), rejection.body_text()))?;
-    CallBody::from_fields(fields)
+    let all = match fields.remove("all") {
+        None => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => return Err((StatusCode::BAD_REQUEST, WHAT_TO_INVALIDATE.to_owned())),
+    };
+    Ok((CallBody::from_fields(fields)?, all))
 }
 
 pub(super) async fn stats(State(worker): State<Arc<App>>) -> Json<Value> {

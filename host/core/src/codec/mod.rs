@@ -110,8 +110,9 @@ pub fn encode_key_args(
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
     if args.len() != types.len() {
+        let plural = if types.len() == 1 { "" } else { "s" };
         return Err(EncodeError::Mismatch(format!(
-            "expected {} arguments, got {}",
+            "expected {} argument{plural}, got {}",
             types.len(),
             args.len()
         )));
