@@ -10,6 +10,7 @@ mod cluster;
 mod codec;
 mod differential;
 mod entries;
+mod first_hour;
 mod fleet;
 mod fuzz;
 mod languages;

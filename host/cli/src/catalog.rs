@@ -4,6 +4,7 @@
 //! logged; the version loaded before it (if any) keeps serving.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -31,6 +32,9 @@ struct Watched {
 pub struct Catalog {
     sources: Sources,
     watched: Mutex<Vec<Watched>>,
+    /// Whether the directory could not be listed last time (logged once
+    /// until it can).
+    unlisted: AtomicBool,
 }
 
 impl Catalog {
@@ -39,7 +43,13 @@ impl Catalog {
         Self {
             sources,
             watched: Mutex::default(),
+            unlisted: AtomicBool::new(false),
         }
+    }
+
+    /// Where the components come from.
+    pub fn sources(&self) -> &Sources {
+        &self.sources
     }
 
     /// The file component `name` was loaded from.
@@ -58,9 +68,22 @@ impl Catalog {
     /// Returns how many components are loaded in all.
     pub async fn refresh(&self, host: &Host) -> usize {
         let files = match self.named_files() {
-            Ok(files) => files,
+            Ok(files) => {
+                self.unlisted.store(false, Ordering::Relaxed);
+                files
+            }
             Err(error) => {
-                tracing::error!(%error, "cannot list components");
+                if !self.unlisted.swap(true, Ordering::Relaxed) {
+                    let dir = match &self.sources {
+                        Sources::Directory(dir) => dir.display().to_string(),
+                        Sources::Files(_) => String::new(),
+                    };
+                    tracing::warn!(
+                        %dir,
+                        %error,
+                        "cannot list the component directory {dir}: {error}; looking again every second"
+                    );
+                }
                 return host.component_names().len();
             }
         };

@@ -64,6 +64,10 @@ enum Command {
     /// Configuration tools.
     #[command(subcommand)]
     Config(commands::config::Command),
+    /// Create an activity project (Rust, Python or JavaScript) in a new
+    /// directory: a WIT world, a cached and an uncached export, a build
+    /// script and a README.
+    New(commands::new::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -97,6 +101,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => commands::serve::run(args).await,
             Command::Temporal(args) => commands::temporal::run(args).await,
             Command::Config(command) => commands::config::run(command),
+            Command::New(args) => commands::new::run(args),
         }
     });
     telemetry.shutdown();

@@ -26,14 +26,17 @@ pub struct Worker {
     pub host: Arc<Host>,
     /// The components it serves, and where they come from.
     pub catalog: Arc<Catalog>,
+    /// Where its results are cached (`memory`, a Redis URL without its
+    /// password), for its start-up line.
+    pub store: String,
     reload: JoinHandle<()>,
     flush: JoinHandle<()>,
 }
 
 impl Worker {
     /// Builds the host of `front_end` from `config` (compiled components
-    /// kept in `compile_cache`) and loads `sources`; an error if no
-    /// component loads.
+    /// kept in `compile_cache`) and loads `sources`; an error if files were
+    /// named and none loads (an empty or missing directory is watched).
     pub async fn start(
         config: &Config,
         compile_cache: Option<PathBuf>,
@@ -48,9 +51,22 @@ impl Worker {
         let host = Arc::new(host);
         let catalog = Arc::new(Catalog::new(sources));
         if catalog.refresh(&host).await == 0 {
-            anyhow::bail!("no component could be loaded (see the errors above)");
+            match catalog.sources() {
+                // A worker may start before its components are deployed.
+                Sources::Directory(dir) => tracing::warn!(
+                    dir = %dir.display(),
+                    "no component in {} yet: the worker serves those that appear",
+                    dir.display()
+                ),
+                Sources::Files(_) => {
+                    anyhow::bail!(
+                        "none of the component files could be loaded (see the errors above)"
+                    )
+                }
+            }
         }
         Ok(Self {
+            store: config.store.location(),
             reload: catalog.keep_loaded(&host, RELOAD_EVERY),
             flush: host.keep_flushing_stats(FLUSH_EVERY),
             host,

@@ -40,6 +40,10 @@ pub struct Capabilities {
     /// the secret's hosts.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub secrets: BTreeMap<String, SecretGrant>,
+    /// Acknowledges that the cached exports' results may depend on what
+    /// these grants and the component's imports reach (the purity check):
+    /// no load warning.
+    pub allow_nondeterministic: bool,
 }
 
 impl Default for Capabilities {
@@ -51,6 +55,7 @@ impl Default for Capabilities {
             stdout: false,
             allowed_outbound_hosts: Vec::new(),
             secrets: BTreeMap::new(),
+            allow_nondeterministic: false,
         }
     }
 }

@@ -32,6 +32,7 @@ pub fn declared_rule(rule: Rule) -> (String, CacheRule) {
         cache_errors: rule.cache_errors,
         ignore_params: rule.ignore_params,
         store: None,
+        allow_nondeterministic: false,
     };
     (rule.function, rule_for_host)
 }

@@ -80,6 +80,24 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// What is wrong with these limits, if anything: a zero `timeout`,
+    /// `outbound-connect-timeout`, `max-memory-bytes` or
+    /// `max-table-elements` would make every call fail.
+    pub fn check(&self) -> Result<(), String> {
+        let zero = if self.timeout.is_zero() {
+            "timeout"
+        } else if self.outbound_connect_timeout.is_zero() {
+            "outbound-connect-timeout"
+        } else if self.max_memory_bytes == 0 {
+            "max-memory-bytes"
+        } else if self.max_table_elements == 0 {
+            "max-table-elements"
+        } else {
+            return Ok(());
+        };
+        Err(format!("{zero} must be more than 0: every call would fail"))
+    }
+
     /// The limiter of one instance's store.
     pub fn limiter(&self) -> MemoryLimiter {
         MemoryLimiter {

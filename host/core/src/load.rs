@@ -2,7 +2,9 @@
 //! declares, resolve each export's rule against the configured overrides,
 //! and assess what it can reach.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use rustc_hash::FxHashSet;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
@@ -36,6 +38,8 @@ pub(crate) struct Loader<'a> {
     pub rules: &'a RulesConfig,
     /// Where each export's counters live.
     pub stats: &'a StatsRegistry,
+    /// The component digests whose purity warning was given (once each).
+    pub purity_warned: &'a Mutex<FxHashSet<[u8; 32]>>,
 }
 
 impl Loader<'_> {
@@ -71,7 +75,9 @@ impl Loader<'_> {
             .map(|(name, _)| name.to_owned())
             .collect();
         let purity = Purity::assess(imports, &sandbox.capabilities);
-        warn_if_impure(&name, &purity, &exports);
+        if !sandbox.capabilities.allow_nondeterministic && self.first_load_of(&code_hash) {
+            warn_if_impure(&name, &purity, &exports);
+        }
         warn_of_unset_secrets(&name, &sandbox);
         Ok(ActivityComponent {
             name,
@@ -87,6 +93,15 @@ impl Loader<'_> {
             actor_cache,
             names,
         })
+    }
+
+    /// Whether this host loads the component with digest `code_hash` for
+    /// the first time (its purity warning is given once).
+    fn first_load_of(&self, code_hash: &[u8; 32]) -> bool {
+        self.purity_warned
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(*code_hash)
     }
 
     /// The compiled component and the sha256 of its bytes.
@@ -132,12 +147,14 @@ impl Loader<'_> {
     }
 }
 
-/// Warns once, at load, when cached exports can reach nondeterministic
-/// capabilities (the clock, randomness, granted directories or variables).
+/// Warns when cached exports can reach nondeterministic capabilities (the
+/// clock, randomness, the network, granted directories or variables),
+/// naming those whose rule does not acknowledge it.
 fn warn_if_impure(component: &str, purity: &Purity, exports: &[ActivityExport]) {
     let cached: Vec<&str> = exports
         .iter()
         .filter(|export| export.rule.policy != CachePolicy::NoCache)
+        .filter(|export| !export.rule.allow_nondeterministic)
         .map(|export| export.path.as_str())
         .collect();
     if !purity.is_pure() && !cached.is_empty() {

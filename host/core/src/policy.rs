@@ -72,6 +72,9 @@ pub struct CacheRule {
     /// The named store that keeps this export's results (`None`: the
     /// host's store).
     pub store: Option<String>,
+    /// Whether its results may depend on what the purity check found (the
+    /// operator said so): no load warning names it.
+    pub allow_nondeterministic: bool,
 }
 
 impl CacheRule {
@@ -83,6 +86,7 @@ impl CacheRule {
             cache_errors: false,
             ignore_params: Vec::new(),
             store: None,
+            allow_nondeterministic: false,
         }
     }
 }
@@ -182,6 +186,10 @@ pub struct RuleOverride {
     /// Keeps this export's results in the named store (`[stores.NAME]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
+    /// Acknowledges that its results may depend on more than the arguments
+    /// (the clock, the network, …): the load warning leaves it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_nondeterministic: Option<bool>,
 }
 
 impl RuleOverride {
@@ -204,6 +212,9 @@ impl RuleOverride {
         if let Some(store) = &self.store {
             rule.store = Some(store.clone());
         }
+        if let Some(allow) = self.allow_nondeterministic {
+            rule.allow_nondeterministic = allow;
+        }
         rule
     }
 
@@ -218,6 +229,7 @@ impl RuleOverride {
         if later.store.is_some() {
             self.store = later.store;
         }
+        self.allow_nondeterministic = later.allow_nondeterministic.or(self.allow_nondeterministic);
     }
 }
 

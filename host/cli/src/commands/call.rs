@@ -1,9 +1,13 @@
 //! `activity-host call FILE INVOCATION...`: call exports with WAVE text in one
 //! process, so the second identical call shows a cache hit.
 
+use std::io::Read as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use activity_host::{CallOptions, wasm_wave};
+use anyhow::Context;
+use serde_json::Value;
 
 use super::worker_client::{WorkerArgs, WorkerClient};
 use super::{ComponentArgs, stats_table};
@@ -29,10 +33,96 @@ pub struct Args {
     #[command(flatten)]
     worker: WorkerArgs,
 
+    /// Don't print the summary of cache counters.
+    #[arg(long, short)]
+    quiet: bool,
+
+    /// Read the arguments of one call from FILE (`-`: standard input), for
+    /// arguments too large for a command line; INVOCATION is then the
+    /// export's name alone. JSON (an array, one element per parameter) if
+    /// FILE ends in `.json`, else WAVE (what goes between the parentheses:
+    /// `123, "x"`); --args-format says otherwise.
+    #[arg(long, value_name = "FILE")]
+    args_file: Option<PathBuf>,
+
+    /// How --args-file is written.
+    #[arg(long, value_name = "FORMAT", requires = "args_file")]
+    args_format: Option<ArgsFormat>,
+
     /// Calls in WAVE syntax, run in order: `fetch-user(123)`,
     /// `send-email("a@example.com")`, `api#calculate(21)`.
     #[arg(required = true, value_name = "INVOCATION")]
     invocations: Vec<String>,
+}
+
+/// How an arguments file is written.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ArgsFormat {
+    /// A JSON array, one element per parameter.
+    Json,
+    /// WAVE values separated by commas.
+    Wave,
+}
+
+/// One call as given: WAVE text, or an export and JSON arguments.
+enum Invocation {
+    Wave(String),
+    Json { export: String, args: Value },
+}
+
+impl Invocation {
+    /// How messages name it.
+    fn label(&self) -> &str {
+        match self {
+            Self::Wave(text) => text,
+            Self::Json { export, .. } => export,
+        }
+    }
+}
+
+impl Args {
+    /// The calls to make: the WAVE invocations, or one call of the export
+    /// named with its arguments from --args-file.
+    fn calls(&self) -> anyhow::Result<Vec<Invocation>> {
+        let Some(file) = &self.args_file else {
+            return Ok(self
+                .invocations
+                .iter()
+                .cloned()
+                .map(Invocation::Wave)
+                .collect());
+        };
+        let [export] = self.invocations.as_slice() else {
+            anyhow::bail!(
+                "with --args-file, give the export's name alone (e.g. `fetch-user`), not {} invocations",
+                self.invocations.len()
+            );
+        };
+        let text = if file.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read the arguments from standard input")?;
+            text
+        } else {
+            std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the arguments file {}", file.display()))?
+        };
+        let json = match self.args_format {
+            Some(format) => format == ArgsFormat::Json,
+            None => file.extension().is_some_and(|ext| ext == "json"),
+        };
+        if json {
+            let args = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", file.display()))?;
+            Ok(vec![Invocation::Json {
+                export: export.clone(),
+                args,
+            }])
+        } else {
+            Ok(vec![Invocation::Wave(format!("{export}({})", text.trim()))])
+        }
+    }
 }
 
 /// Runs every invocation; prints one line per invocation on stdout (the result
@@ -40,23 +130,27 @@ pub struct Args {
 /// cache counters on stderr. A failed invocation is reported on stderr and the
 /// rest still run; the exit code is then 1.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let calls = args.calls()?;
     if let Some(client) = args.worker.client() {
         let name = args.component.file.display().to_string();
-        let (invocations, refresh) = (args.invocations.clone(), args.refresh);
-        let explain = args.explain;
+        let (refresh, explain) = (args.refresh, args.explain);
         return tokio::task::spawn_blocking(move || {
-            call_all(&client, &name, &invocations, refresh, explain)
+            call_all(&client, &name, &calls, refresh, explain)
         })
         .await?;
     }
     let (host, name) = args.component.load().await?;
     if args.explain {
-        return explain_all(&host, &name, &args.invocations).await;
+        return explain_all(&host, &name, &calls).await;
     }
     let options = CallOptions::default().with_refresh(args.refresh);
     let mut failed = false;
-    for invocation in &args.invocations {
-        match host.call_wave_with(&name, invocation, options).await {
+    for call in &calls {
+        let called = match call {
+            Invocation::Wave(text) => host.call_wave_with(&name, text, options).await,
+            Invocation::Json { export, args } => host.call_json(&name, export, args, options).await,
+        };
+        match called {
             Ok(report) => match report.results.as_slice() {
                 [] => println!("()"),
                 results => {
@@ -66,13 +160,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
             },
             Err(error) => {
-                eprintln!("error: {invocation}: {error}");
+                eprintln!("error: {}: {error}", call.label());
                 failed = true;
             }
         }
     }
-    // stdout carries the results: this process's counters go to stderr.
-    eprint!("{}", stats_table(&host.stats()));
+    // stdout carries the results: this process's counters go to stderr,
+    // unless a call failed (its error is the last thing to read).
+    if !failed && !args.quiet {
+        eprint!("{}", stats_table(&host.stats()));
+    }
     if let Err(error) = host.flush_stats().await {
         tracing::warn!(%error, "counters not added to the store's shared counters");
     }
@@ -88,15 +185,21 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn call_all(
     client: &WorkerClient,
     component: &str,
-    invocations: &[String],
+    calls: &[Invocation],
     refresh: bool,
     explain: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut failed = false;
-    for invocation in invocations {
+    for call in calls {
         let path = format!("/v1/components/{component}/call?refresh={refresh}&explain={explain}");
-        let body = serde_json::json!({ "wave": invocation });
+        let body = match call {
+            Invocation::Wave(text) => serde_json::json!({ "wave": text }),
+            Invocation::Json { export, args } => {
+                serde_json::json!({ "export": export, "args": args })
+            }
+        };
         let answer = client.send("POST", &path, Some(&body))?;
+        let invocation = call.label();
         if answer.status.is_success() && explain {
             print_explanation(invocation, &answer.body["explain"]);
         } else if answer.status.is_success() {
@@ -119,14 +222,18 @@ fn call_all(
 async fn explain_all(
     host: &activity_host::Host,
     name: &str,
-    invocations: &[String],
+    calls: &[Invocation],
 ) -> anyhow::Result<ExitCode> {
     let mut failed = false;
-    for invocation in invocations {
-        match host.explain_wave(name, invocation).await {
-            Ok(explanation) => print_explanation(invocation, &serde_json::to_value(explanation)?),
+    for call in calls {
+        let explained = match call {
+            Invocation::Wave(text) => host.explain_wave(name, text).await,
+            Invocation::Json { export, args } => host.explain_json(name, export, args).await,
+        };
+        match explained {
+            Ok(explanation) => print_explanation(call.label(), &serde_json::to_value(explanation)?),
             Err(error) => {
-                eprintln!("error: {invocation}: {error}");
+                eprintln!("error: {}: {error}", call.label());
                 failed = true;
             }
         }

@@ -5,6 +5,7 @@ pub mod config;
 pub mod entries;
 pub mod inspect;
 pub mod invalidate;
+pub mod new;
 pub mod serve;
 pub mod stats;
 pub mod temporal;
@@ -15,8 +16,9 @@ use std::path::PathBuf;
 use crate::catalog::{Sources, stem};
 use crate::config::{Config, Flags};
 use crate::worker::Worker;
-use activity_host::{CachePolicy, Host, RuleOverride, RulesConfig, StatsRow, StoreConfig, Ttl};
-use anyhow::Context;
+use activity_host::{
+    CachePolicy, Host, LoadError, RuleOverride, RulesConfig, StatsRow, StoreConfig, Ttl,
+};
 
 /// The configuration file and the store.
 #[derive(clap::Args)]
@@ -165,7 +167,12 @@ impl ComponentArgs {
             .build()?;
         host.load_file(&name, &self.file)
             .await
-            .with_context(|| format!("cannot load {}", self.file.display()))?;
+            .map_err(|error| match error {
+                // It names the file already.
+                read @ LoadError::Read { .. } => anyhow::Error::from(read),
+                other => anyhow::Error::from(other)
+                    .context(format!("cannot load {}", self.file.display())),
+            })?;
         Ok((host, name))
     }
 }

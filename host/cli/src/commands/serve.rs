@@ -16,8 +16,9 @@ pub struct Args {
     #[command(flatten)]
     worker: WorkerArgs,
 
-    /// Address to listen on [default: 127.0.0.1:8080, this machine only].
-    #[arg(long, env = "ACTIVITY_HOST_LISTEN", value_name = "ADDR")]
+    /// Address to listen on, `IP:PORT` or `HOST:PORT` (e.g.
+    /// `localhost:8080`) [default: 127.0.0.1:8080, this machine only].
+    #[arg(long, env = "ACTIVITY_HOST_LISTEN", value_name = "ADDR", value_parser = listen_address)]
     listen: Option<SocketAddr>,
 
     /// Require `Authorization: Bearer TOKEN` on every route but /healthz.
@@ -36,6 +37,17 @@ pub struct Args {
     /// Longest a call may take before the worker answers 504 [default: 30s].
     #[arg(long, env = "ACTIVITY_HOST_CALL_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
     call_timeout: Option<Duration>,
+}
+
+/// `IP:PORT`, or `HOST:PORT` resolved to its first address.
+fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(address) = text.parse() {
+        return Ok(address);
+    }
+    std::net::ToSocketAddrs::to_socket_addrs(text)
+        .map_err(|error| format!("not IP:PORT or HOST:PORT ({error})"))?
+        .next()
+        .ok_or_else(|| format!("{text} resolves to no address"))
 }
 
 /// Loads the components and serves until SIGTERM or ctrl-c.

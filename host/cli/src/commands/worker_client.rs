@@ -1,14 +1,15 @@
 //! A blocking client of a running worker's HTTP API, for the subcommands'
 //! `--worker URL`.
 
+use anyhow::Context;
 use serde_json::Value;
 
 /// Where a running worker is, and how to reach it.
 #[derive(clap::Args, Clone)]
 pub struct WorkerArgs {
-    /// Ask a running worker (`activity-host serve`) at this URL instead of
-    /// working in this process; components are then named as the worker
-    /// names them.
+    /// Ask a running worker (`activity-host serve`) at this URL (or
+    /// `host:port`, meaning `http://host:port`) instead of working in this
+    /// process; components are then named as the worker names them.
     #[arg(long, env = "ACTIVITY_HOST_WORKER", value_name = "URL")]
     pub worker: Option<String>,
 
@@ -64,17 +65,20 @@ impl WorkerClient {
             .http_status_as_error(false)
             .build()
             .new_agent();
-        Self {
-            base: base.trim_end_matches('/').to_owned(),
-            token,
-            agent,
-        }
+        let base = base.trim_end_matches('/');
+        let base = if base.contains("://") {
+            base.to_owned()
+        } else {
+            format!("http://{base}")
+        };
+        Self { base, token, agent }
     }
 
     /// Sends `method` (GET, POST or DELETE) to `path` (from `/v1/…`, with
     /// its query), with `body` as JSON if given.
     pub fn send(&self, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<Answer> {
         let url = format!("{}{path}", self.base);
+        let unreachable = || format!("cannot reach the worker at {}", self.base);
         let authorization = self.token.as_ref().map(|token| format!("Bearer {token}"));
         let mut response = match (method, body) {
             ("POST", body) => {
@@ -82,7 +86,9 @@ impl WorkerClient {
                 if let Some(value) = &authorization {
                     request = request.header("authorization", value);
                 }
-                request.send_json(body.unwrap_or(&Value::Null))?
+                request
+                    .send_json(body.unwrap_or(&Value::Null))
+                    .with_context(unreachable)?
             }
             (method, _) => {
                 let mut request = match method {
@@ -92,7 +98,7 @@ impl WorkerClient {
                 if let Some(value) = &authorization {
                     request = request.header("authorization", value);
                 }
-                request.call()?
+                request.call().with_context(unreachable)?
             }
         };
         let status = response.status();

@@ -23,6 +23,7 @@
 //! allowed-outbound-hosts = ["http://127.0.0.1:8089", "tcp://127.0.0.1:5432"]   # default: none
 //! max-outbound-requests = 100        # HTTP requests + TCP connections per call
 //! outbound-connect-timeout = "10s"   # establishing one HTTP connection
+//! allow-nondeterministic = false     # true: no purity warning for this component
 //!
 //! [components.users.secrets]         # the guest sees a placeholder, hosts get the value
 //! API_TOKEN = { env = "USERS_API_TOKEN", hosts = ["http://127.0.0.1:8089"] }
@@ -32,6 +33,7 @@
 //! ttl = "10m"                        # 250ms, 90s, 10m, 1h, "2h 30m" or never
 //! cache-errors = false               # cache returned result::err values too
 //! ignore-params = ["trace-id"]       # parameters left out of the key
+//! allow-nondeterministic = true      # no purity warning for this export
 //! ```
 //!
 //! ```toml
@@ -228,10 +230,31 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text).map_err(|message| ConfigError::Invalid {
+        let invalid = |message| ConfigError::Invalid {
             path: path.to_owned(),
             message,
-        })
+        };
+        let config = Self::parse(&text).map_err(invalid)?;
+        config.check_granted_directories().map_err(invalid)?;
+        Ok(config)
+    }
+
+    /// An error naming the first granted host directory that does not exist
+    /// (relative paths: from the working directory, as the worker opens
+    /// them).
+    fn check_granted_directories(&self) -> Result<(), String> {
+        for (name, component) in &self.components {
+            for dir in &component.capabilities.dirs {
+                if !dir.host.is_dir() {
+                    return Err(format!(
+                        "[components.{name}]: granted directory {} does not exist \
+                         (or is not a directory)",
+                        dir.host.display()
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Parses TOML text.
@@ -241,6 +264,10 @@ impl Config {
             if let Some(key) = component.unknown.keys().next() {
                 return Err(format!("unknown key `{key}` in [components.{name}]"));
             }
+            component
+                .limits
+                .check()
+                .map_err(|error| format!("[components.{name}]: {error}"))?;
         }
         Ok(config)
     }

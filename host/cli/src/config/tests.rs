@@ -219,3 +219,32 @@ fn the_printed_configuration_hides_secrets_and_parses_back() {
         Some(Ttl::After(Duration::from_secs(600)))
     );
 }
+
+#[test]
+fn zero_limits_and_missing_directories_are_refused() {
+    for (key, value) in [
+        ("timeout", "\"0s\""),
+        ("max-memory-bytes", "0"),
+        ("max-table-elements", "0"),
+        ("outbound-connect-timeout", "\"0s\""),
+    ] {
+        let error = Config::parse(&format!("[components.users]\n{key} = {value}\n")).unwrap_err();
+        assert!(
+            error.contains(&format!("[components.users]: {key} must be more than 0")),
+            "{error}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("host.toml");
+    let granted = |host: &str| {
+        format!("[components.models]\ndirs = [{{ host = {host:?}, guest = \"/m\" }}]\n")
+    };
+    std::fs::write(&path, granted("no/such/dir")).unwrap();
+    let error = Config::load(&path).unwrap_err().to_string();
+    assert!(
+        error.contains("[components.models]: granted directory no/such/dir does not exist"),
+        "{error}"
+    );
+    std::fs::write(&path, granted(dir.path().to_str().unwrap())).unwrap();
+    assert!(Config::load(&path).is_ok());
+}

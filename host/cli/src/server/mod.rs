@@ -6,7 +6,7 @@
 //! | `GET /readyz` | 200 when the store is reachable, 503 while it is not (calls still run, degraded) |
 //! | `GET /v1/components` | loaded components: file, sha256, exports with WIT signatures and rules |
 //! | `POST /v1/components/{name}/call[?refresh=true]` | `{"export": "fetch-user", "args": [123]}` (JSON arguments) or `{"wave": "fetch-user(123)"}` |
-//! | `POST /v1/components/{name}/invalidate` | `{"export", "args"}` or `{"wave"}`: one entry; `{"export"}`: an export; `{}`: the component |
+//! | `POST /v1/components/{name}/invalidate` | `{"export", "args"}` or `{"wave"}`: one entry; `{"export"}`: an export; `{"all": true}`: the component (a body naming nothing is 400; an unknown component 404) |
 //! | `GET /v1/components/{name}/entries[?export=&cursor=&limit=]` | a page of the component's cached entries: key, export, bytes, age, TTL left, hits; `next` is the next page's cursor |
 //! | `DELETE /v1/entries/{key}` | evicts the entry under that key (404 if none) |
 //! | `GET /v1/stats` | counters per export since the worker started |
@@ -32,6 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use activity_host::{CallError, ErrorKind, ExportLookupError, Host, HostError, StoreErrorKind};
+use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -92,10 +93,12 @@ pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
     let app = router(worker.host.clone(), worker.catalog.clone(), config);
-    tracing::info!(%address, "worker listening");
+    tracing::info!(%address, store = %worker.store, "worker listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
@@ -131,6 +134,17 @@ fn router(host: Arc<Host>, catalog: Arc<Catalog>, config: ServerConfig) -> Route
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(protected)
+        .fallback(|request: Request| async move {
+            let route = format!("{} {}", request.method(), request.uri().path());
+            error(StatusCode::NOT_FOUND, format!("no such route: {route}"))
+        })
+        .method_not_allowed_fallback(|request: Request| async move {
+            let route = format!("{} {}", request.method(), request.uri().path());
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("method not allowed: {route}"),
+            )
+        })
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(worker)
 }
@@ -196,10 +210,9 @@ async fn ready(State(worker): State<Arc<App>>) -> Response {
     if worker.host.store_is_healthy() {
         (StatusCode::OK, "ready").into_response()
     } else {
-        (
+        error(
             StatusCode::SERVICE_UNAVAILABLE,
             "store unavailable; calls run uncached",
         )
-            .into_response()
     }
 }

@@ -152,8 +152,36 @@ impl ExportNames {
             }
             _ => Err(ExportLookupError::Unknown {
                 name: name.to_owned(),
+                hint: self.kebab_case_hint(name),
                 available: self.paths.clone(),
             }),
+        }
+    }
+
+    /// ` (did you mean `word-count`?)` when `name` in WIT's kebab case
+    /// (`word_count`, `WordCount`) is an export's name; else nothing.
+    fn kebab_case_hint(&self, name: &str) -> String {
+        let mut kebab = String::with_capacity(name.len() + 4);
+        for (at, c) in name.char_indices() {
+            if c == '_' {
+                kebab.push('-');
+            } else if c.is_ascii_uppercase() {
+                let after_lower = name[..at]
+                    .chars()
+                    .last()
+                    .is_some_and(|p| p.is_ascii_lowercase());
+                if after_lower {
+                    kebab.push('-');
+                }
+                kebab.push(c.to_ascii_lowercase());
+            } else {
+                kebab.push(c);
+            }
+        }
+        if kebab != name && self.by_name.contains_key(&kebab) {
+            format!(" (did you mean `{kebab}`?)")
+        } else {
+            String::new()
         }
     }
 }

@@ -25,7 +25,7 @@ pub use handle::ExportHandle;
 #[non_exhaustive]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The file.
         path: String,
@@ -87,10 +87,13 @@ pub enum LoadError {
 #[non_exhaustive]
 pub enum ExportLookupError {
     /// No export answers to the name.
-    #[error("`{name}` is not an exported function; exports: {available}")]
+    #[error("`{name}` is not an exported function{hint}; exports: {available}")]
     Unknown {
         /// The name given.
         name: String,
+        /// ` (did you mean `word-count`?)` when the name is an export's
+        /// written in another case; else empty.
+        hint: String,
         /// The export paths there are.
         available: String,
     },

@@ -155,6 +155,7 @@ impl HostBuilder {
             settings: self.components,
             stats,
             components: RwLock::default(),
+            purity_warned: Default::default(),
             front_end: self.front_end,
         })
     }

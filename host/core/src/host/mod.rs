@@ -43,6 +43,8 @@ pub struct Host {
     settings: FxHashMap<String, ComponentSettings>,
     stats: Arc<StatsRegistry>,
     components: RwLock<FxHashMap<String, Arc<ActivityComponent>>>,
+    /// The component digests whose purity warning was given.
+    purity_warned: std::sync::Mutex<rustc_hash::FxHashSet<[u8; 32]>>,
     /// What drives this host, named in its events.
     front_end: &'static str,
 }
@@ -91,6 +93,7 @@ impl Host {
             runner: self.memo.runner(),
             rules: &self.rules,
             stats: &self.stats,
+            purity_warned: &self.purity_warned,
         };
         let settings = self.settings.get(name).cloned().unwrap_or_default();
         let component = loader.load(name, bytes, settings).await?;

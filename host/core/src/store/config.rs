@@ -47,6 +47,23 @@ impl StoreConfig {
         matches!(self, Self::Memory { .. })
     }
 
+    /// The store for logs: `memory`, or Redis's URL or nodes (passwords
+    /// hidden), `tiered+` in front when a memory tier is.
+    pub fn location(&self) -> String {
+        match self {
+            Self::Memory { .. } => "memory".to_owned(),
+            #[cfg(feature = "redis")]
+            Self::Redis(config) => {
+                let tier = if config.l1_ttl.is_some() {
+                    "tiered+"
+                } else {
+                    ""
+                };
+                format!("{tier}{}", config.location())
+            }
+        }
+    }
+
     /// Opens the store (Redis connects lazily, on the first request). Call
     /// it within a tokio runtime.
     pub fn open(&self) -> Result<Arc<dyn CacheStore>, StoreError> {
