@@ -352,3 +352,67 @@ fn new_projects_in_each_language_build_and_hit_on_the_second_call() {
         assert_eq!(run.stderr_lines_with("greeter: ran hello"), 1, "{lang}");
     }
 }
+
+#[test]
+fn settings_for_a_component_the_worker_does_not_serve_are_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("host.toml");
+    std::fs::write(
+        &config,
+        "[components.userz.exports.fetch-user]\nttl = \"1h\"\n",
+    )
+    .unwrap();
+    let run = activity_host(&[
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        &format!("127.0.0.1:{}", free_port()),
+        &users(),
+    ]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains(
+            "the configuration has settings for [components.userz] but this worker serves no such component (it serves: users)"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn serve_overrides_rules_per_component_and_export() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("users.wasm"), dir.path().join("users.wasm")).unwrap();
+    let worker = Worker::start(
+        dir.path(),
+        &[
+            "--ttl",
+            "users/fetch-user=250ms",
+            "--policy",
+            "users/calculate=no-cache",
+        ],
+    );
+    let listed = worker.get("/v1/components").body;
+    let exports = listed[0]["exports"].as_array().unwrap();
+    let rule = |name: &str| {
+        exports
+            .iter()
+            .find(|e| e["path"].as_str().unwrap().ends_with(&format!("#{name}")))
+            .map(|e| e["rule"].clone())
+            .unwrap()
+    };
+    assert_eq!(rule("fetch-user")["ttl_ms"], 250, "{listed}");
+    assert_eq!(rule("calculate")["policy"], "no-cache", "{listed}");
+    let calls = [
+        worker.call("users", "calculate(1)"),
+        worker.call("users", "calculate(1)"),
+    ];
+    assert_eq!(calls.map(|c| c.cache.unwrap()), ["bypass", "bypass"]);
+    let bad = activity_host(&["serve", "--ttl", "fetch-user=1m", "--dir", "."]);
+    assert!(
+        bad.stderr.contains("expected COMPONENT/EXPORT=VALUE"),
+        "{}",
+        bad.stderr
+    );
+}

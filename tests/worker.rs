@@ -234,6 +234,18 @@ fn bad_requests_get_the_right_status_and_a_clear_error() {
     ];
     for (case, reply, status, message) in cases {
         assert_eq!(reply.status, status, "{case}: {}", reply.body);
+        // The codes are a promise to clients: one per status.
+        let code = match status {
+            400 => "bad-request",
+            404 => "not-found",
+            405 => "method-not-allowed",
+            413 => "too-large",
+            415 => "unsupported-media-type",
+            422 => "unprocessable",
+            500 => "guest-failed",
+            other => panic!("{case}: no code listed for {other}"),
+        };
+        assert_eq!(reply.body["code"], code, "{case}: {}", reply.body);
         assert!(
             reply.body["error"].is_string(),
             "{case}: every error is JSON with an `error` text: {}",
@@ -408,6 +420,7 @@ fn a_token_guards_everything_but_health() {
         br#"{"wave":"fetch-user(1)"}"#.to_vec(),
     );
     assert_eq!(without.status, 401);
+    assert_eq!(without.body["code"], "unauthorized");
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -503,6 +516,7 @@ fn a_call_over_its_deadline_gets_504_and_the_worker_goes_on() {
     let slow = worker.call("typed", "slow(1, 5000)");
     assert_eq!(slow.status, 504, "{}", slow.body);
     assert!(slow.body["error"].as_str().unwrap().contains("300ms"));
+    assert_eq!(slow.body["code"], "timeout");
     assert_eq!(worker.call("typed", "slow(2, 10)").status, 200);
 }
 
@@ -521,6 +535,7 @@ fn readiness_follows_the_store_and_calls_still_run() {
     let ready = worker.get("/readyz");
     assert_eq!(ready.status, 503);
     assert_eq!(ready.body["error"], "store unavailable; calls run uncached");
+    assert_eq!(ready.body["code"], "unavailable");
     assert_eq!(worker.get("/healthz").status, 200);
 }
 

@@ -52,6 +52,15 @@ impl Catalog {
         &self.sources
     }
 
+    /// The names of the components it watches (loaded or not).
+    pub fn names(&self) -> Vec<String> {
+        let watched = self
+            .watched
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        watched.iter().map(|w| w.name.clone()).collect()
+    }
+
     /// The file component `name` was loaded from.
     pub fn path_of(&self, name: &str) -> Option<PathBuf> {
         let watched = self

@@ -33,6 +33,43 @@ pub struct Worker {
     flush: JoinHandle<()>,
 }
 
+/// Settings for a component the worker does not serve apply to nothing:
+/// likely a misspelt name. An error when the worker serves named files; a
+/// warning when it watches a directory (the file may be deployed later).
+fn check_component_sections(config: &Config, catalog: &Catalog) -> anyhow::Result<()> {
+    let served = catalog.names();
+    let unknown: Vec<&str> = config
+        .components
+        .keys()
+        .filter(|name| !served.contains(name))
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let message = format!(
+        "the configuration has settings for {} but this worker serves no such component \
+         (it serves: {})",
+        unknown
+            .iter()
+            .map(|name| format!("[components.{name}]"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if served.is_empty() {
+            "none yet".to_owned()
+        } else {
+            served.join(", ")
+        }
+    );
+    match catalog.sources() {
+        Sources::Directory(_) => {
+            tracing::warn!("{message}; they apply once such a file appears");
+            Ok(())
+        }
+        Sources::Files(_) => anyhow::bail!(message),
+    }
+}
+
 impl Worker {
     /// Builds the host of `front_end` from `config` (compiled components
     /// kept in `compile_cache`) and loads `sources`; an error if files were
@@ -65,6 +102,7 @@ impl Worker {
                 }
             }
         }
+        check_component_sections(config, &catalog)?;
         Ok(Self {
             store: config.store.location(),
             reload: catalog.keep_loaded(&host, RELOAD_EVERY),

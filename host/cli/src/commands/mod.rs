@@ -250,6 +250,42 @@ pub struct WorkerArgs {
 
     #[command(flatten)]
     components: ComponentSources,
+
+    /// Override the cache policy of a served component's export:
+    /// COMPONENT/EXPORT=inputs|task-source|no-cache (e.g.
+    /// users/fetch-user=no-cache). Repeatable.
+    #[arg(long = "policy", value_name = "COMPONENT/EXPORT=POLICY", value_parser = parse_served_policy)]
+    policies: Vec<(String, String, CachePolicy)>,
+
+    /// Override the TTL of a served component's export:
+    /// COMPONENT/EXPORT=DURATION (e.g. users/fetch-user=10m, or never).
+    /// Repeatable.
+    #[arg(long = "ttl", value_name = "COMPONENT/EXPORT=DURATION", value_parser = parse_served_ttl)]
+    ttls: Vec<(String, String, Ttl)>,
+}
+
+fn parse_served_policy(text: &str) -> Result<(String, String, CachePolicy), String> {
+    parse_served_assignment(text, str::parse)
+}
+
+fn parse_served_ttl(text: &str) -> Result<(String, String, Ttl), String> {
+    parse_served_assignment(text, str::parse)
+}
+
+/// `COMPONENT/EXPORT=VALUE` (the export may itself contain `/`).
+fn parse_served_assignment<T>(
+    text: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<(String, String, T), String> {
+    let (target, value) = parse_assignment(text, parse)?;
+    match target.split_once('/') {
+        Some((component, export)) if !component.is_empty() && !export.is_empty() => {
+            Ok((component.to_owned(), export.to_owned(), value))
+        }
+        _ => Err(format!(
+            "expected COMPONENT/EXPORT=VALUE (e.g. users/fetch-user=10m), got `{text}`"
+        )),
+    }
 }
 
 impl WorkerArgs {
@@ -260,7 +296,21 @@ impl WorkerArgs {
         flags: Flags,
         front_end: &'static str,
     ) -> anyhow::Result<(Config, Worker)> {
-        let config = self.store.resolve(flags)?;
+        let mut config = self.store.resolve(flags)?;
+        for (component, export, policy) in self.policies {
+            let change = RuleOverride {
+                policy: Some(policy),
+                ..RuleOverride::default()
+            };
+            config.override_rule(&component, &export, change);
+        }
+        for (component, export, ttl) in self.ttls {
+            let change = RuleOverride {
+                ttl: Some(ttl),
+                ..RuleOverride::default()
+            };
+            config.override_rule(&component, &export, change);
+        }
         let sources = self.components.sources(&config)?;
         let compile_cache = self.engine.compile_cache();
         let worker = Worker::start(&config, compile_cache, sources, front_end).await?;

@@ -280,6 +280,18 @@ impl Config {
             .collect()
     }
 
+    /// Adds `change` to the rule overrides of `export` of `component` (a
+    /// flag on top of the file).
+    pub fn override_rule(&mut self, component: &str, export: &str, change: RuleOverride) {
+        self.components
+            .entry(component.to_owned())
+            .or_default()
+            .exports
+            .entry(export.to_owned())
+            .or_default()
+            .merge(change);
+    }
+
     /// The rules configuration: the default policy and every override.
     pub fn rules(&self) -> RulesConfig {
         let mut rules = RulesConfig {

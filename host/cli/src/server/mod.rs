@@ -15,9 +15,12 @@
 //!
 //! A call's response carries `x-cache: hit|miss|bypass|degraded`,
 //! `x-cache-key`, and on a hit from the store the entry's age (`age` in
-//! seconds, `x-cache-age-ms`). Errors are JSON `{"error": "…"}` with a status that says
-//! whose fault it is: 400 bad input (an ambiguous export name too), 401
-//! missing token, 404 unknown component or export, 413 body too large, 500 the guest failed, 504 call timeout (the worker's or the component's).
+//! seconds, `x-cache-age-ms`). Errors are JSON `{"error": "…", "code": "…"}`
+//! with a status that says whose fault it is: 400 bad input (an ambiguous
+//! export name too), 401 missing token, 404 unknown component, export or
+//! route, 405 method, 413 body too large, 415 not JSON, 422 unknown body
+//! fields, 500 the guest failed, 503 the store is down (`/readyz`), 504 call
+//! timeout (the worker's or the component's).
 
 mod entries;
 mod metrics;
@@ -170,8 +173,27 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
+/// An error answer: `{"error": MESSAGE, "code": CODE}`, the code a stable
+/// word for the status (`not-found`, `timeout`, …) that clients can match.
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+    let code = match status.as_u16() {
+        400 => "bad-request",
+        401 => "unauthorized",
+        404 => "not-found",
+        405 => "method-not-allowed",
+        413 => "too-large",
+        415 => "unsupported-media-type",
+        422 => "unprocessable",
+        500 => "guest-failed",
+        503 => "unavailable",
+        504 => "timeout",
+        _ => "error",
+    };
+    (
+        status,
+        Json(json!({ "error": message.into(), "code": code })),
+    )
+        .into_response()
 }
 
 fn host_error(failure: HostError) -> Response {
