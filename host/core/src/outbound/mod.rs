@@ -38,7 +38,7 @@ use secrets::Secrets;
 /// hooks.
 pub(crate) fn grant(
     wasi: &mut WasiCtxBuilder,
-    component: &str,
+    component: &Arc<str>,
     sandbox: &Sandbox,
 ) -> (Arc<Network>, OutboundHttp) {
     let granted = &sandbox.capabilities;
@@ -67,7 +67,7 @@ pub(crate) fn grant(
 /// One instance's network: its component's grants and the current call's
 /// budget, shared by its HTTP hooks, its socket checks and its name lookups.
 pub(crate) struct Network {
-    component: String,
+    component: Arc<str>,
     grants: Vec<OutboundGrant>,
     max_connections: u32,
     max_response_bytes: u64,
@@ -91,9 +91,9 @@ pub(crate) struct NetworkBudget {
 
 impl Network {
     /// The network of an instance of `component` with `grants`.
-    fn new(component: &str, grants: &[OutboundGrant], budget: NetworkBudget) -> Self {
+    fn new(component: &Arc<str>, grants: &[OutboundGrant], budget: NetworkBudget) -> Self {
         Self {
-            component: component.to_owned(),
+            component: Arc::clone(component),
             grants: grants.to_vec(),
             max_connections: budget.max_connections,
             max_response_bytes: budget.max_response_bytes,
@@ -166,24 +166,18 @@ impl Network {
         }
     }
 
+    /// Whether a TCP grant names `addr`'s address and port, or a name the
+    /// guest resolved to that address.
     fn allows_tcp(&self, addr: SocketAddr) -> bool {
         let ip = addr.ip().to_canonical();
-        let by_address = self.grants.iter().any(|grant| {
-            grant.scheme() == Scheme::Tcp
-                && grant
-                    .ip()
-                    .is_some_and(|granted| granted.to_canonical() == ip)
-                && grant.allows_port(addr.port())
-        });
         let resolved = self.resolved.lock().expect("resolved addresses lock");
-        let by_name = resolved.get(&ip).is_some_and(|names| {
-            names.iter().any(|name| {
-                self.grants
-                    .iter()
-                    .any(|grant| grant.allows(Scheme::Tcp, name, addr.port(), None))
-            })
-        });
-        by_address || by_name
+        let names = resolved.get(&ip).map(Vec::as_slice).unwrap_or_default();
+        let ip = ip.to_string();
+        std::iter::once(&ip).chain(names).any(|host| {
+            self.grants
+                .iter()
+                .any(|grant| grant.allows(Scheme::Tcp, host, addr.port(), None))
+        })
     }
 
     /// Whether a TCP grant names `name` (so the guest may resolve it).
@@ -219,7 +213,7 @@ mod tests {
             max_response_bytes: 10,
             connect_timeout: Duration::from_secs(1),
         };
-        Network::new("c", &grants, budget)
+        Network::new(&Arc::from("c"), &grants, budget)
     }
 
     fn addr(text: &str) -> SocketAddr {
