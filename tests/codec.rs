@@ -7,7 +7,9 @@ use crate::support;
 
 use activity_host::DecodeError;
 use activity_host::Val;
-use activity_host::internals::{ENTRY_HEADER_LEN, decode_entry, encode_entry, encode_key_args};
+use activity_host::internals::{
+    ENTRY_HEADER_LEN, args_from_wave, decode_entry, encode_entry, encode_key_args,
+};
 use activity_host::{from_json, to_json};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -203,6 +205,12 @@ fn check_type(ty: &Type, values_per_type: u32) {
             let text = to_json(&a).to_string();
             let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
             prop_assert_eq!(from_json(&parsed, ty).unwrap(), a.clone(), "{}", text);
+            // So does its WAVE form (the CLI's), as the same call: wasm-wave
+            // lists flags in its own order, which neither the key nor the
+            // guest sees.
+            let wave = format!("f({})", activity_host::wasm_wave::to_string(&a).unwrap());
+            let from_wave = args_from_wave(&wave, std::slice::from_ref(ty)).unwrap();
+            prop_assert_eq!(key_bytes(&from_wave[0], ty), key_bytes(&a, ty), "{}", wave);
             // A damaged entry is an error, never a panic or another value.
             for cut in 0..stored.len() {
                 prop_assert!(

@@ -5,6 +5,9 @@
 //! - WAVE invocations, through the whole call path (parse, type, key, store,
 //!   guest call): never a panic, and a call that succeeded once is a hit
 //!   with the same results the second time;
+//! - WAVE and JSON arguments mean the same: what one syntax accepts, written
+//!   in the other, decodes to the same values (and a numeral valid in both
+//!   is accepted by both or neither, with the same value);
 //! - JSON arguments (the worker's mapping): never a panic, and what decodes
 //!   maps back to JSON that decodes to the same values;
 //! - stored entries: never a panic, and what decodes re-encodes to an entry
@@ -18,8 +21,8 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use activity_host::internals::args_from_json;
-use activity_host::internals::{decode_entry, encode_entry};
+use activity_host::internals::{args_from_json, args_from_wave};
+use activity_host::internals::{decode_entry, encode_entry, encode_key_args};
 use activity_host::to_json;
 use activity_host::{CachePolicy, Host, MemoryOutputPipe, Outcome, RuleOverride, RulesConfig, Val};
 use proptest::prelude::*;
@@ -165,6 +168,14 @@ fn wave_invocation(echo: &Echo, args: &[Val]) -> String {
     format!("{}({})", echo.name, args.join(", "))
 }
 
+/// The key bytes of arguments: equal exactly for the same call (the same
+/// values, whatever order wasm-wave lists flags in).
+fn call_key(values: &[Val], types: &[Type]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_key_args(values, types, &vec![true; types.len()], &mut out).unwrap();
+    out
+}
+
 /// Runs `test` on cases of `strategy` until the time budget is spent.
 fn fuzz<S: Strategy>(
     target: &str,
@@ -211,9 +222,21 @@ fn fuzz_wave_invocations_through_the_call_path() {
     let (host, echoes) = typed_host(&runtime);
     let cases = (arb_call(&echoes), arb_edits()).prop_map(|((echo, args), edits)| {
         let text = apply(&edits, wave_invocation(&echo, &args).into_bytes());
-        String::from_utf8_lossy(&text).into_owned()
+        (echo.params, String::from_utf8_lossy(&text).into_owned())
     });
-    fuzz("wave", cases, |text| {
+    fuzz("wave", cases, |(params, text)| {
+        if let Ok(values) = args_from_wave(&text, &params) {
+            let json = Json::Array(values.iter().map(to_json).collect()).to_string();
+            let in_json = args_from_json(&serde_json::from_str(&json).unwrap(), &params);
+            let in_json = in_json.map(|same| call_key(&same, &params)).ok();
+            prop_assert_eq!(
+                in_json,
+                Some(call_key(&values, &params)),
+                "{} as JSON: {}",
+                text,
+                json
+            );
+        }
         runtime.block_on(async {
             let Ok(first) = host.call_wave("typed", &text).await else {
                 return Ok(());
@@ -287,6 +310,73 @@ fn fuzz_json_arguments() {
             ))
         })?;
         prop_assert_eq!(format!("{round_trip:?}"), format!("{values:?}"), "{}", json);
+        let wave = wave_invocation(&echo, &values);
+        let in_wave = args_from_wave(&wave, &echo.params).map(|same| call_key(&same, &echo.params));
+        let expected = Some(call_key(&values, &echo.params));
+        prop_assert_eq!(in_wave.ok(), expected, "{} as WAVE: {}", json, wave);
+        Ok(())
+    });
+}
+
+/// Valid JSON numerals (the same grammar as WAVE's), and the edges of the
+/// numeric types.
+fn arb_numeral() -> impl Strategy<Value = String> {
+    let edges = [
+        "0",
+        "-0",
+        "255",
+        "256",
+        "-128",
+        "-129",
+        "65536",
+        "4294967296",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "18446744073709551615",
+        "18446744073709551616",
+        "1e2",
+        "1E2",
+        "1.0",
+        "3.4028235e38",
+        "3.4028236e38",
+        "1e39",
+        "1.7976931348623157e308",
+        "1.8e308",
+        "4.9e-324",
+        "1e-400",
+        "0.1",
+        "16777217",
+        "9007199254740993",
+    ];
+    prop_oneof![
+        proptest::sample::select(edges.to_vec()).prop_map(str::to_owned),
+        "-?(0|[1-9][0-9]{0,24})(\\.[0-9]{1,20})?([eE][-+]?[0-9]{1,3})?",
+    ]
+}
+
+#[test]
+fn a_numeral_means_the_same_in_json_and_wave() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (_host, echoes) = typed_host(&runtime);
+    let numeric: Vec<Type> = ["echo#echo-ints", "echo#echo-floats"]
+        .iter()
+        .flat_map(|name| {
+            echoes
+                .iter()
+                .find(|e| e.name == *name)
+                .unwrap()
+                .params
+                .clone()
+        })
+        .collect();
+    let cases = (proptest::sample::select(numeric), arb_numeral());
+    fuzz("numeral", cases, |(ty, numeral)| {
+        let types = std::slice::from_ref(&ty);
+        let json: Json = serde_json::from_str(&format!("[{numeral}]")).unwrap();
+        let from_json = args_from_json(&json, types).ok();
+        let from_wave = args_from_wave(&format!("f({numeral})"), types).ok();
+        prop_assert_eq!(from_json, from_wave, "{} as {:?}", numeral, ty);
         Ok(())
     });
 }

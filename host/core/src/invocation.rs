@@ -1,8 +1,10 @@
 //! A call's arguments as callers write them: JSON (the HTTP and Temporal
 //! workers) or a WAVE invocation (the CLI), typed against the export.
 
+use std::str::FromStr;
+
 use serde_json::Value as Json;
-use wasmtime::component::wasm_wave::ast::Node;
+use wasmtime::component::wasm_wave::ast::{Node, NodeType};
 use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
 use wasmtime::component::{Type, Val};
 
@@ -33,34 +35,39 @@ impl ExportHandle {
     /// `api#fetch-user(123)`.
     pub(crate) fn wave_args(&self, invocation: &str) -> Result<Vec<Val>, HostError> {
         let export = self.export();
-        let (name, params) = invocation.split_at(invocation.find('(').unwrap_or(invocation.len()));
-        // WAVE names are plain labels; parse the call under a stand-in label
-        // of the same length so error positions still point into
-        // `invocation`.
-        let stand_in = format!("{}{params}", "f".repeat(name.len()));
-        let wrong = |message: String| HostError::Arguments {
+        args_from_wave(invocation, &export.param_types).map_err(|message| HostError::Arguments {
             text: invocation.to_owned(),
             message: format!("{message}; expected {}", export.signature),
-        };
-        let call = UntypedFuncCall::parse(&stand_in).map_err(|e| wrong(e.to_string()))?;
-        let args = call
-            .to_wasm_params(&export.param_types)
-            .map_err(|e| wrong(e.to_string()))?;
-        // wasm-wave drops record fields the type does not have; a misspelt
-        // field must not become another call's key (JSON refuses it too).
-        if let Some(params) = call.params_node() {
-            let nodes = params.as_tuple().map_err(|e| wrong(e.to_string()))?;
-            for (node, ty) in nodes.zip(&export.param_types) {
-                reject_unknown_fields(node, ty, call.source()).map_err(wrong)?;
-            }
-        }
-        Ok(args)
+        })
     }
 }
 
-/// An error if a record in `node` (already known to convert to `ty`) names a
-/// field its type does not have.
-fn reject_unknown_fields(node: &Node, ty: &Type, source: &str) -> Result<(), String> {
+/// The arguments of a WAVE invocation such as `api#fetch-user(123)` (any
+/// name before the parenthesis) for parameter types `types`; strict where
+/// wasm-wave is lenient, as JSON is.
+pub fn args_from_wave(invocation: &str, types: &[Type]) -> Result<Vec<Val>, String> {
+    let (name, params) = invocation.split_at(invocation.find('(').unwrap_or(invocation.len()));
+    // WAVE names are plain labels; parse the call under a stand-in label of
+    // the same length so error positions still point into `invocation`.
+    let stand_in = format!("{}{params}", "f".repeat(name.len()));
+    let call = UntypedFuncCall::parse(&stand_in).map_err(|e| e.to_string())?;
+    let args = call.to_wasm_params(types).map_err(|e| e.to_string())?;
+    // What wasm-wave reads as something else than was written must not
+    // become another call's key (JSON refuses the same input).
+    if let Some(params) = call.params_node() {
+        let nodes = params.as_tuple().map_err(|e| e.to_string())?;
+        for (node, ty) in nodes.zip(types) {
+            reject_silent_changes(node, ty, call.source())?;
+        }
+    }
+    Ok(args)
+}
+
+/// An error where `node` (already known to convert to `ty`) would silently
+/// mean something else than written: a record naming a field its type does
+/// not have (wasm-wave drops it), a finite number too large for its float
+/// type (wasm-wave reads infinity).
+fn reject_silent_changes(node: &Node, ty: &Type, source: &str) -> Result<(), String> {
     match ty {
         Type::Record(record) => {
             let fields = node.as_record(source).map_err(|e| e.to_string())?;
@@ -73,35 +80,35 @@ fn reject_unknown_fields(node: &Node, ty: &Type, source: &str) -> Result<(), Str
                         known.join(", ")
                     ));
                 };
-                reject_unknown_fields(value, &field.ty, source)?;
+                reject_silent_changes(value, &field.ty, source)?;
             }
             Ok(())
         }
         Type::List(list) => {
             let element = list.ty();
             for item in node.as_list().map_err(|e| e.to_string())? {
-                reject_unknown_fields(item, &element, source)?;
+                reject_silent_changes(item, &element, source)?;
             }
             Ok(())
         }
         Type::Tuple(tuple) => {
             let items = node.as_tuple().map_err(|e| e.to_string())?;
             for (item, item_type) in items.zip(tuple.types()) {
-                reject_unknown_fields(item, &item_type, source)?;
+                reject_silent_changes(item, &item_type, source)?;
             }
             Ok(())
         }
         Type::Option(option) => match node.as_option().map_err(|e| e.to_string())? {
-            Some(inner) => reject_unknown_fields(inner, &option.ty(), source),
+            Some(inner) => reject_silent_changes(inner, &option.ty(), source),
             None => Ok(()),
         },
         Type::Result(result) => match node.as_result().map_err(|e| e.to_string())? {
             Ok(Some(inner)) => result
                 .ok()
-                .map_or(Ok(()), |ok| reject_unknown_fields(inner, &ok, source)),
+                .map_or(Ok(()), |ok| reject_silent_changes(inner, &ok, source)),
             Err(Some(inner)) => result
                 .err()
-                .map_or(Ok(()), |err| reject_unknown_fields(inner, &err, source)),
+                .map_or(Ok(()), |err| reject_silent_changes(inner, &err, source)),
             Ok(None) | Err(None) => Ok(()),
         },
         Type::Variant(variant) => {
@@ -112,11 +119,33 @@ fn reject_unknown_fields(node: &Node, ty: &Type, source: &str) -> Result<(), Str
                 .and_then(|case| case.ty);
             match (payload, case_type) {
                 (Some(payload), Some(case_type)) => {
-                    reject_unknown_fields(payload, &case_type, source)
+                    reject_silent_changes(payload, &case_type, source)
                 }
                 _ => Ok(()),
             }
         }
+        Type::Float32 => reject_overflow::<f32>(node, source, "an f32"),
+        Type::Float64 => reject_overflow::<f64>(node, source, "an f64"),
+        _ => Ok(()),
+    }
+}
+
+/// An error if `node` is a finite numeral that `T` reads as infinity.
+fn reject_overflow<T: FromStr + Into<f64> + Copy>(
+    node: &Node,
+    source: &str,
+    name: &str,
+) -> Result<(), String> {
+    let text = &source[node.span()];
+    let finite_numeral = node.ty() == NodeType::Number
+        && text
+            .trim_start_matches('-')
+            .starts_with(|c: char| c.is_ascii_digit());
+    match text.parse::<T>() {
+        Ok(x) if finite_numeral && !x.into().is_finite() => Err(format!(
+            "`{text}` at {} is too large for {name}",
+            node.span().start
+        )),
         _ => Ok(()),
     }
 }

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `bool` | `true` / `false` |
 //! | integers | numbers (a decimal string is accepted too, for 64-bit values beyond what a client's doubles hold) |
-//! | `f32`, `f64` | numbers; `"NaN"`, `"Infinity"`, `"-Infinity"` as strings |
+//! | `f32`, `f64` | numbers (an `f32` written in its own shortest form); `"NaN"`, `"Infinity"`, `"-Infinity"` as strings |
 //! | `char`, `string` | strings (a `char` is a one-character string) |
 //! | `list<T>`, fixed-length lists, `tuple<…>` | arrays |
 //! | `map<K, V>` | an array of `[key, value]` pairs |
@@ -13,8 +13,16 @@
 //! | `enum` | `"case"` |
 //! | `option<T>` | `null` for `none`, the value for `some`; when `T` is itself an option, `{"some": value}` |
 //! | `result<T, E>` | `{"ok": value}` / `{"err": value}` (`null` where that side has no type) |
-//! | `flags` | an array of the set flags' names |
+//! | `flags` | an array of the set flags' names, each once |
 //! | no result | `null` |
+//!
+//! A number is read from its text as written (serde_json keeps it, feature
+//! `arbitrary_precision`) with the same parser WAVE uses, so a numeral means
+//! the same value in both syntaxes and errors quote it as the caller wrote
+//! it; a finite number too large for its float type is an error, not
+//! infinity.
+
+use std::str::FromStr;
 
 use serde_json::{Map, Number, Value as Json};
 use wasmtime::component::{Type, Val};
@@ -43,8 +51,11 @@ pub fn to_json(value: &Val) -> Json {
         Val::U32(n) => Json::from(*n),
         Val::S64(n) => Json::from(*n),
         Val::U64(n) => Json::from(*n),
-        Val::Float32(x) => float_to_json(f64::from(*x)),
-        Val::Float64(x) => float_to_json(*x),
+        Val::Float32(x) if x.is_finite() => Json::from(*x),
+        Val::Float32(x) => non_finite_to_json(f64::from(*x)),
+        Val::Float64(x) => {
+            Number::from_f64(*x).map_or_else(|| non_finite_to_json(*x), Json::Number)
+        }
         Val::Char(c) => Json::String(c.to_string()),
         Val::String(s) => Json::String(s.clone()),
         Val::List(items) | Val::Tuple(items) | Val::FixedLengthList(items) => {
@@ -84,13 +95,15 @@ fn single(key: &str, value: Json) -> Json {
     Json::Object(object)
 }
 
-fn float_to_json(x: f64) -> Json {
-    match Number::from_f64(x) {
-        Some(number) => Json::Number(number),
-        None if x.is_nan() => Json::String("NaN".to_owned()),
-        None if x > 0.0 => Json::String("Infinity".to_owned()),
-        None => Json::String("-Infinity".to_owned()),
-    }
+fn non_finite_to_json(x: f64) -> Json {
+    let text = if x.is_nan() {
+        "NaN"
+    } else if x > 0.0 {
+        "Infinity"
+    } else {
+        "-Infinity"
+    };
+    Json::String(text.to_owned())
 }
 
 /// The value of type `ty` that `json` describes.
@@ -149,27 +162,35 @@ impl Reader {
         }
     }
 
-    fn integer<T: TryFrom<i128>>(&self, json: &Json, name: &str) -> Result<T, JsonError> {
-        let wide: Option<i128> = match json {
-            Json::Number(n) => n
-                .as_i64()
-                .map(i128::from)
-                .or_else(|| n.as_u64().map(i128::from)),
-            Json::String(s) => s.parse().ok(),
-            _ => None,
+    /// An integer from a number's text as written, or a decimal string.
+    fn integer<T: FromStr>(&self, json: &Json, name: &str) -> Result<T, JsonError> {
+        let text = match json {
+            Json::Number(n) => n.as_str(),
+            Json::String(s) => s.as_str(),
+            _ => "",
         };
-        wide.and_then(|n| T::try_from(n).ok())
-            .ok_or_else(|| self.error(name, json))
+        text.parse().map_err(|_| self.error(name, json))
     }
 
-    fn float(&self, json: &Json, name: &str) -> Result<f64, JsonError> {
-        match json {
-            Json::Number(n) => n.as_f64().ok_or_else(|| self.error(name, json)),
-            Json::String(s) if s == "NaN" => Ok(f64::NAN),
-            Json::String(s) if s == "Infinity" => Ok(f64::INFINITY),
-            Json::String(s) if s == "-Infinity" => Ok(f64::NEG_INFINITY),
-            _ => Err(self.error(name, json)),
-        }
+    /// A float from a number's text as written (finite numbers only: one
+    /// too large for `T` is an error), or one of the non-finite strings.
+    fn float<T: FromStr + Into<f64> + Copy>(
+        &self,
+        json: &Json,
+        name: &str,
+    ) -> Result<T, JsonError> {
+        let parsed = match json {
+            Json::Number(n) => n
+                .as_str()
+                .parse()
+                .ok()
+                .filter(|x: &T| (*x).into().is_finite()),
+            Json::String(s) if matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity") => {
+                s.parse().ok()
+            }
+            _ => None,
+        };
+        parsed.ok_or_else(|| self.error(name, json))
     }
 
     fn payload(
@@ -199,7 +220,7 @@ impl Reader {
             Type::U32 => Val::U32(self.integer(json, "a u32")?),
             Type::S64 => Val::S64(self.integer(json, "an s64")?),
             Type::U64 => Val::U64(self.integer(json, "a u64")?),
-            Type::Float32 => Val::Float32(self.float(json, "an f32")? as f32),
+            Type::Float32 => Val::Float32(self.float(json, "an f32")?),
             Type::Float64 => Val::Float64(self.float(json, "an f64")?),
             Type::Char => {
                 let text = json
@@ -330,17 +351,19 @@ impl Reader {
                     .as_array()
                     .ok_or_else(|| self.error("an array of flag names", json))?;
                 let mut set = Vec::new();
-                for name in names {
-                    let name = name.as_str().filter(|n| flags.names().any(|f| f == *n));
-                    set.push(
-                        name.ok_or_else(|| self.error("flag names", json))?
-                            .to_owned(),
-                    );
+                for (i, name) in names.iter().enumerate() {
+                    let here = self.at(&format!("[{i}]"));
+                    let known = name.as_str().filter(|n| flags.names().any(|f| f == *n));
+                    let known = known.ok_or_else(|| here.error("a flag name", name))?;
+                    if set.contains(&known) {
+                        return Err(here.error("each flag once", name));
+                    }
+                    set.push(known);
                 }
                 Val::Flags(
                     flags
                         .names()
-                        .filter(|f| set.iter().any(|s| s == f))
+                        .filter(|f| set.contains(f))
                         .map(str::to_owned)
                         .collect(),
                 )

@@ -75,6 +75,7 @@ pub use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 #[doc(hidden)]
 pub mod internals {
     pub use crate::codec::{ENTRY_HEADER_LEN, decode_entry, encode_entry, encode_key_args};
+    pub use crate::invocation::args_from_wave;
     pub use crate::json::args_from_json;
     pub use crate::key::{KeyScope, cache_key};
 }
