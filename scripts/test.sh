@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite. Installs what it needs first (redis-server from
-# Debian; the wasm32-wasip2 target, or the offline fallback toolchain, through
+# The whole test suite. Installs what it needs first (redis-server, and
+# chromium with its WebDriver for the browser test, from Debian; the
+# wasm32-wasip2 target, or the offline fallback toolchain, through
 # scripts/build-guests.sh), then runs every test: unit tests, property tests,
 # and end-to-end tests on real components and real redis-server processes.
 # Extra arguments go to `cargo test` (e.g. a test name filter).
@@ -8,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/ensure-redis.sh
+scripts/ensure-chromium.sh
 
 scripts/build-guests.sh >/dev/null
 # Guest crates (cdylibs for wasm32-wasip2) and the guest SDK build for the

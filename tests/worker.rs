@@ -4,7 +4,7 @@
 use crate::support;
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::guest;
@@ -76,10 +76,37 @@ fn calls_hit_the_cache_through_json_and_wave() {
     );
 }
 
+/// The README's error table: (status, code) per row.
+fn readme_error_table() -> Vec<(u16, String)> {
+    let readme = std::fs::read_to_string(support::repo_root().join("README.md")).unwrap();
+    let table = readme
+        .split("| status | code | when |")
+        .nth(1)
+        .expect("README has the error table");
+    table
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .map(|row| {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            (
+                cells[1].parse().unwrap(),
+                cells[2].trim_matches('`').to_owned(),
+            )
+        })
+        .collect()
+}
+
 #[test]
-fn bad_requests_get_the_right_status_and_a_clear_error() {
+fn bad_requests_get_the_readmes_status_and_code_and_a_clear_error() {
     let dir = components();
-    let worker = Worker::start(dir.path(), &["--max-body-bytes", "4096"]);
+    let worker = Worker::start(
+        dir.path(),
+        &["--max-body-bytes", "4096", "--call-timeout", "300ms"],
+    );
+    // A second worker for the rows that need a token or a store that is down.
+    let dead_store = format!("redis://127.0.0.1:{}", support::redis::free_port());
+    let guarded = Worker::start(dir.path(), &["--token", "t", "--store", &dead_store]);
     let cases = [
         (
             "unknown component",
@@ -222,6 +249,42 @@ fn bad_requests_get_the_right_status_and_a_clear_error() {
             "unknown field `z`",
         ),
         (
+            "a number out of range, quoted as written (not as a rounded double)",
+            worker.post_raw(
+                "/v1/components/typed/call",
+                "application/json",
+                br#"{"export": "echo-ints", "args": [1, 1, 1, 1, 1, 1, 1, 18446744073709551616]}"#
+                    .to_vec(),
+            ),
+            400,
+            "at $[7]: expected a u64, got 18446744073709551616",
+        ),
+        (
+            "a finite number too large for an f32 (not infinity)",
+            worker.post_raw(
+                "/v1/components/typed/call",
+                "application/json",
+                br#"{"export": "echo-floats", "args": [3.5e38, 0.5]}"#.to_vec(),
+            ),
+            400,
+            "at $[0]: expected an f32, got 3.5e+38",
+        ),
+        (
+            "the same in WAVE",
+            worker.call("typed", "echo-floats(3.5e38, 0.5)"),
+            400,
+            "`3.5e38` at 12 is too large for an f32",
+        ),
+        (
+            "a flag twice in JSON (WAVE refuses it too)",
+            worker.post(
+                "/v1/components/typed/call",
+                &json!({"export": "echo-flags", "args": [["read", "read"]]}),
+            ),
+            400,
+            "at $[0][1]: expected each flag once",
+        ),
+        (
             "too large",
             worker.post_raw(
                 "/v1/components/users/call",
@@ -231,21 +294,43 @@ fn bad_requests_get_the_right_status_and_a_clear_error() {
             413,
             "",
         ),
+        (
+            "over the call timeout",
+            worker.call("typed", "slow(1, 5000)"),
+            504,
+            "300ms",
+        ),
+        (
+            "no token",
+            guarded.post_raw(
+                "/v1/components/users/call",
+                "application/json",
+                br#"{"wave":"fetch-user(1)"}"#.to_vec(),
+            ),
+            401,
+            "missing or wrong bearer token",
+        ),
+        (
+            "not ready while the store is down",
+            guarded.get("/readyz"),
+            503,
+            "store unavailable",
+        ),
     ];
+    // The codes are a promise to clients: one per status, as the README's
+    // table says; every row of it is produced here.
+    let table = readme_error_table();
+    for (status, _) in &table {
+        assert!(
+            cases.iter().any(|case| case.2 == *status),
+            "the README lists {status}: add a case that produces it"
+        );
+    }
     for (case, reply, status, message) in cases {
         assert_eq!(reply.status, status, "{case}: {}", reply.body);
-        // The codes are a promise to clients: one per status.
-        let code = match status {
-            400 => "bad-request",
-            404 => "not-found",
-            405 => "method-not-allowed",
-            413 => "too-large",
-            415 => "unsupported-media-type",
-            422 => "unprocessable",
-            500 => "guest-failed",
-            other => panic!("{case}: no code listed for {other}"),
-        };
-        assert_eq!(reply.body["code"], code, "{case}: {}", reply.body);
+        let code = table.iter().find(|(listed, _)| *listed == status);
+        let (_, code) = code.unwrap_or_else(|| panic!("{case}: the README lists no {status}"));
+        assert_eq!(reply.body["code"], code.as_str(), "{case}: {}", reply.body);
         assert!(
             reply.body["error"].is_string(),
             "{case}: every error is JSON with an `error` text: {}",
@@ -523,20 +608,32 @@ fn a_call_over_its_deadline_gets_504_and_the_worker_goes_on() {
 #[test]
 fn readiness_follows_the_store_and_calls_still_run() {
     let mut server = RedisServer::start();
-    let url = server.url();
-    server.kill();
     let dir = components();
-    let worker = Worker::start(dir.path(), &["--store", &url]);
+    let worker = Worker::start(dir.path(), &["--store", &server.url()]);
+    assert_eq!(worker.get("/readyz").status, 200, "ready before any call");
+    server.kill();
+    // /readyz asks the store itself: no call is needed to notice.
+    let ready = worker.get("/readyz");
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert_eq!(ready.body["error"], "store unavailable; calls run uncached");
+    assert_eq!(ready.body["code"], "unavailable");
+    assert_eq!(worker.get("/healthz").status, 200);
     let call = worker.call("users", "fetch-user(1)");
     assert_eq!(
         (call.status, call.cache.as_deref()),
         (200, Some("degraded"))
     );
-    let ready = worker.get("/readyz");
-    assert_eq!(ready.status, 503);
-    assert_eq!(ready.body["error"], "store unavailable; calls run uncached");
-    assert_eq!(ready.body["code"], "unavailable");
-    assert_eq!(worker.get("/healthz").status, 200);
+    // Back to ready once the store returns, though no call comes (the
+    // readiness check is the breaker's probe).
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while worker.get("/readyz").status != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "not ready after the store came back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]

@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+pub mod browser;
 pub mod otlp;
+pub mod pki;
 pub mod process;
 pub mod redis;
 pub mod shared;

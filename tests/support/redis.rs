@@ -24,6 +24,17 @@ impl RedisServer {
         server
     }
 
+    /// Starts a server on a free port with `extra` settings (such as a TLS
+    /// port: the plain port stays, for the test's own commands).
+    pub fn start_with(extra: &[&str]) -> Self {
+        let mut server = Self {
+            port: free_port(),
+            child: None,
+        };
+        server.spawn_with(extra);
+        server
+    }
+
     fn spawn(&mut self) {
         self.spawn_with(&[]);
     }
@@ -160,18 +171,26 @@ impl RedisCluster {
     /// Starts `size` nodes, joins them with `redis-cli --cluster create`, and
     /// waits until every node reports `cluster_state:ok`.
     pub fn start(size: usize) -> Self {
+        Self::start_with(size, |_| Vec::new())
+    }
+
+    /// Like [`RedisCluster::start`], node `i` started with `extra(i)` too
+    /// (such as a TLS port; the plain port stays for the test's commands).
+    pub fn start_with(size: usize, extra: impl Fn(usize) -> Vec<String>) -> Self {
         let config_dir = tempfile::tempdir().unwrap();
         let nodes: Vec<RedisServer> = (0..size)
-            .map(|_| {
+            .map(|i| {
                 let port = free_port();
                 let config = config_dir.path().join(format!("nodes-{port}.conf"));
                 let mut server = RedisServer { port, child: None };
-                server.spawn_with(&[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    config.to_str().unwrap(),
-                ]);
+                let mut args = vec![
+                    "--cluster-enabled".to_owned(),
+                    "yes".to_owned(),
+                    "--cluster-config-file".to_owned(),
+                    config.to_str().unwrap().to_owned(),
+                ];
+                args.extend(extra(i));
+                server.spawn_with(&args.iter().map(String::as_str).collect::<Vec<_>>());
                 server
             })
             .collect();

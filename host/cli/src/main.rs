@@ -17,6 +17,7 @@
 mod catalog;
 mod commands;
 mod config;
+mod recent;
 mod server;
 mod telemetry;
 mod temporal;
@@ -98,7 +99,7 @@ fn main() -> std::process::ExitCode {
             Command::Invalidate(args) => commands::invalidate::run(args).await,
             Command::Stats(args) => commands::stats::run(args).await,
             Command::Entries(args) => commands::entries::run(args).await,
-            Command::Serve(args) => commands::serve::run(args).await,
+            Command::Serve(args) => commands::serve::run(args, telemetry.recent()).await,
             Command::Temporal(args) => commands::temporal::run(args).await,
             Command::Config(command) => commands::config::run(command),
             Command::New(args) => commands::new::run(args),

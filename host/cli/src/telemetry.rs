@@ -1,8 +1,10 @@
 //! Where this process's logs and traces go: log lines to stderr (text or
 //! JSON, filtered by `RUST_LOG`), and, with `--otlp-endpoint`, one trace span
 //! per call exported over OTLP (HTTP or gRPC), the Temporal worker's activity
-//! spans as their parents.
+//! spans as their parents; and the record of recent calls and events that
+//! the worker's page shows (fed by the same lines).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -15,6 +17,8 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
+
+use crate::recent::Recent;
 
 /// The target of the Temporal worker's activity spans (`temporal{…}`).
 const TEMPORAL_SPAN_TARGET: &str = "activity_host::temporal";
@@ -85,10 +89,12 @@ pub(crate) fn logs_are_json() -> bool {
     JSON_LOGS.load(Ordering::Relaxed)
 }
 
-/// The trace exporter while the process runs: [`Telemetry::shutdown`]
-/// exports the spans still buffered.
+/// The trace exporter while the process runs ([`Telemetry::shutdown`]
+/// exports the spans still buffered), and the record of recent calls the
+/// worker's page shows.
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
+    recent: Arc<Recent>,
 }
 
 impl Telemetry {
@@ -112,11 +118,18 @@ impl Telemetry {
                 .with_tracer(provider.tracer("activity-host"))
                 .with_filter(spans)
         });
+        let recent = Recent::new();
         Registry::default()
             .with(log_lines(args.log_format))
             .with(traces)
+            .with(recent.layer())
             .init();
-        Ok(Self { provider })
+        Ok(Self { provider, recent })
+    }
+
+    /// What this process did lately, as its log lines told.
+    pub fn recent(&self) -> Arc<Recent> {
+        self.recent.clone()
     }
 
     /// Exports the spans still buffered (waiting at most 5 s).

@@ -103,6 +103,9 @@ impl Worker {
             }
         }
         check_component_sections(config, &catalog)?;
+        // Ask the store now: a refused certificate or password is logged
+        // at start (the store's warning says why), not at the first call.
+        host.store_is_ready().await;
         Ok(Self {
             store: config.store.location(),
             reload: catalog.keep_loaded(&host, RELOAD_EVERY),

@@ -2,9 +2,11 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Flags;
+use crate::recent::Recent;
 use crate::server;
 
 use super::{WorkerArgs, shutdown_signal};
@@ -51,7 +53,7 @@ fn listen_address(text: &str) -> Result<SocketAddr, String> {
 }
 
 /// Loads the components and serves until SIGTERM or ctrl-c.
-pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub async fn run(args: Args, recent: Arc<Recent>) -> anyhow::Result<ExitCode> {
     let flags = Flags {
         listen: args.listen,
         token: args.token,
@@ -60,7 +62,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..Flags::default()
     };
     let (config, worker) = args.worker.start(flags, "http").await?;
-    let served = server::serve(&worker, config.server, shutdown_signal()).await;
+    let served = server::serve(&worker, config.server, recent, shutdown_signal()).await;
     worker.stop().await;
     served?;
     Ok(ExitCode::SUCCESS)

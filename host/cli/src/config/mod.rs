@@ -49,6 +49,12 @@
 //! lease-wait = "60s"                 # longest wait for another worker's result
 //! l1-ttl = "10s"                     # set: this worker's memory in front of Redis (tiered)
 //! l1-capacity-bytes = 268435456
+//! tls-ca-cert = "ca.pem"             # rediss://: a private CA (default: the system's roots)
+//! tls-client-cert = "worker.pem"     # mutual TLS, with tls-client-key
+//! tls-client-key = "worker.key"
+//! username = "activity"              # an ACL user
+//! password-file = "/run/secrets/redis"  # or password-env = "VAR", or password = "…" (printed as ***)
+//! insecure = false                   # true: Redis's certificate is not checked (testing only)
 //!
 //! [stores.shared]                    # named stores, same keys as [store]
 //! type = "redis"
@@ -346,7 +352,7 @@ impl Config {
 /// `store` with any password in its URLs replaced by `***`.
 fn redacted(store: &StoreConfig) -> StoreConfig {
     match store {
-        StoreConfig::Redis(redis) => StoreConfig::Redis(redis.redacted()),
+        StoreConfig::Redis(redis) => StoreConfig::Redis(Box::new(redis.redacted())),
         other => other.clone(),
     }
 }

@@ -3,7 +3,7 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /healthz` | 200 while the process serves (never needs the token) |
-//! | `GET /readyz` | 200 when the store is reachable, 503 while it is not (calls still run, degraded) |
+//! | `GET /readyz` | 200 when the store answers (it is asked), 503 while it does not (calls still run, degraded) |
 //! | `GET /v1/components` | loaded components: file, sha256, exports with WIT signatures and rules |
 //! | `POST /v1/components/{name}/call[?refresh=true]` | `{"export": "fetch-user", "args": [123]}` (JSON arguments) or `{"wave": "fetch-user(123)"}` |
 //! | `POST /v1/components/{name}/invalidate` | `{"export", "args"}` or `{"wave"}`: one entry; `{"export"}`: an export; `{"all": true}`: the component (a body naming nothing is 400; an unknown component 404) |
@@ -12,6 +12,7 @@
 //! | `GET /v1/stats` | counters per export since the worker started |
 //! | `GET /metrics` | Prometheus text format |
 //! | `GET /openapi.json` | the OpenAPI description of these routes (`host/cli/openapi.json`) |
+//! | `GET /ui` | the worker's page, for people ([`ui`]) |
 //!
 //! A call's response carries `x-cache: hit|miss|bypass|degraded`,
 //! `x-cache-key`, and on a hit from the store the entry's age (`age` in
@@ -25,6 +26,7 @@
 mod entries;
 mod metrics;
 mod routes;
+mod ui;
 
 pub(crate) use entries::EntryJson;
 pub(crate) use routes::stats_json;
@@ -44,8 +46,10 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tokio::sync::watch;
 
 use crate::catalog::Catalog;
+use crate::recent::Recent;
 use crate::worker::Worker;
 
 /// How the worker serves: the `[server]` table (every key optional), with
@@ -87,6 +91,13 @@ struct App {
     host: Arc<Host>,
     catalog: Arc<Catalog>,
     config: ServerConfig,
+    /// Where results are cached (passwords hidden).
+    store: String,
+    /// What the process did lately, for the page.
+    recent: Arc<Recent>,
+    /// Turns true when the worker starts shutting down: streams that would
+    /// never end by themselves (the page's live list) end then.
+    stopping: watch::Receiver<bool>,
 }
 
 /// Serves `worker`'s components until `shutdown` resolves, then lets
@@ -94,13 +105,26 @@ struct App {
 pub async fn serve(
     worker: &Worker,
     config: ServerConfig,
+    recent: Arc<Recent>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
-    let app = router(worker.host.clone(), worker.catalog.clone(), config);
+    let (stop, stopping) = watch::channel(false);
+    let app = router(Arc::new(App {
+        host: worker.host.clone(),
+        catalog: worker.catalog.clone(),
+        config,
+        store: worker.store.clone(),
+        recent,
+        stopping,
+    }));
+    let shutdown = async move {
+        shutdown.await;
+        stop.send_replace(true);
+    };
     tracing::info!(%address, store = %worker.store, "worker listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -110,13 +134,8 @@ pub async fn serve(
 }
 
 /// The worker's routes.
-fn router(host: Arc<Host>, catalog: Arc<Catalog>, config: ServerConfig) -> Router {
-    let max_body = config.max_body_bytes;
-    let worker = Arc::new(App {
-        host,
-        catalog,
-        config,
-    });
+fn router(worker: Arc<App>) -> Router {
+    let max_body = worker.config.max_body_bytes;
     let protected = Router::new()
         .route("/readyz", get(ready))
         .route("/v1/components", get(routes::components))
@@ -137,6 +156,7 @@ fn router(host: Arc<Host>, catalog: Arc<Catalog>, config: ServerConfig) -> Route
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(protected)
+        .merge(ui::router(worker.clone()))
         .fallback(|request: Request| async move {
             let route = format!("{} {}", request.method(), request.uri().path());
             error(StatusCode::NOT_FOUND, format!("no such route: {route}"))
@@ -197,7 +217,12 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 fn host_error(failure: HostError) -> Response {
-    let status = match &failure {
+    error(status_of(&failure), failure.to_string())
+}
+
+/// The status that says whose fault `failure` is.
+fn status_of(failure: &HostError) -> StatusCode {
+    match failure {
         HostError::Export(ExportLookupError::Ambiguous { .. })
         | HostError::ExportedBySeveral { .. } => StatusCode::BAD_REQUEST,
         HostError::UnknownComponent(_) | HostError::Export(_) | HostError::NotExported { .. } => {
@@ -217,8 +242,7 @@ fn host_error(failure: HostError) -> Response {
         }
         HostError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    error(status, failure.to_string())
+    }
 }
 
 /// The OpenAPI description of the routes, kept in `host/cli/openapi.json`.
@@ -229,7 +253,7 @@ async fn openapi() -> Response {
 }
 
 async fn ready(State(worker): State<Arc<App>>) -> Response {
-    if worker.host.store_is_healthy() {
+    if worker.host.store_is_ready().await {
         (StatusCode::OK, "ready").into_response()
     } else {
         error(

@@ -97,9 +97,22 @@ impl Host {
         Ok(self.memo.stores().default_store().usage().await?)
     }
 
-    /// Whether every store is serving requests (a shared store may be down).
+    /// Whether every store is serving requests (a shared store may be down),
+    /// as the last requests found.
     pub fn store_is_healthy(&self) -> bool {
         self.memo.stores().all().all(|store| store.is_healthy())
+    }
+
+    /// Whether every store answers now (a readiness check: a shared store is
+    /// pinged, so a worker that has not called yet, or whose store came
+    /// back while it was idle, answers true to the fact).
+    pub async fn store_is_ready(&self) -> bool {
+        for store in self.memo.stores().all() {
+            if store.ping().await.is_err() {
+                return false;
+            }
+        }
+        true
     }
 
     /// The counters the store keeps for every worker, or `None` if it keeps

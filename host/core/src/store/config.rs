@@ -26,7 +26,7 @@ pub enum StoreConfig {
     },
     /// Redis (or Redis Cluster), shared by every worker.
     #[cfg(feature = "redis")]
-    Redis(RedisConfig),
+    Redis(Box<RedisConfig>),
 }
 
 fn default_capacity() -> u64 {
@@ -124,7 +124,7 @@ fn redis_from_flag(flag: &str) -> Result<StoreConfig, String> {
              redis-cluster://HOST:PORT,…, or tiered+ before a Redis store)"
         ));
     }
-    Ok(StoreConfig::Redis(config))
+    Ok(StoreConfig::Redis(Box::new(config)))
 }
 
 #[cfg(not(feature = "redis"))]

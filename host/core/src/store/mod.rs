@@ -216,6 +216,13 @@ pub trait CacheStore: Send + Sync + 'static {
         true
     }
 
+    /// Asks the store whether it answers now: a shared store is sent a
+    /// request (through its breaker: while that is open, no without asking;
+    /// past its window, this is the probe that closes it).
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// Adds counter deltas to the counters this store keeps for every
     /// process that uses it. Stores private to one process keep none.
     fn add_stats<'a>(&'a self, deltas: &'a [StatsRow]) -> StoreFuture<'a, ()> {

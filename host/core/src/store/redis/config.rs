@@ -1,6 +1,7 @@
 //! The settings of the Redis store, as written under `[store]` with
 //! `type = "redis"` in a configuration file (every key optional).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,34 @@ pub struct RedisConfig {
     pub l1_ttl: Option<Duration>,
     /// Bound on the bytes of the in-memory tier (default 256 MiB).
     pub l1_capacity_bytes: u64,
+    /// The ACL user to authenticate as (instead of one in the URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Its password (instead of one in the URL; shown as `***`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// The environment variable holding the password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// The file holding the password (a trailing newline is ignored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    /// The CA certificate (PEM) that Redis's certificate must chain to,
+    /// instead of the system's roots (`rediss://` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_ca_cert: Option<PathBuf>,
+    /// This worker's certificate (PEM), for Redis servers that require one
+    /// (`tls-auth-clients yes`); with `tls-client-key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_cert: Option<PathBuf>,
+    /// The private key (PEM) of `tls-client-cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_key: Option<PathBuf>,
+    /// Accept any certificate from Redis: for testing only (anyone between
+    /// the worker and Redis could then read and change cached results); a
+    /// warning says so at start. Also `rediss://…/#insecure`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
 }
 
 impl Default for RedisConfig {
@@ -62,6 +91,14 @@ impl Default for RedisConfig {
             lease_wait: Duration::from_secs(60),
             l1_ttl: None,
             l1_capacity_bytes: DEFAULT_CAPACITY_BYTES,
+            username: None,
+            password: None,
+            password_env: None,
+            password_file: None,
+            tls_ca_cert: None,
+            tls_client_cert: None,
+            tls_client_key: None,
+            insecure: false,
         }
     }
 }
@@ -83,12 +120,13 @@ impl RedisConfig {
         }
     }
 
-    /// These settings with any password in their URLs replaced by `***`
-    /// (for printing and logs).
+    /// These settings with any password (in their URLs, or set) replaced
+    /// by `***` (for printing and logs).
     pub fn redacted(&self) -> Self {
         Self {
             url: self.url.as_deref().map(hide_password),
             nodes: self.nodes.iter().map(|node| hide_password(node)).collect(),
+            password: self.password.as_ref().map(|_| "***".to_owned()),
             ..self.clone()
         }
     }
@@ -114,7 +152,7 @@ impl RedisConfig {
 }
 
 /// The URL with any password replaced by `***`.
-fn hide_password(url: &str) -> String {
+pub(super) fn hide_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

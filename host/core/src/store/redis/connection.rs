@@ -11,6 +11,8 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 
+use super::credentials::Credentials;
+
 /// Where Redis is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RedisTopology {
@@ -41,15 +43,17 @@ pub enum RedisConnection {
 }
 
 impl RedisConnection {
-    /// A connection to `topology` with these timeouts; connects lazily.
+    /// A connection to `topology` with `credentials` and these timeouts;
+    /// connects lazily.
     pub fn open(
         topology: &RedisTopology,
+        credentials: &Credentials,
         connect_timeout: Duration,
         response_timeout: Duration,
     ) -> RedisResult<Self> {
         Ok(match topology {
             RedisTopology::Single(url) => {
-                let client = redis::Client::open(url.as_str())?;
+                let client = credentials.client(url)?;
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(connect_timeout))
                     .set_response_timeout(Some(response_timeout))
@@ -57,7 +61,9 @@ impl RedisConnection {
                 Self::Single(ConnectionManager::new_lazy_with_config(client, config)?)
             }
             RedisTopology::Cluster(nodes) => {
-                let client = ClusterClientBuilder::new(nodes.iter().map(String::as_str))
+                let nodes = ClusterClientBuilder::new(nodes.iter().map(String::as_str));
+                let client = credentials
+                    .cluster(nodes)
                     .connection_timeout(connect_timeout)
                     .response_timeout(response_timeout)
                     .retries(1)

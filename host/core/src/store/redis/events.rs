@@ -19,6 +19,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::{broadcast, watch};
 
+use super::credentials::Credentials;
 use crate::key::CacheKey;
 
 /// An invalidation announced by some worker.
@@ -119,6 +120,7 @@ struct Shared {
     /// This worker's name in the invalidations it sends.
     origin: String,
     node_urls: Vec<String>,
+    credentials: Credentials,
     connect_timeout: Duration,
     subscribed: AtomicBool,
     /// One sender per key some local caller waits on.
@@ -134,14 +136,20 @@ pub struct DoneWatch {
 }
 
 impl Events {
-    /// The events on `channel`, read through any of `node_urls`. Nothing
-    /// connects before [`Events::start`].
-    pub fn new(channel: String, node_urls: Vec<String>, connect_timeout: Duration) -> Self {
+    /// The events on `channel`, read through any of `node_urls` with
+    /// `credentials`. Nothing connects before [`Events::start`].
+    pub fn new(
+        channel: String,
+        node_urls: Vec<String>,
+        credentials: Credentials,
+        connect_timeout: Duration,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 channel,
                 origin: super::lease::new_token(),
                 node_urls,
+                credentials,
                 connect_timeout,
                 subscribed: AtomicBool::new(false),
                 waiters: Mutex::default(),
@@ -269,11 +277,10 @@ async fn subscribe_forever(shared: Weak<Shared>) {
             return; // no node to subscribe through
         };
         let (channel, timeout) = (strong.channel.clone(), strong.connect_timeout);
+        let client = strong.credentials.client(&url);
         drop(strong);
         let subscription = tokio::time::timeout(timeout, async {
-            let mut pubsub = redis::Client::open(url.as_str())?
-                .get_async_pubsub()
-                .await?;
+            let mut pubsub = client?.get_async_pubsub().await?;
             pubsub.subscribe(&channel).await?;
             redis::RedisResult::Ok(pubsub)
         })

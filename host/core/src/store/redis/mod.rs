@@ -32,6 +32,7 @@
 mod breaker;
 mod config;
 mod connection;
+mod credentials;
 mod events;
 mod index;
 mod lease;
@@ -48,6 +49,7 @@ use self::breaker::Breaker;
 pub use self::config::RedisConfig;
 use self::connection::RedisConnection;
 pub use self::connection::RedisTopology;
+use self::credentials::{Credentials, NodeProbe};
 use self::events::{Events, Invalidation, message};
 use self::index::PendingHits;
 use self::lease::OwnedSlot;
@@ -87,6 +89,8 @@ pub struct RedisStore {
     events: Arc<Events>,
     lease: Duration,
     lease_wait: Duration,
+    /// The first node listed, asked directly when a cluster fails.
+    first_node: Arc<NodeProbe>,
 }
 
 /// An entry read from Redis, and when Redis will expire it.
@@ -102,18 +106,36 @@ impl RedisStore {
     /// Call it within a tokio runtime (the connection's driver is a task).
     pub fn new(config: &RedisConfig) -> Result<Self, StoreError> {
         let topology = config.topology()?;
-        let connection =
-            RedisConnection::open(&topology, config.connect_timeout, config.response_timeout)
-                .map_err(|e| {
-                    StoreError::new(
-                        "redis",
-                        StoreErrorKind::Config,
-                        format!("invalid Redis settings: {e}"),
-                    )
-                })?;
+        let credentials = Credentials::read(config, &topology)?;
+        if credentials.insecure() {
+            tracing::warn!(
+                store = %config.location(),
+                "Redis's TLS certificate is not checked (insecure): anyone between this worker \
+                 and Redis can read and change cached results; for testing only"
+            );
+        }
+        let connection = RedisConnection::open(
+            &topology,
+            &credentials,
+            config.connect_timeout,
+            config.response_timeout,
+        )
+        .map_err(|e| {
+            StoreError::new(
+                "redis",
+                StoreErrorKind::Config,
+                format!("invalid Redis settings: {e}"),
+            )
+        })?;
+        let first_node = NodeProbe {
+            url: topology.node_urls().swap_remove(0),
+            credentials: credentials.clone(),
+            timeout: config.connect_timeout + config.response_timeout,
+        };
         let events = Events::new(
             format!("{}:events", config.prefix),
             topology.node_urls(),
+            credentials,
             config.connect_timeout,
         );
         Ok(Self {
@@ -134,6 +156,7 @@ impl RedisStore {
             events: Arc::new(events),
             lease: config.lease.max(Duration::from_millis(1)),
             lease_wait: config.lease_wait,
+            first_node: Arc::new(first_node),
         })
     }
 
@@ -430,6 +453,24 @@ impl CacheStore for RedisStore {
 
     fn is_healthy(&self) -> bool {
         self.breaker.is_closed()
+    }
+
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut connection = self.connection();
+            let ping = async {
+                let answer = redis::cmd("PING").query_async::<()>(&mut connection).await;
+                match answer {
+                    // A cluster says only that no node answered: ask one
+                    // node why (a refused certificate, a wrong password).
+                    Err(error) if self.connection.is_cluster() => {
+                        Err(self.first_node.why_not(error).await)
+                    }
+                    answer => answer,
+                }
+            };
+            self.guarded(ping).await
+        })
     }
 
     fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Found> {

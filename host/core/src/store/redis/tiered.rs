@@ -220,6 +220,10 @@ impl CacheStore for TieredStore {
         self.l2.is_healthy()
     }
 
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        self.l2.ping()
+    }
+
     fn add_stats<'a>(&'a self, deltas: &'a [StatsRow]) -> StoreFuture<'a, ()> {
         self.l2.add_stats(deltas)
     }
