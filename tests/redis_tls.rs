@@ -194,7 +194,10 @@ fn an_acl_user_with_a_password_from_a_file_and_never_printed() {
     );
     let dir = components();
 
-    let (refused, _c1) = worker_with_store(dir.path(), &format!("{base}\npassword = \"wrong-pass-77a1\""));
+    let (refused, _c1) = worker_with_store(
+        dir.path(),
+        &format!("{base}\npassword = \"wrong-pass-77a1\""),
+    );
     assert_degraded(&refused, "Password authentication failed");
 
     let secrets = tempfile::tempdir().unwrap();
