@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs what it needs first (redis-server, and
-# chromium with its WebDriver for the browser test, from Debian; the
+# chromium with its WebDriver for the browser test, nginx as the Temporal
+# tests' TLS proxy, from Debian; Temporal's
+# TypeScript SDK from npm, for the TypeScript workflow's test; the
 # wasm32-wasip2 target, or the offline fallback toolchain, through
 # scripts/build-guests.sh), then runs every test: unit tests, property tests,
 # and end-to-end tests on real components and real redis-server processes.
@@ -10,6 +12,8 @@ cd "$(dirname "$0")/.."
 
 scripts/ensure-redis.sh
 scripts/ensure-chromium.sh
+scripts/ensure-nginx.sh
+scripts/ensure-temporal-ts.sh
 
 scripts/build-guests.sh >/dev/null
 # Guest crates (cdylibs for wasm32-wasip2) and the guest SDK build for the

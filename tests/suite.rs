@@ -21,6 +21,7 @@ mod reasons;
 mod redis;
 mod redis_tls;
 mod temporal;
+mod temporal_production;
 mod traces;
 mod ui;
 mod users;

@@ -1,5 +1,6 @@
 //! `activity-host temporal` against a real Temporal dev server, with
-//! workflows written in Python (the `temporalio` SDK): seed 004's story,
+//! workflows written in Python (the `temporalio` SDK) and, for seed 004's
+//! story, TypeScript (`@temporalio/workflow`): seed 004's story,
 //! a fleet sharing Redis, Redis down, failures and retries, cancellation.
 //! Every test checks printed workflow results and the guest bodies' own
 //! "ran" lines, not only exit codes.
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::otlp::OtlpCollector;
 use support::redis::RedisServer;
-use support::temporal::{TemporalServer, TemporalWorker, run_workflows};
+use support::temporal::{TemporalServer, TemporalWorker, run_workflows, run_workflows_ts};
 use support::{activity_host, guest};
 
 /// A run of `CallWorkflow`: `activity(args…)` with `attempts` tries.
@@ -101,6 +102,34 @@ fn second_workflow_execution_is_served_from_the_cache() {
         assert_eq!(calls[0].trace_id, activity.trace_id);
         assert!(["miss", "hit"].contains(&calls[0].attribute("outcome")));
     }
+}
+
+#[test]
+fn a_typescript_workflow_runs_the_story_and_hits() {
+    let server = TemporalServer::start();
+    let users = guest("users.wasm");
+    let worker = TemporalWorker::start(&server, "users-ts", &[users.to_str().unwrap()]);
+    let story = json!({"workflow": "UserWorkflow", "arg": 123});
+    let runs = run_workflows_ts(&server, "users-ts", &json!({"runs": [story, story]}));
+
+    let expected = json!({"result": {"processed": true, "user": "User 123"}});
+    assert_eq!(runs, [expected.clone(), expected.clone()]);
+    let log = &worker.process;
+    let outcomes = || -> Vec<String> {
+        log.calls()
+            .iter()
+            .map(|c| c["outcome"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(outcomes(), ["miss", "miss", "hit", "hit"]);
+
+    // Payloads from both SDKs decode the same: the Python workflow's
+    // activities find the entries the TypeScript one's left.
+    let runs = run_workflows(&server, "users-ts", &json!({"runs": [story]}));
+    assert_eq!(runs, [expected]);
+    assert_eq!(outcomes(), ["miss", "miss", "hit", "hit", "hit", "hit"]);
+    assert_eq!(log.log_lines_with("users: ran fetch-user"), 1);
+    assert_eq!(log.log_lines_with("users: ran process-data"), 1);
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 pub mod browser;
+pub mod nginx;
 pub mod otlp;
 pub mod pki;
 pub mod process;

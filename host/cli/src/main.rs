@@ -61,7 +61,7 @@ enum Command {
     /// Run a Temporal activity worker: every loaded export is an activity
     /// type that workflows (in any Temporal SDK) call by name, memoized like
     /// every other call.
-    Temporal(commands::temporal::Args),
+    Temporal(Box<commands::temporal::Args>),
     /// Configuration tools.
     #[command(subcommand)]
     Config(commands::config::Command),
@@ -100,7 +100,7 @@ fn main() -> std::process::ExitCode {
             Command::Stats(args) => commands::stats::run(args).await,
             Command::Entries(args) => commands::entries::run(args).await,
             Command::Serve(args) => commands::serve::run(args, telemetry.recent()).await,
-            Command::Temporal(args) => commands::temporal::run(args).await,
+            Command::Temporal(args) => commands::temporal::run(*args, telemetry.recent()).await,
             Command::Config(command) => commands::config::run(command),
             Command::New(args) => commands::new::run(args),
         }

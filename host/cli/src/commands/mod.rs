@@ -11,6 +11,7 @@ pub mod stats;
 pub mod temporal;
 pub mod worker_client;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::catalog::{Sources, stem};
@@ -319,6 +320,17 @@ impl WorkerArgs {
 }
 
 /// Resolves on ctrl-c or SIGTERM.
+/// `IP:PORT`, or `HOST:PORT` resolved to its first address.
+pub fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(address) = text.parse() {
+        return Ok(address);
+    }
+    std::net::ToSocketAddrs::to_socket_addrs(text)
+        .map_err(|error| format!("not IP:PORT or HOST:PORT ({error})"))?
+        .next()
+        .ok_or_else(|| format!("{text} resolves to no address"))
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -20,7 +20,7 @@ pub struct Args {
 
     /// Address to listen on, `IP:PORT` or `HOST:PORT` (e.g.
     /// `localhost:8080`) [default: 127.0.0.1:8080, this machine only].
-    #[arg(long, env = "ACTIVITY_HOST_LISTEN", value_name = "ADDR", value_parser = listen_address)]
+    #[arg(long, env = "ACTIVITY_HOST_LISTEN", value_name = "ADDR", value_parser = super::listen_address)]
     listen: Option<SocketAddr>,
 
     /// Require `Authorization: Bearer TOKEN` on every route but /healthz.
@@ -41,17 +41,6 @@ pub struct Args {
     call_timeout: Option<Duration>,
 }
 
-/// `IP:PORT`, or `HOST:PORT` resolved to its first address.
-fn listen_address(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(address) = text.parse() {
-        return Ok(address);
-    }
-    std::net::ToSocketAddrs::to_socket_addrs(text)
-        .map_err(|error| format!("not IP:PORT or HOST:PORT ({error})"))?
-        .next()
-        .ok_or_else(|| format!("{text} resolves to no address"))
-}
-
 /// Loads the components and serves until SIGTERM or ctrl-c.
 pub async fn run(args: Args, recent: Arc<Recent>) -> anyhow::Result<ExitCode> {
     let flags = Flags {
@@ -62,7 +51,7 @@ pub async fn run(args: Args, recent: Arc<Recent>) -> anyhow::Result<ExitCode> {
         ..Flags::default()
     };
     let (config, worker) = args.worker.start(flags, "http").await?;
-    let served = server::serve(&worker, config.server, recent, shutdown_signal()).await;
+    let served = server::serve(&worker, config.server, recent, None, shutdown_signal()).await;
     worker.stop().await;
     served?;
     Ok(ExitCode::SUCCESS)

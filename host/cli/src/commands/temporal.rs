@@ -1,30 +1,30 @@
-//! `activity-host temporal`: a Temporal activity worker.
+//! `activity-host temporal`: a Temporal activity worker, with an optional
+//! ops listener (`--listen`: the same routes as `serve`, its readiness and
+//! metrics including Temporal's).
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
 
 use crate::config::Flags;
-use crate::temporal::{self, TemporalConfig};
+use crate::recent::Recent;
+use crate::server;
+use crate::temporal::{self, Status, TemporalConfig, TemporalConnection};
 
-use super::{WorkerArgs, shutdown_signal};
+use super::{WorkerArgs, listen_address, shutdown_signal};
 
-/// Arguments of `temporal`. `ACTIVITY_HOST_*` variables stand for flags.
+/// Arguments of `temporal`. `ACTIVITY_HOST_*` variables stand for flags;
+/// the connection's flags also read Temporal's own `TEMPORAL_*` variables.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     worker: WorkerArgs,
 
-    /// The Temporal frontend: HOST:PORT (such as 127.0.0.1:7233).
-    #[arg(long, env = "ACTIVITY_HOST_TEMPORAL_ADDRESS", value_name = "HOST:PORT")]
-    address: String,
-
-    /// The Temporal namespace.
-    #[arg(
-        long,
-        env = "ACTIVITY_HOST_TEMPORAL_NAMESPACE",
-        value_name = "NS",
-        default_value = "default"
-    )]
-    namespace: String,
+    #[command(flatten)]
+    connection: TemporalConnection,
 
     /// The task queue whose activity tasks this worker runs (workflows
     /// schedule their activities on it).
@@ -43,19 +43,81 @@ pub struct Args {
         default_value_t = 100
     )]
     max_concurrent_activities: usize,
+
+    /// On SIGTERM or ctrl-c, how long running activities may go on; then
+    /// their guests are stopped and they are reported failed
+    /// (`WorkerShutdown`, retried on another worker).
+    #[arg(
+        long,
+        env = "ACTIVITY_HOST_SHUTDOWN_GRACE",
+        value_name = "DURATION",
+        default_value = "20s",
+        value_parser = humantime::parse_duration
+    )]
+    shutdown_grace: Duration,
+
+    /// Serve the ops listener on this address, `IP:PORT` or `HOST:PORT`:
+    /// /healthz, /readyz (Temporal and the store answer), /metrics (with
+    /// task slots and poll errors), /ui and the rest of `serve`'s routes.
+    #[arg(long, env = "ACTIVITY_HOST_LISTEN", value_name = "ADDR", value_parser = listen_address)]
+    listen: Option<SocketAddr>,
+
+    /// Require `Authorization: Bearer TOKEN` on the ops listener's routes
+    /// but /healthz.
+    #[arg(
+        long,
+        env = "ACTIVITY_HOST_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
 }
 
-/// Loads the components and runs activity tasks until SIGTERM or ctrl-c.
-pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (_, worker) = args.worker.start(Flags::default(), "temporal").await?;
+/// Loads the components and runs activity tasks until SIGTERM or ctrl-c
+/// (and serves the ops listener meanwhile, with `--listen`).
+pub async fn run(args: Args, recent: Arc<Recent>) -> anyhow::Result<ExitCode> {
+    let flags = Flags {
+        listen: args.listen,
+        token: args.token,
+        ..Flags::default()
+    };
+    let (config, worker) = args.worker.start(flags, "temporal").await?;
+    let status = Arc::new(Status::new(args.max_concurrent_activities));
     let temporal = TemporalConfig {
-        namespace: args.namespace,
+        task_queue: args.task_queue,
         identity: args.identity,
         max_concurrent: args.max_concurrent_activities,
-        ..TemporalConfig::new(&args.address, &args.task_queue)
+        shutdown_grace: args.shutdown_grace,
     };
-    let polled = temporal::run(&worker, temporal, shutdown_signal()).await;
+    // The ops listener stops after the worker: it answers (not ready)
+    // while running activities finish.
+    let (polling_done, ops_stop) = oneshot::channel::<()>();
+    let polled = async {
+        let polled = temporal::run(
+            &worker,
+            &args.connection,
+            temporal,
+            status.clone(),
+            shutdown_signal(),
+        )
+        .await;
+        let _ = polling_done.send(());
+        polled
+    };
+    let served = async {
+        match args.listen {
+            Some(_) => {
+                let stop = async {
+                    let _ = ops_stop.await;
+                };
+                let frontend: Arc<dyn server::Frontend> = status.clone();
+                server::serve(&worker, config.server, recent, Some(frontend), stop).await
+            }
+            None => Ok(()),
+        }
+    };
+    let ran = tokio::try_join!(polled, served);
     worker.stop().await;
-    polled?;
+    ran?;
     Ok(ExitCode::SUCCESS)
 }

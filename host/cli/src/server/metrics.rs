@@ -177,6 +177,9 @@ pub(super) async fn metrics(State(worker): State<Arc<App>>) -> Response {
         "activity_host_components {}",
         host.component_names().len()
     );
+    if let Some(frontend) = &worker.frontend {
+        frontend.metrics(&mut text);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

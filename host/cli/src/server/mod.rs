@@ -3,7 +3,7 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /healthz` | 200 while the process serves (never needs the token) |
-//! | `GET /readyz` | 200 when the store answers (it is asked), 503 while it does not (calls still run, degraded) |
+//! | `GET /readyz` | 200 when the store answers (it is asked) and the [`Frontend`] is ready, 503 while not (calls still run, degraded) |
 //! | `GET /v1/components` | loaded components: file, sha256, exports with WIT signatures and rules |
 //! | `POST /v1/components/{name}/call[?refresh=true]` | `{"export": "fetch-user", "args": [123]}` (JSON arguments) or `{"wave": "fetch-user(123)"}` |
 //! | `POST /v1/components/{name}/invalidate` | `{"export", "args"}` or `{"wave"}`: one entry; `{"export"}`: an export; `{"all": true}`: the component (a body naming nothing is 400; an unknown component 404) |
@@ -44,6 +44,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::watch;
@@ -98,14 +99,28 @@ struct App {
     /// Turns true when the worker starts shutting down: streams that would
     /// never end by themselves (the page's live list) end then.
     stopping: watch::Receiver<bool>,
+    /// The front end these routes serve beside (the Temporal worker), if any.
+    frontend: Option<Arc<dyn Frontend>>,
 }
 
-/// Serves `worker`'s components until `shutdown` resolves, then lets
+/// A front end that serves these routes as its ops listener (the Temporal
+/// worker) and adds to them: its own readiness and metrics.
+pub trait Frontend: Send + Sync {
+    /// Why it is not ready to work, or `None` when it is.
+    fn not_ready(&self) -> BoxFuture<'_, Option<String>>;
+
+    /// Appends its metric families (Prometheus text format) to `text`.
+    fn metrics(&self, text: &mut String);
+}
+
+/// Serves `worker`'s components (beside `frontend`, if any) until
+/// `shutdown` resolves, then lets
 /// in-flight requests finish.
 pub async fn serve(
     worker: &Worker,
     config: ServerConfig,
     recent: Arc<Recent>,
+    frontend: Option<Arc<dyn Frontend>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -120,6 +135,7 @@ pub async fn serve(
         store: worker.store.clone(),
         recent,
         stopping,
+        frontend,
     }));
     let shutdown = async move {
         shutdown.await;
@@ -253,6 +269,11 @@ async fn openapi() -> Response {
 }
 
 async fn ready(State(worker): State<Arc<App>>) -> Response {
+    if let Some(frontend) = &worker.frontend
+        && let Some(why) = frontend.not_ready().await
+    {
+        return error(StatusCode::SERVICE_UNAVAILABLE, why);
+    }
     if worker.host.store_is_ready().await {
         (StatusCode::OK, "ready").into_response()
     } else {

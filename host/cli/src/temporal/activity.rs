@@ -18,25 +18,27 @@ use activity_host::{CallOptions, Host, HostError, to_json};
 
 use super::failures::{Kind, failure};
 use super::payloads;
+use super::status::Stop;
 
 /// How often a running activity heartbeats (Temporal's core sends them on,
 /// throttled to the activity's heartbeat timeout). Heartbeats also carry
 /// cancellation back: an activity that never heartbeats is never told.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 
-/// Runs one started activity until it completes, fails or is cancelled (a
-/// message on `cancelled`), and returns what to tell Temporal. Dropping the
-/// call stops the guest at its next epoch tick.
+/// Runs one started activity until it completes, fails or is stopped (a
+/// message on `stopped`: Temporal cancelled it, or the worker's shutdown
+/// grace ran out), and returns what to tell Temporal. Dropping the call
+/// stops the guest at its next epoch tick.
 pub async fn run(
     host: &Arc<Host>,
     worker: &Worker,
     task_token: &[u8],
     start: &Start,
-    cancelled: oneshot::Receiver<String>,
+    stopped: oneshot::Receiver<Stop>,
 ) -> ActivityExecutionResult {
     let call = execute(host, start);
     tokio::pin!(call);
-    tokio::pin!(cancelled);
+    tokio::pin!(stopped);
     let beat_every = heartbeat_interval(start);
     let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + beat_every, beat_every);
     loop {
@@ -46,10 +48,26 @@ pub async fn run(
                 task_token: task_token.to_vec(),
                 details: Vec::new(),
             }),
-            Ok(reason) = &mut cancelled => {
-                tracing::info!(%reason, "activity cancelled: guest stopped, nothing cached");
-                return ActivityExecutionResult::cancel_from_details(None);
-            }
+            Ok(stop) = &mut stopped => return stopped_result(stop),
+        }
+    }
+}
+
+/// What to tell Temporal about an activity stopped before it ended.
+fn stopped_result(stop: Stop) -> ActivityExecutionResult {
+    match stop {
+        Stop::Cancelled(reason) => {
+            tracing::info!(%reason, "activity cancelled: guest stopped, nothing cached");
+            ActivityExecutionResult::cancel_from_details(None)
+        }
+        Stop::ShutDown(grace) => {
+            let message = format!(
+                "the worker shut down: the activity still ran after its {} grace; \
+                 guest stopped, nothing cached",
+                humantime::format_duration(grace)
+            );
+            tracing::warn!("{message}");
+            ActivityExecutionResult::fail(failure(Kind::WorkerShutdown, message, None))
         }
     }
 }

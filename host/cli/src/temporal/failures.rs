@@ -9,6 +9,7 @@
 //! | `InvalidArguments` | the payloads do not fit the function's parameters | no |
 //! | `ActivityNotFound` | no loaded component exports the activity type | yes (another worker may serve it) |
 //! | `AmbiguousActivity` | it matches several exports (of several components, or of one) | no |
+//! | `WorkerShutdown` | the worker shut down and its `--shutdown-grace` ran out while the activity ran | yes (on another worker) |
 //! | `HostError` | anything else on this worker (such as a panic) | yes |
 
 use serde_json::Value as Json;
@@ -34,6 +35,8 @@ pub enum Kind {
     ActivityNotFound,
     /// Several exports answer to it.
     AmbiguousActivity,
+    /// The worker stopped it at shutdown.
+    WorkerShutdown,
     /// Anything else.
     HostError,
 }
@@ -47,6 +50,7 @@ impl Kind {
             Kind::InvalidArguments => "InvalidArguments",
             Kind::ActivityNotFound => "ActivityNotFound",
             Kind::AmbiguousActivity => "AmbiguousActivity",
+            Kind::WorkerShutdown => "WorkerShutdown",
             Kind::HostError => "HostError",
         }
     }
