@@ -628,6 +628,25 @@ async fn results_larger_than_max_result_bytes_are_returned_but_not_cached() {
     );
 }
 
+#[tokio::test]
+async fn a_byte_list_result_as_large_as_the_limits_allow_returns_and_is_cached() {
+    // wasmtime's default budget for lifting a result (128 MiB of values, a
+    // whole value per byte) trapped on any list<u8> beyond 4 MiB, whatever
+    // max-result-bytes said.
+    let limits = activity_host::Limits {
+        max_result_bytes: 8 << 20,
+        ..Default::default()
+    };
+    let (host, output) = limited(limits).await;
+    let args = [Val::List(vec![Val::List(vec![Val::U8(7); 5 << 20])])];
+    for outcome in [Outcome::Miss, Outcome::Hit] {
+        let report = host.call("typed", "echo-lists", &args).await.unwrap();
+        assert_eq!(report.outcome, outcome);
+        assert!(report.results == args, "the same 5 MiB back");
+    }
+    assert_eq!(runs(&output, "echo-lists"), 1);
+}
+
 /// A host whose `typed` guests get `capabilities`.
 async fn granted(capabilities: activity_host::Capabilities) -> Host {
     let host = Host::builder()

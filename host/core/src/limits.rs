@@ -26,6 +26,10 @@ const DEFAULT_MAX_ARGUMENT_BYTES: usize = 16 * 1024 * 1024;
 /// Default bound on the HTTP requests and TCP connections of one call: 100.
 const DEFAULT_MAX_OUTBOUND_REQUESTS: u32 = 100;
 
+/// wasmtime's own budget for what one guest-to-host transfer may allocate
+/// (a result lifted into values, an import's arguments): 128 MiB.
+const WASMTIME_HOSTCALL_FUEL: usize = 128 << 20;
+
 /// Default bound on establishing one outbound connection: 10 seconds.
 const DEFAULT_OUTBOUND_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -80,6 +84,18 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The budget wasmtime gets for what one guest-to-host transfer may
+    /// allocate. Each lifted value counts as a whole [`Val`], so a
+    /// `list<u8>` result costs `size_of::<Val>()` per byte: the budget lets
+    /// through results of twice `max-result-bytes` (one just over it gets
+    /// the limit's clear treatment, not a trap), and never less than
+    /// wasmtime's default.
+    pub fn hostcall_fuel(&self) -> usize {
+        self.max_result_bytes
+            .saturating_mul(2 * size_of::<Val>())
+            .max(WASMTIME_HOSTCALL_FUEL)
+    }
+
     /// What is wrong with these limits, if anything: a zero `timeout`,
     /// `outbound-connect-timeout`, `max-memory-bytes` or
     /// `max-table-elements` would make every call fail.

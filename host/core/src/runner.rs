@@ -157,6 +157,7 @@ impl Runner {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
+        store.set_hostcall_fuel(sandbox.limits.hostcall_fuel());
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
         match pre.instantiate_async(&mut store).await {
