@@ -111,6 +111,34 @@ fn large_arguments_come_from_a_file_or_standard_input() {
     let reply = worker.call("typed", &format!("echo#echo-string(\"{big}\")"));
     assert_eq!(reply.status, 200, "{}", worker.log());
     assert_eq!(reply.body["result"].as_str().map(str::len), Some(big.len()));
+    // A large argument that does not parse (nested deeper than any type)
+    // is quoted by its start, in the answer and in the log: no line the
+    // size of the argument.
+    let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+    let reply = worker.call("typed", &format!("echo#echo-lists({deep})"));
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    let error = reply.body["error"].as_str().unwrap();
+    assert!(error.contains("bytes in all)`"), "{error}");
+    assert!(error.contains("nesting too deep"), "{error}");
+    let longest = worker.log().lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 2000, "a log line of {longest} bytes");
+    let deep_file = dir.path().join("deep.wave");
+    std::fs::write(&deep_file, &deep).unwrap();
+    let run = activity_host(&[
+        "call",
+        &typed,
+        "echo#echo-lists",
+        "--args-file",
+        deep_file.to_str().unwrap(),
+    ]);
+    assert!(!run.success);
+    assert!(
+        run.stderr
+            .contains("error: echo#echo-lists(…): cannot parse"),
+        "{}",
+        &run.stderr[..run.stderr.len().min(2000)]
+    );
+    assert!(run.stderr.lines().all(|line| line.len() < 2000));
 
     let two = activity_host(&["call", &typed, "a", "b", "--args-file", "x.json"]);
     assert!(

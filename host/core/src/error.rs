@@ -1,6 +1,8 @@
 //! [`HostError`]: why a [`Host`](crate::Host) operation on loaded components
 //! failed.
 
+use std::borrow::Cow;
+
 use crate::component::ExportLookupError;
 use crate::memo::{CallError, ErrorKind};
 use crate::store::StoreError;
@@ -35,7 +37,7 @@ pub enum HostError {
         candidates: String,
     },
     /// The arguments (WAVE or JSON) do not fit the function.
-    #[error("cannot parse `{text}`: {message}")]
+    #[error("cannot parse `{}`: {message}", excerpt(text, 200))]
     Arguments {
         /// The arguments (or the whole invocation) as given.
         text: String,
@@ -68,5 +70,28 @@ impl HostError {
             Self::Call(error) => Some(error.kind()),
             Self::NotCached(_) | Self::Store(_) => None,
         }
+    }
+}
+
+/// `text` as errors quote it: whole up to `max` bytes, else its start, `...`
+/// and its length (a 1 MiB argument must not become a 1 MiB log line).
+pub(crate) fn excerpt(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
+    let start = &text[..text.floor_char_boundary(max.saturating_sub(3))];
+    Cow::Owned(format!("{start}... ({} bytes in all)", text.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_quoted_by_its_start_and_length() {
+        assert_eq!(excerpt("short", 10), "short");
+        let long = "é".repeat(100);
+        let quoted = excerpt(&long, 20);
+        assert_eq!(quoted, format!("{}... (200 bytes in all)", "é".repeat(8)));
     }
 }

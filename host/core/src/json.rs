@@ -150,15 +150,10 @@ impl Reader {
     }
 
     fn error(&self, expected: impl Into<String>, got: &Json) -> JsonError {
-        let mut got = got.to_string();
-        if got.len() > 60 {
-            got.truncate(got.floor_char_boundary(57));
-            got.push_str("...");
-        }
         JsonError {
             path: self.path.clone(),
             expected: expected.into(),
-            got,
+            got: crate::error::excerpt(&got.to_string(), 60).into_owned(),
         }
     }
 

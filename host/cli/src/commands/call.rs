@@ -1,6 +1,7 @@
 //! `activity-host call FILE INVOCATION...`: call exports with WAVE text in one
 //! process, so the second identical call shows a cache hit.
 
+use std::borrow::Cow;
 use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,11 +72,16 @@ enum Invocation {
 }
 
 impl Invocation {
-    /// How messages name it.
-    fn label(&self) -> &str {
+    /// How messages name it: a long invocation by its function's name
+    /// (its error quotes the start of it already).
+    fn label(&self) -> Cow<'_, str> {
         match self {
-            Self::Wave(text) => text,
-            Self::Json { export, .. } => export,
+            Self::Wave(text) if text.len() > 80 => {
+                let name = text.split('(').next().unwrap_or(text);
+                Cow::Owned(format!("{name}(…)"))
+            }
+            Self::Wave(text) => Cow::Borrowed(text),
+            Self::Json { export, .. } => Cow::Borrowed(export),
         }
     }
 }
@@ -201,7 +207,7 @@ fn call_all(
         let answer = client.send("POST", &path, Some(&body))?;
         let invocation = call.label();
         if answer.status.is_success() && explain {
-            print_explanation(invocation, &answer.body["explain"]);
+            print_explanation(&invocation, &answer.body["explain"]);
         } else if answer.status.is_success() {
             println!("{}", answer.body["wave"].as_str().unwrap_or("()"));
             eprintln!("{invocation}: {}", answer.outcome);
@@ -231,7 +237,9 @@ async fn explain_all(
             Invocation::Json { export, args } => host.explain_json(name, export, args).await,
         };
         match explained {
-            Ok(explanation) => print_explanation(call.label(), &serde_json::to_value(explanation)?),
+            Ok(explanation) => {
+                print_explanation(&call.label(), &serde_json::to_value(explanation)?)
+            }
             Err(error) => {
                 eprintln!("error: {}: {error}", call.label());
                 failed = true;
