@@ -216,8 +216,7 @@ impl Recent {
 
     /// The activity of `export` of `component` over the last ten minutes.
     pub fn window(&self, component: &str, export: &str) -> Window {
-        let now = unix_seconds(SystemTime::now());
-        let first = bucket_start(now) - (BUCKETS as u64 - 1) * BUCKET_SECONDS;
+        let first = first_bucket_start();
         let mut buckets: Vec<Bucket> = (0..BUCKETS as u64)
             .map(|i| Bucket {
                 start: first + i * BUCKET_SECONDS,
@@ -257,8 +256,7 @@ impl Recent {
 
     /// Every export's calls of the last ten minutes, summed.
     pub fn last_minutes(&self) -> Bucket {
-        let now = unix_seconds(SystemTime::now());
-        let first = bucket_start(now) - (BUCKETS as u64 - 1) * BUCKET_SECONDS;
+        let first = first_bucket_start();
         let state = self.state();
         let recent = state
             .exports
@@ -333,6 +331,12 @@ impl ExportActivity {
 
 fn unix_seconds(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+}
+
+/// The start of the oldest bucket of the last ten minutes.
+fn first_bucket_start() -> u64 {
+    let now = unix_seconds(SystemTime::now());
+    bucket_start(now) - (BUCKETS as u64 - 1) * BUCKET_SECONDS
 }
 
 fn bucket_start(seconds: u64) -> u64 {
