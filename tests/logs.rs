@@ -312,6 +312,16 @@ fn a_peers_invalidation_is_logged_by_the_workers_that_hear_it() {
     for worker in [&sender, &hearer] {
         assert_eq!(worker.call("users", "fetch-user(1)").status, 200);
     }
+    // Both workers subscribe in the background: wait until Redis counts
+    // both, or a publish before the hearer's SUBSCRIBE would be lost.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server
+        .info("PUBSUB NUMSUB activity-host:events")
+        .ends_with(":2\r\n")
+    {
+        assert!(Instant::now() < deadline, "the workers did not subscribe");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let invalidated = sender.post(
         "/v1/components/users/invalidate",
         &serde_json::json!({"export": "fetch-user"}),
