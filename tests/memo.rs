@@ -483,6 +483,84 @@ async fn actor_mode_bounds_the_instances_of_a_component() {
     assert_eq!(host.warm_instances(), [("typed".to_owned(), 1)]);
 }
 
+/// A host whose guests share a memory budget of two `typed` instances
+/// (each may use 64 MiB), with `typed` in `mode` and `fresh` (the same
+/// file) in fresh instances.
+async fn budgeted(mode: InstanceMode) -> Arc<Host> {
+    let limits = activity_host::Limits {
+        max_memory_bytes: 64 << 20,
+        ..Default::default()
+    };
+    let host = Host::builder()
+        .limits("typed", limits)
+        .limits("fresh", limits)
+        .instance_mode("typed", mode)
+        .max_total_memory_bytes(Some(128 << 20))
+        .capture_guest_stderr(MemoryOutputPipe::new(1 << 20))
+        .build()
+        .unwrap();
+    host.load_file("typed", guest("typed.wasm")).await.unwrap();
+    host.load_file("fresh", guest("typed.wasm")).await.unwrap();
+    Arc::new(host)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_beyond_the_worker_memory_budget_wait_for_room_and_all_complete() {
+    let host = budgeted(InstanceMode::Fresh).await;
+    let calls: Vec<_> = (0..4)
+        .map(|id| {
+            let host = host.clone();
+            tokio::spawn(async move { host.call_wave("typed", &format!("slow({id}, 1500)")).await })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while host.guest_memory().unwrap().waiting_calls < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "two calls never waited: {:?}",
+            host.guest_memory()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let usage = host.guest_memory().unwrap();
+    assert_eq!(
+        (usage.reserved_bytes, usage.total_bytes),
+        (128 << 20, 128 << 20),
+        "two instances hold the whole budget while two calls wait"
+    );
+    for (id, call) in calls.into_iter().enumerate() {
+        let report = call.await.unwrap().unwrap();
+        assert_eq!(report.results, [Val::U32(id as u32)]);
+    }
+    let usage = host.guest_memory().unwrap();
+    assert_eq!((usage.reserved_bytes, usage.waiting_calls), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_waiting_for_memory_drops_idle_warm_instances() {
+    let host = budgeted(InstanceMode::Warm(WarmConfig::default())).await;
+    let warm: Vec<_> = (0..2)
+        .map(|id| {
+            let host = host.clone();
+            tokio::spawn(async move { host.call_wave("typed", &format!("slow({id}, 300)")).await })
+        })
+        .collect();
+    for call in warm {
+        call.await.unwrap().unwrap();
+    }
+    assert_eq!(host.warm_instances(), [("typed".to_owned(), 2)]);
+    assert_eq!(host.guest_memory().unwrap().reserved_bytes, 128 << 20);
+    // Idle instances hold the whole budget: a call of another component
+    // waits only until they are dropped (not for their 5-minute idle TTL).
+    let call = host.call_wave("fresh", "divide(4)");
+    let report = tokio::time::timeout(std::time::Duration::from_secs(20), call)
+        .await
+        .expect("the idle warm instances were not dropped")
+        .unwrap();
+    assert_eq!(report.results, [Val::U32(25)]);
+    assert_eq!(host.warm_instances(), [("typed".to_owned(), 0)]);
+}
+
 /// A host whose `typed` component has `limits`, with `hog` and
 /// `echo#echo-string` cached by inputs, in actor mode (so a dropped instance
 /// is visible).

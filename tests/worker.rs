@@ -595,6 +595,40 @@ fn sigterm_lets_in_flight_calls_finish() {
 }
 
 #[test]
+fn ten_large_guests_under_a_memory_budget_all_finish_within_it() {
+    let dir = components();
+    // Each typed instance may use 256 MiB (the default): four fit in 1 GiB.
+    let worker = Worker::start(
+        dir.path(),
+        &[
+            "--max-total-memory-bytes",
+            "1073741824",
+            "--policy",
+            "typed/hog=no-cache",
+            "--call-timeout",
+            "5m",
+        ],
+    );
+    let answers = worker.call_concurrently("typed", &json!({"wave": "hog(240)"}), 10);
+    for answer in answers {
+        assert_eq!((answer.status, &answer.body["result"]), (200, &json!(240)));
+    }
+    assert_eq!(worker.calls().len(), 10, "every call ran");
+    // Unbounded, the same calls took this debug worker to 1352 MiB (and up
+    // to 2.4 GiB if all ten overlap).
+    let peak = worker.peak_resident_mib();
+    assert!(peak < 1200, "the worker's peak resident memory: {peak} MiB");
+    let metrics = worker.get("/metrics").body;
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("activity_host_guest_memory_budget_bytes 1073741824")
+            && metrics.contains("activity_host_guest_memory_reserved_bytes 0")
+            && metrics.contains("activity_host_guest_memory_waiting_calls 0"),
+        "{metrics}"
+    );
+}
+
+#[test]
 fn a_call_over_its_deadline_gets_504_and_the_worker_goes_on() {
     let dir = components();
     let worker = Worker::start(dir.path(), &["--call-timeout", "300ms"]);

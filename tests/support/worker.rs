@@ -106,6 +106,29 @@ impl Worker {
         }
     }
 
+    /// The most memory the worker has had resident (`VmHWM`), in MiB.
+    pub fn peak_resident_mib(&self) -> u64 {
+        let pid = self.process.pid().expect("the worker is running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = status
+            .lines()
+            .find(|line| line.starts_with("VmHWM:"))
+            .unwrap();
+        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib / 1024
+    }
+
+    /// Sends `call` (`{"wave": …}`) to `component` from `n` threads at once.
+    pub fn call_concurrently(&self, component: &str, call: &Value, n: usize) -> Vec<Reply> {
+        let path = format!("/v1/components/{component}/call");
+        std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..n)
+                .map(|_| scope.spawn(|| self.post(&path, call)))
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        })
+    }
+
     /// GET `path` (with the token, if the worker has one).
     pub fn get(&self, path: &str) -> Reply {
         let mut request = self.agent.get(&format!("{}{path}", self.url));

@@ -304,6 +304,33 @@ fn redis_down(rows: &mut Vec<Row>) {
     ));
 }
 
+/// Ten concurrent calls each filling 240 MiB of guest memory, on a worker
+/// with a 1 GiB guest memory budget and on one without: peak resident
+/// memory and wall time.
+fn memory_budget(rows: &mut Vec<Row>) {
+    let run = |budget: &[&str]| {
+        let (dir, config) = setup("");
+        let flags = [&["--policy", "typed/hog=no-cache"][..], budget].concat();
+        let worker = start(dir.path(), &config, &flags);
+        let started = Instant::now();
+        let answers = worker.call_concurrently("typed", &json!({"wave": "hog(240)"}), 10);
+        let wall = started.elapsed();
+        assert!(answers.iter().all(|answer| answer.status == 200));
+        (worker.peak_resident_mib(), wall)
+    };
+    let (bounded, bounded_wall) = run(&["--max-total-memory-bytes", "1073741824"]);
+    let (unbounded, unbounded_wall) = run(&[]);
+    rows.push(row(
+        "peak RSS, 10 concurrent 240 MiB guests, 1 GiB budget",
+        format!("{bounded} MiB"),
+        format!(
+            "{unbounded} MiB without a budget; wall {:.0} ms vs {:.0} ms",
+            ms(bounded_wall),
+            ms(unbounded_wall)
+        ),
+    ));
+}
+
 fn cold_start(rows: &mut Vec<Row>) {
     const N: usize = 8;
     let (dir, config) = setup("");
@@ -399,6 +426,9 @@ fn main() {
     }
     if runs("redis-down") {
         redis_down(&mut rows);
+    }
+    if runs("memory-budget") {
+        memory_budget(&mut rows);
     }
     if runs("cold-start") {
         cold_start(&mut rows);

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use wasmtime::ResourceLimiter;
 use wasmtime::component::Val;
 
+use crate::memory_budget::Reservation;
+
 /// Default bound on a guest instance's linear memory: 256 MiB.
 const DEFAULT_MAX_MEMORY_BYTES: usize = 256 * 1024 * 1024;
 
@@ -114,12 +116,16 @@ impl Limits {
         Err(format!("{zero} must be more than 0: every call would fail"))
     }
 
-    /// The limiter of one instance's store.
-    pub fn limiter(&self) -> MemoryLimiter {
+    /// The limiter of one instance's store; with `reservation`, the
+    /// instance's memories together also stay within what it reserved from
+    /// the worker's budget (or what it can add to it without waiting).
+    pub(crate) fn limiter(&self, reservation: Option<Reservation>) -> MemoryLimiter {
         MemoryLimiter {
             max_memory_bytes: self.max_memory_bytes,
             max_table_elements: self.max_table_elements,
             exceeded: false,
+            reservation,
+            memory_bytes: 0,
         }
     }
 
@@ -141,6 +147,9 @@ pub struct MemoryLimiter {
     max_memory_bytes: usize,
     max_table_elements: usize,
     exceeded: bool,
+    reservation: Option<Reservation>,
+    /// All linear memories of the instance together.
+    memory_bytes: u64,
 }
 
 impl MemoryLimiter {
@@ -149,14 +158,42 @@ impl MemoryLimiter {
     pub fn exceeded(&self) -> bool {
         self.exceeded
     }
+
+    /// Whether calls wait for the worker's memory budget (so an instance
+    /// whose call ended is dropped rather than kept warm).
+    pub(crate) fn budget_contended(&self) -> bool {
+        self.reservation
+            .as_ref()
+            .is_some_and(Reservation::contended)
+    }
+
+    /// Counts a growth of `grown` bytes against the reservation, taking more
+    /// from the budget if it is free; an error if it is not.
+    fn charge(&mut self, grown: u64) -> wasmtime::Result<()> {
+        let Some(reservation) = &mut self.reservation else {
+            return Ok(());
+        };
+        let needed = self.memory_bytes + grown;
+        let reserved = reservation.bytes();
+        if needed > reserved && !reservation.try_extend(needed - reserved) {
+            self.exceeded = true;
+            wasmtime::bail!(
+                "worker memory budget exhausted: this instance's memories would reach {needed} \
+                 bytes, and the rest of max-total-memory-bytes ({}) is held by other instances",
+                reservation.budget_bytes()
+            );
+        }
+        self.memory_bytes = needed;
+        Ok(())
+    }
 }
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.max_memory_bytes {
             self.exceeded = true;
@@ -165,6 +202,10 @@ impl ResourceLimiter for MemoryLimiter {
                  beyond max-memory-bytes ({})",
                 self.max_memory_bytes
             );
+        }
+        // Beyond the memory's own maximum the growth fails anyway.
+        if maximum.is_none_or(|maximum| desired <= maximum) {
+            self.charge(desired.saturating_sub(current) as u64)?;
         }
         Ok(true)
     }
@@ -219,5 +260,41 @@ fn value_bytes(value: &Val) -> usize {
         }
         Val::Flags(names) => names.len().div_ceil(8),
         Val::Resource(_) | Val::Future(_) | Val::Stream(_) | Val::ErrorContext(_) => 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasmtime::ResourceLimiter;
+
+    use super::Limits;
+    use crate::memory_budget::MemoryBudget;
+
+    const MIB: usize = 1024 * 1024;
+
+    #[tokio::test]
+    async fn memories_beyond_the_reservation_take_only_free_budget() {
+        let budget = MemoryBudget::new(8 * MIB as u64);
+        let limits = Limits {
+            max_memory_bytes: 4 * MIB,
+            ..Limits::default()
+        };
+        let reservation = budget.reserve(4 * MIB as u64).await;
+        let mut limiter = limits.limiter(Some(reservation));
+        // Two memories of 3 MiB: the second takes 2 MiB more from the budget.
+        assert!(limiter.memory_growing(0, 3 * MIB, None).unwrap());
+        assert!(limiter.memory_growing(0, 3 * MIB, None).unwrap());
+        assert_eq!(budget.usage().reserved_bytes, 6 * MIB as u64);
+        let _other = budget.reserve(2 * MIB as u64).await;
+        let error = limiter.memory_growing(3 * MIB, 4 * MIB, None).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("max-total-memory-bytes (8388608)"),
+            "{error}"
+        );
+        assert!(limiter.exceeded(), "reported as a memory failure");
+        drop(limiter);
+        assert_eq!(budget.usage().reserved_bytes, 2 * MIB as u64);
     }
 }

@@ -2,7 +2,7 @@
 //! declares, resolve each export's rule against the configured overrides,
 //! and assess what it can reach.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use rustc_hash::FxHashSet;
 
@@ -13,8 +13,9 @@ use crate::component::{
     ActivityComponent, ActivityExport, ExportNames, LoadError, discover_exports,
 };
 use crate::contract;
+use crate::memory_budget::IdleInstances;
 use crate::policy::{CachePolicy, CacheRule, RulesConfig};
-use crate::pool::{InstanceMode, InstancePool};
+use crate::pool::{InstanceMode, InstancePool, WarmConfig};
 use crate::purity::Purity;
 use crate::runner::Runner;
 use crate::sandbox::Sandbox;
@@ -88,11 +89,22 @@ impl Loader<'_> {
             sandbox,
             pool: match instances {
                 InstanceMode::Fresh => None,
-                InstanceMode::Warm(config) => Some(InstancePool::new(config)),
+                InstanceMode::Warm(config) => Some(self.warm_pool(config)),
             },
             actor_cache,
             names,
         })
+    }
+
+    /// A pool of warm instances whose idle ones the memory budget (if any)
+    /// may drop.
+    fn warm_pool(&self, config: WarmConfig) -> Arc<InstancePool> {
+        let pool = Arc::new(InstancePool::new(config));
+        if let Some(budget) = self.runner.memory_budget() {
+            let idle: Weak<dyn IdleInstances> = Arc::downgrade(&pool) as Weak<InstancePool>;
+            budget.watch(idle);
+        }
+        pool
     }
 
     /// Whether this host loads the component with digest `code_hash` for

@@ -16,6 +16,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use wasmtime::Store;
 use wasmtime::component::Instance;
 
+use crate::memory_budget::IdleInstances;
 use crate::state::HostState;
 
 /// How calls of a component get their instance.
@@ -108,10 +109,11 @@ impl InstancePool {
         (permit, idle.pop())
     }
 
-    /// Returns an instance after a successful call (unless it is used up).
+    /// Returns an instance after a successful call (unless it is used up,
+    /// or calls wait for the memory it holds).
     pub fn release(&self, mut warm: WarmInstance) {
         warm.uses += 1;
-        if warm.uses >= self.config.max_uses {
+        if warm.uses >= self.config.max_uses || warm.store.data().limits.budget_contended() {
             return;
         }
         warm.idle_since = Instant::now();
@@ -136,5 +138,18 @@ impl InstancePool {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .len()
+    }
+}
+
+impl IdleInstances for InstancePool {
+    fn drop_idle(&self) {
+        // Dropped outside the lock: dropping a store unmaps its memory.
+        let dropped = std::mem::take(
+            &mut *self
+                .idle
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        drop(dropped);
     }
 }

@@ -20,6 +20,7 @@ use crate::component::ExportHandle;
 use crate::contract::{self, Activity, RULES_INTERFACE};
 use crate::guest_output::{GuestLog, GuestOutput};
 use crate::memo::ErrorKind;
+use crate::memory_budget::MemoryBudget;
 use crate::outbound::{self, GatedLookup};
 use crate::pool::WarmInstance;
 use crate::sandbox::Sandbox;
@@ -53,15 +54,18 @@ pub struct Runner {
     linker: Linker<HostState>,
     actor_cache: Arc<ActorCache>,
     guest_output: GuestOutput,
+    memory_budget: Option<MemoryBudget>,
 }
 
 impl Runner {
     /// A runner linking WASI preview 2 and the `actor-cache` import, served
-    /// by `actor_cache`. Guest output goes where `guest_output` says.
+    /// by `actor_cache`. Guest output goes where `guest_output` says; every
+    /// instance reserves its memory from `memory_budget`, if there is one.
     pub(crate) fn new(
         engine: &Engine,
         actor_cache: Arc<ActorCache>,
         guest_output: GuestOutput,
+        memory_budget: Option<MemoryBudget>,
     ) -> anyhow::Result<Self> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
@@ -85,6 +89,7 @@ impl Runner {
             linker,
             actor_cache,
             guest_output,
+            memory_budget,
         })
     }
 
@@ -96,6 +101,11 @@ impl Runner {
     /// The replica's actor cache.
     pub fn actor_cache(&self) -> &Arc<ActorCache> {
         &self.actor_cache
+    }
+
+    /// The worker-wide bound on guest memory, if one is set.
+    pub fn memory_budget(&self) -> Option<&MemoryBudget> {
+        self.memory_budget.as_ref()
     }
 
     /// Resolves `component`'s imports once, so each call only instantiates.
@@ -148,9 +158,14 @@ impl Runner {
             }
         }
         let (network, outbound_http) = outbound::grant(&mut wasi, actor_cache.component(), sandbox);
+        // Waits here while the worker's guests hold the whole budget.
+        let reservation = match &self.memory_budget {
+            Some(budget) => Some(budget.reserve(sandbox.limits.max_memory_bytes as u64).await),
+            None => None,
+        };
         let state = HostState::new(
             wasi.build(),
-            sandbox.limits.limiter(),
+            sandbox.limits.limiter(reservation),
             outbound_http,
             network,
             actor_cache.clone(),

@@ -263,6 +263,18 @@ pub struct WorkerArgs {
     /// Repeatable.
     #[arg(long = "ttl", value_name = "COMPONENT/EXPORT=DURATION", value_parser = parse_served_ttl)]
     ttls: Vec<(String, String, Ttl)>,
+
+    /// Bound on the linear memory of all guest instances at once, in bytes
+    /// (the config's `[limits] max-total-memory-bytes`; default: none).
+    /// Each instance reserves its component's max-memory-bytes from it; a
+    /// call that does not fit waits until running calls end.
+    #[arg(
+        long,
+        env = "ACTIVITY_HOST_MAX_TOTAL_MEMORY_BYTES",
+        value_name = "BYTES",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    max_total_memory_bytes: Option<u64>,
 }
 
 fn parse_served_policy(text: &str) -> Result<(String, String, CachePolicy), String> {
@@ -297,6 +309,10 @@ impl WorkerArgs {
         flags: Flags,
         front_end: &'static str,
     ) -> anyhow::Result<(Config, Worker)> {
+        let flags = Flags {
+            max_total_memory_bytes: self.max_total_memory_bytes,
+            ..flags
+        };
         let mut config = self.store.resolve(flags)?;
         for (component, export, policy) in self.policies {
             let change = RuleOverride {

@@ -5,6 +5,9 @@
 //! default-policy = "no-cache"        # for exports without a declared rule
 //! actor-cache-bytes = 67108864       # bound on all components' helper results
 //!
+//! [limits]
+//! max-total-memory-bytes = 1073741824   # all guests' memory at once; calls wait for room
+//!
 //! [components.users]
 //! path = "target/wasm32-wasip2/guest/users.wasm"   # served by `serve` without --dir
 //! instances = "warm"                 # actor mode (default "fresh": an instance per call)
@@ -117,6 +120,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// `[cache]`: defaults of the memoizer.
     pub cache: CacheConfig,
+    /// `[limits]`: bounds on all components together.
+    pub limits: WorkerLimits,
     /// `[components.NAME]`: per-component settings.
     pub components: BTreeMap<String, ComponentConfig>,
 }
@@ -139,6 +144,18 @@ impl Default for CacheConfig {
             actor_cache_bytes: DEFAULT_ACTOR_CACHE_BYTES,
         }
     }
+}
+
+/// The `[limits]` table: bounds on the worker as a whole (each
+/// component's own limits are in its `[components.NAME]` table).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WorkerLimits {
+    /// Bound on the linear memory of all guest instances at once (default:
+    /// none): each instance reserves its component's `max-memory-bytes`
+    /// from it, and a call that does not fit waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_total_memory_bytes: Option<u64>,
 }
 
 /// `instances = "fresh" | "warm"`.
@@ -204,6 +221,8 @@ pub struct Flags {
     pub max_body_bytes: Option<usize>,
     /// `--call-timeout`.
     pub call_timeout: Option<Duration>,
+    /// `--max-total-memory-bytes`.
+    pub max_total_memory_bytes: Option<u64>,
 }
 
 impl Config {
@@ -220,6 +239,7 @@ impl Config {
             token,
             max_body_bytes,
             call_timeout,
+            max_total_memory_bytes,
         } = flags;
         config.store = store.unwrap_or(config.store);
         let server = &mut config.server;
@@ -227,6 +247,8 @@ impl Config {
         server.token = token.or(server.token.take());
         server.max_body_bytes = max_body_bytes.unwrap_or(server.max_body_bytes);
         server.call_timeout = call_timeout.unwrap_or(server.call_timeout);
+        let limits = &mut config.limits;
+        limits.max_total_memory_bytes = max_total_memory_bytes.or(limits.max_total_memory_bytes);
         Ok(config)
     }
 
@@ -275,6 +297,11 @@ impl Config {
                 .check()
                 .map_err(|error| format!("[components.{name}]: {error}"))?;
         }
+        if config.limits.max_total_memory_bytes == Some(0) {
+            return Err("[limits]: max-total-memory-bytes must be more than 0: \
+                        no instance could be created"
+                .to_owned());
+        }
         Ok(config)
     }
 
@@ -318,7 +345,8 @@ impl Config {
         let mut builder = activity_host::Host::builder()
             .store(self.store.open()?)
             .rules(self.rules())
-            .actor_cache_bytes(self.cache.actor_cache_bytes);
+            .actor_cache_bytes(self.cache.actor_cache_bytes)
+            .max_total_memory_bytes(self.limits.max_total_memory_bytes);
         for (name, store) in &self.stores {
             builder = builder.named_store(name, store.open()?);
         }

@@ -234,6 +234,13 @@ fn zero_limits_and_missing_directories_are_refused() {
             "{error}"
         );
     }
+    let error = Config::parse("[limits]\nmax-total-memory-bytes = 0\n").unwrap_err();
+    assert!(
+        error.contains("[limits]: max-total-memory-bytes must be more than 0"),
+        "{error}"
+    );
+    let budget = Config::parse("[limits]\nmax-total-memory-bytes = 1073741824\n").unwrap();
+    assert_eq!(budget.limits.max_total_memory_bytes, Some(1 << 30));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("host.toml");
     let granted = |host: &str| {

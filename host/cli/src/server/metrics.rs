@@ -166,6 +166,29 @@ pub(super) async fn metrics(State(worker): State<Arc<App>>) -> Response {
             escape(&component)
         );
     }
+    if let Some(memory) = host.guest_memory() {
+        let gauges = [
+            (
+                "activity_host_guest_memory_budget_bytes",
+                "The worker-wide guest memory budget (max-total-memory-bytes).",
+                memory.total_bytes,
+            ),
+            (
+                "activity_host_guest_memory_reserved_bytes",
+                "Guest memory reserved by live instances.",
+                memory.reserved_bytes,
+            ),
+            (
+                "activity_host_guest_memory_waiting_calls",
+                "Calls waiting for room in the guest memory budget.",
+                memory.waiting_calls as u64,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            family(&mut text, name, "gauge", help);
+            let _ = writeln!(text, "{name} {value}");
+        }
+    }
     family(
         &mut text,
         "activity_host_components",

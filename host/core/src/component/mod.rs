@@ -124,7 +124,7 @@ pub struct ActivityComponent {
     /// arguments.
     pub purity: Purity,
     /// Warm instances, in actor mode; `None`: a fresh instance per call.
-    pub(crate) pool: Option<InstancePool>,
+    pub(crate) pool: Option<Arc<InstancePool>>,
     /// Its namespace in the replica's actor cache.
     pub(crate) actor_cache: ActorCacheScope,
     pub(crate) names: ExportNames,

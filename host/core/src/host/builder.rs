@@ -14,6 +14,7 @@ use crate::guest_output::GuestOutput;
 use crate::limits::Limits;
 use crate::load::ComponentSettings;
 use crate::memo::Memoizer;
+use crate::memory_budget::MemoryBudget;
 use crate::policy::RulesConfig;
 use crate::pool::InstanceMode;
 use crate::runner::Runner;
@@ -32,6 +33,7 @@ pub struct HostBuilder {
     guest_output: GuestOutput,
     components: FxHashMap<String, ComponentSettings>,
     actor_cache_bytes: u64,
+    max_total_memory_bytes: Option<u64>,
     front_end: &'static str,
 }
 
@@ -44,6 +46,7 @@ impl Default for HostBuilder {
             guest_output: GuestOutput::Inherit,
             components: FxHashMap::default(),
             actor_cache_bytes: DEFAULT_ACTOR_CACHE_BYTES,
+            max_total_memory_bytes: None,
             front_end: "library",
         }
     }
@@ -82,6 +85,16 @@ impl HostBuilder {
     /// again are evicted first.
     pub fn actor_cache_bytes(mut self, bytes: u64) -> Self {
         self.actor_cache_bytes = bytes;
+        self
+    }
+
+    /// Bounds the linear memory of all guest instances together (default:
+    /// no bound beyond each component's `max-memory-bytes`): each instance
+    /// reserves its component's `max-memory-bytes` from this budget before
+    /// it is created, so a call that does not fit waits until running
+    /// calls end (hits never wait: they create no instance).
+    pub fn max_total_memory_bytes(mut self, bytes: Option<u64>) -> Self {
+        self.max_total_memory_bytes = bytes;
         self
     }
 
@@ -147,8 +160,9 @@ impl HostBuilder {
         crate::engine::start_epoch_ticker(&engine).map_err(BuildError::engine)?;
         let stats = Arc::new(StatsRegistry::default());
         let actor_cache = ActorCache::new(self.actor_cache_bytes, stats.clone());
-        let runner =
-            Runner::new(&engine, actor_cache, self.guest_output).map_err(BuildError::engine)?;
+        let memory_budget = self.max_total_memory_bytes.map(MemoryBudget::new);
+        let runner = Runner::new(&engine, actor_cache, self.guest_output, memory_budget)
+            .map_err(BuildError::engine)?;
         Ok(Host {
             memo: Memoizer::new(runner, self.stores),
             rules: self.rules,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::Host;
 use crate::error::HostError;
 use crate::memo::{ErrorKind, StoreLatency};
+use crate::memory_budget::{MemoryBudget, MemoryBudgetUsage};
 use crate::stats::{ExportCounters, StatsRow};
 use crate::store::{StoreErrorKind, StoreUsage};
 
@@ -29,6 +30,12 @@ impl Host {
                 Some((name, pool.warm()))
             })
             .collect()
+    }
+
+    /// The worker-wide guest memory budget: its size, what live instances
+    /// reserve and how many calls wait (for metrics); `None` without one.
+    pub fn guest_memory(&self) -> Option<MemoryBudgetUsage> {
+        self.memo.runner().memory_budget().map(MemoryBudget::usage)
     }
 
     /// Latency of the store's lookups and writes (for metrics).
