@@ -418,3 +418,156 @@ fn metrics_show_what_the_memory_store_holds_and_evicts() {
         "every entry is held or was evicted"
     );
 }
+
+/// Waits (up to 10 s) until the worker has logged a call line with
+/// `error="KIND"`.
+fn wait_for_error_line(worker: &Worker, kind: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(line) = worker
+            .calls()
+            .into_iter()
+            .find(|line| line["error"] == kind)
+        {
+            return line;
+        }
+        assert!(Instant::now() < deadline, "no error=\"{kind}\" line");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn ambiguous_abandoned_uninstantiable_and_cancelled_calls_are_logged_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let config = dir.path().join("worker.toml");
+    let typed = guest("typed.wasm").display().to_string();
+    let text = format!(
+        "[components.typed]\npath = {typed:?}\n\n\
+         [components.granted]\npath = {typed:?}\ndirs = [{{ host = {data:?}, guest = \"/data\" }}]\n"
+    );
+    std::fs::write(&config, text).unwrap();
+    let worker = Worker::start_with(&["--config", config.to_str().unwrap()]);
+
+    // `echo-string` is exported by two interfaces of typed.
+    assert_eq!(worker.call("typed", r#"echo-string("a")"#).status, 400);
+    // The helper computation of a trapping instance is dropped unfinished.
+    assert_eq!(worker.call("typed", "square-then-trap(5, 0)").status, 500);
+    // A granted directory that vanished after the worker started.
+    std::fs::remove_dir(&data).unwrap();
+    assert_eq!(worker.call("granted", "divide(4)").status, 500);
+    // A client that stops waiting: the worker stops the guest.
+    let impatient = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_millis(300)))
+        .build()
+        .new_agent();
+    let gave_up = impatient
+        .post(&format!("{}/v1/components/typed/call", worker.url))
+        .send_json(serde_json::json!({"wave": "slow(9, 3000)"}));
+    assert!(gave_up.is_err(), "the client gave up");
+
+    let cancelled = wait_for_error_line(&worker, "cancelled");
+    assert_eq!(cancelled["component"], "typed", "{cancelled}");
+    assert!(cancelled["export"].as_str().unwrap().ends_with("#slow"));
+    let ambiguous = wait_for_error_line(&worker, "ambiguous");
+    assert_eq!(ambiguous["component"], "typed", "{ambiguous}");
+    assert!(
+        ambiguous["detail"]
+            .as_str()
+            .unwrap()
+            .contains("echo-string"),
+        "{ambiguous}"
+    );
+    let abandoned = wait_for_error_line(&worker, "abandoned");
+    assert_eq!(abandoned["export"], "actor-cache/square", "{abandoned}");
+    let trap = wait_for_error_line(&worker, "trap");
+    assert!(
+        trap["export"]
+            .as_str()
+            .unwrap()
+            .ends_with("#square-then-trap")
+    );
+    let instantiate = wait_for_error_line(&worker, "instantiate");
+    assert_eq!(instantiate["component"], "granted", "{instantiate}");
+    for line in [&cancelled, &ambiguous, &abandoned, &trap, &instantiate] {
+        assert_eq!(
+            (&line["outcome"], &line["level"]),
+            (&serde_json::json!("error"), &serde_json::json!("WARN")),
+            "{line}"
+        );
+    }
+
+    assert_eq!(
+        worker.call("granted", "divide(4)").status,
+        500,
+        "still not instantiable, never cached"
+    );
+    assert_eq!(
+        worker.call("typed", "divide(4)").status,
+        200,
+        "and the worker goes on"
+    );
+    let metrics = worker.get("/metrics").body;
+    let metrics = metrics.as_str().unwrap();
+    let count = |family: &str, kind: &str| -> u64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(family) && l.contains(&format!("error=\"{kind}\"")))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+            .sum()
+    };
+    let errors = "activity_host_call_errors_total";
+    for (kind, expected) in [
+        ("cancelled", 1),
+        ("abandoned", 1),
+        ("trap", 1),
+        ("instantiate", 2),
+    ] {
+        assert_eq!(count(errors, kind), expected, "{kind}: {metrics}");
+    }
+    assert_eq!(
+        count("activity_host_unrouted_calls_total", "ambiguous"),
+        1,
+        "{metrics}"
+    );
+}
+
+#[test]
+fn the_cli_writes_the_same_line_for_each_kind_of_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tight.toml");
+    std::fs::write(
+        &config,
+        "[components.typed]\ntimeout = \"300ms\"\nmax-memory-bytes = 33554432\n\
+         max-argument-bytes = 64\n",
+    )
+    .unwrap();
+    let typed = guest("typed.wasm").display().to_string();
+    let long = format!("behave#echo-string({:?})", "a".repeat(65));
+    let run = support::activity_host(&[
+        "call",
+        "--config",
+        config.to_str().unwrap(),
+        &typed,
+        "divide(0)",
+        "hog(64)",
+        "spin()",
+        &long,
+        "divide(4)",
+    ]);
+    assert!(!run.success, "failed invocations fail the command");
+    let lines = run.calls();
+    let kinds: Vec<_> = lines.iter().map(|line| line["error"].clone()).collect();
+    assert_eq!(
+        kinds,
+        ["trap", "memory", "timeout", "too-large", ""].map(|kind| match kind {
+            "" => serde_json::Value::Null,
+            kind => serde_json::json!(kind),
+        }),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(lines[4]["outcome"], "miss", "the last call still ran");
+    assert!(run.stdout.contains("25"), "{}", run.stdout);
+}

@@ -1,6 +1,7 @@
 //! The reason of every miss, on the memory, Redis and tiered stores: `new`,
 //! `expired`, `invalidated`, `refresh`, `code-changed`, and `evicted` where
-//! the store can tell; and the `reason=` field of the log line.
+//! the store can tell; the `reason=` field of the log line, and every
+//! outcome and reason as a worker's replies and log lines tell them.
 
 use crate::support;
 
@@ -12,6 +13,7 @@ use activity_host::{
     RedisStore, RuleOverride, RulesConfig, TieredStore, Ttl,
 };
 use support::redis::RedisServer;
+use support::worker::Worker;
 use support::{activity_host, guest};
 
 /// `fetch-user`'s entries live 400 ms here.
@@ -258,4 +260,155 @@ fn explain_over_http_answers_the_key_parts_and_the_lookup() {
     );
     assert_eq!(worker.calls().len(), 1);
     assert_eq!(explain("fetch-user(\"x\")").status, 400);
+}
+
+/// One call of `typed`'s `wave` through `worker` (`?query`, if not empty):
+/// its `x-cache` and `x-cache-reason`, which must match the call's log line.
+fn served_by(worker: &Worker, wave: &str, query: &str) -> (String, Option<String>) {
+    let before = worker.calls().len();
+    let reply = worker.post(
+        &format!("/v1/components/typed/call{query}"),
+        &serde_json::json!({ "wave": wave }),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let calls = worker.calls();
+    assert_eq!(calls.len(), before + 1, "one line per call");
+    let line = &calls[before];
+    let outcome = reply.cache.unwrap();
+    assert_eq!(line["outcome"], outcome.as_str(), "{line}");
+    assert_eq!(line["reason"].as_str(), reply.reason.as_deref(), "{line}");
+    assert_eq!(reply.body["reason"].as_str(), reply.reason.as_deref());
+    (outcome, reply.reason)
+}
+
+fn said(outcome: &str, reason: Option<&str>) -> (String, Option<String>) {
+    (outcome.to_owned(), reason.map(str::to_owned))
+}
+
+#[test]
+fn every_outcome_and_reason_reaches_a_workers_log_and_its_replies() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("typed.wasm"), dir.path().join("typed.wasm")).unwrap();
+    let worker = Worker::start(
+        dir.path(),
+        &[
+            "--store",
+            &redis.url(),
+            "--ttl",
+            "typed/divide=1s",
+            "--policy",
+            "typed/hog=no-cache",
+        ],
+    );
+    assert_eq!(
+        served_by(&worker, "divide(4)", ""),
+        said("miss", Some("new"))
+    );
+    assert_eq!(served_by(&worker, "divide(4)", ""), said("hit", None));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        served_by(&worker, "divide(4)", ""),
+        said("miss", Some("expired"))
+    );
+    let invalidated = worker.post(
+        "/v1/components/typed/invalidate",
+        &serde_json::json!({ "wave": "divide(4)" }),
+    );
+    assert_eq!(invalidated.status, 200, "{}", invalidated.body);
+    assert_eq!(
+        served_by(&worker, "divide(4)", ""),
+        said("miss", Some("invalidated"))
+    );
+    assert_eq!(
+        served_by(&worker, "divide(4)", "?refresh=true"),
+        said("miss", Some("refresh"))
+    );
+    // Damage the stored entry (the reply names its key's first 12 digits).
+    let key = worker.call("typed", "divide(4)").body["key"].clone();
+    let stored = redis.keys(&format!("*:e:{{{}*", key.as_str().unwrap()));
+    assert_eq!(stored.len(), 1, "{key}: {stored:?}");
+    redis.raw(&[b"SET", stored[0].as_bytes(), b"damaged"]);
+    assert_eq!(
+        served_by(&worker, "divide(4)", ""),
+        said("miss", Some("unreadable"))
+    );
+    assert_eq!(
+        served_by(&worker, "divide(4)", ""),
+        said("hit", None),
+        "overwritten"
+    );
+    // Damage the entry behind an intact header (Redis's 24 bytes).
+    redis.raw(&[
+        b"SETRANGE",
+        stored[0].as_bytes(),
+        b"24",
+        b"\xff\xff\xff\xff",
+    ]);
+    assert_eq!(
+        served_by(&worker, "divide(4)", ""),
+        said("miss", Some("unreadable"))
+    );
+    assert_eq!(served_by(&worker, "divide(4)", ""), said("hit", None));
+    assert_eq!(served_by(&worker, "hog(1)", ""), said("bypass", None));
+    // A whole component invalidated is one event.
+    let all = worker.post(
+        "/v1/components/typed/invalidate",
+        &serde_json::json!({ "all": true }),
+    );
+    assert_eq!(all.status, 200, "{}", all.body);
+    let event = worker
+        .events()
+        .into_iter()
+        .find(|event| event["event"] == "invalidated" && event["scope"] == "component")
+        .expect("a component invalidation event");
+    assert_eq!(
+        (&event["component"], &event["by"]),
+        (&serde_json::json!("typed"), &serde_json::json!("http"))
+    );
+    assert_eq!(
+        served_by(&worker, "divide(4)", ""),
+        said("miss", Some("invalidated"))
+    );
+
+    // A store that is down: the call runs uncached.
+    let mut dead = RedisServer::start();
+    let url = dead.url();
+    dead.kill();
+    let degraded = Worker::start(dir.path(), &["--store", &url]);
+    assert_eq!(
+        served_by(&degraded, "divide(4)", ""),
+        said("degraded", None)
+    );
+    let line = &degraded.calls()[0];
+    assert!(
+        line["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_worker_on_a_small_memory_store_says_which_misses_were_evicted() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("worker.toml");
+    let typed = guest("typed.wasm").display().to_string();
+    let text = format!(
+        "[store]\ntype = \"memory\"\nmax-bytes = 4096\n\n[components.typed]\npath = {typed:?}\n"
+    );
+    std::fs::write(&config, text).unwrap();
+    let worker = Worker::start_with(&["--config", config.to_str().unwrap()]);
+    for x in 1..=120 {
+        served_by(&worker, &format!("divide({x})"), "");
+    }
+    let again: Vec<_> = (1..=120)
+        .map(|x| served_by(&worker, &format!("divide({x})"), ""))
+        .filter(|(outcome, _)| outcome == "miss")
+        .collect();
+    assert!(!again.is_empty(), "120 entries do not fit in 4 KiB");
+    assert!(
+        again
+            .iter()
+            .all(|(_, reason)| reason.as_deref() == Some("evicted")),
+        "{again:?}"
+    );
 }

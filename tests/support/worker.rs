@@ -27,6 +27,8 @@ pub struct Reply {
     pub cache: Option<String>,
     /// The `x-cache-age-ms` header, if any.
     pub age_ms: Option<u64>,
+    /// The `x-cache-reason` header (a miss's reason), if any.
+    pub reason: Option<String>,
     /// The body as JSON (`Value::String` of the text if it is not JSON).
     pub body: Value,
 }
@@ -83,6 +85,7 @@ impl Worker {
                 status: 0,
                 cache: None,
                 age_ms: None,
+                reason: None,
                 body: Value::Null,
             };
         };
@@ -90,6 +93,11 @@ impl Worker {
         let cache = response
             .headers()
             .get("x-cache")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let reason = response
+            .headers()
+            .get("x-cache-reason")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let age_ms = response
@@ -102,6 +110,7 @@ impl Worker {
             status,
             cache,
             age_ms,
+            reason,
             body,
         }
     }

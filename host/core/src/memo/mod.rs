@@ -270,7 +270,11 @@ impl Memoizer {
         args: &[Val],
     ) -> Result<(Vec<Val>, Done), CallError> {
         let results = self.run(call, args).await?;
-        Ok((results, Done::new(Outcome::Degraded, Some(key))))
+        let done = Done::new(Outcome::Degraded, Some(key));
+        Ok((
+            results,
+            done.detail("the store did not answer: ran without the cache"),
+        ))
     }
 
     /// Runs the call and stores its result (through `lease`, releasing it,
@@ -302,7 +306,8 @@ impl Memoizer {
         };
         let reason = call.miss.get().copied().unwrap_or(MissReason::New);
         let done = match stored {
-            Stored::Failed => Done::new(Outcome::Degraded, key),
+            Stored::Failed => Done::new(Outcome::Degraded, key)
+                .detail("the store did not take the result: not cached"),
             Stored::No(why) => Done::new(Outcome::Miss, key).because(reason).detail(why),
             Stored::Yes => {
                 let reason = match self.record_code(call, args).await {

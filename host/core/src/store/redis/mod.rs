@@ -393,9 +393,10 @@ fn current_entry(
     now_ms: impl FnOnce() -> u64,
 ) -> Result<RedisEntry, MissReason> {
     let value = value.ok_or(MissReason::New)?;
+    // Shorter than a header: not written by this host (or truncated).
     let (header, entry) = value
         .split_at_checked(HEADER_BYTES)
-        .ok_or(MissReason::New)?;
+        .ok_or(MissReason::Unreadable)?;
     let header = Header::read(header)
         .filter(|header| header.generations == generations)
         .ok_or(MissReason::Invalidated)?;
