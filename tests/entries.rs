@@ -294,6 +294,16 @@ fn entries_of_a_worker_and_of_a_shared_store() {
         "calculate(3)",
     ]);
     assert!(called.success, "{}", called.stderr);
+    let one_export = activity_host(&["entries", "users", "calculate", "--store", &store, "--json"]);
+    assert!(one_export.success, "{}", one_export.stderr);
+    let entries: Vec<Value> = serde_json::from_str(&one_export.stdout).unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(
+        entries[0]["export"]
+            .as_str()
+            .unwrap()
+            .ends_with("#calculate")
+    );
     let listed = activity_host(&["entries", "--store", &store, "--json"]);
     assert!(listed.success, "{}", listed.stderr);
     let entries: Vec<Value> = serde_json::from_str(&listed.stdout).unwrap();

@@ -24,7 +24,8 @@ pub struct Args {
     #[arg(value_name = "COMPONENT")]
     component: Option<String>,
 
-    /// Only this export's entries (its path, as `inspect` shows it).
+    /// Only this export's entries: its path as `inspect` shows it, or its
+    /// name (`fetch-user`).
     #[arg(value_name = "EXPORT", requires = "component")]
     export: Option<String>,
 
@@ -81,6 +82,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             names.into_iter().collect()
         }
     };
+    // The store indexes entries by export path: a bare name (no component
+    // is loaded here to resolve it) is matched against each entry's path.
+    let (path, name) = match args.export.as_deref() {
+        Some(export) if !export.contains(':') => (None, Some(export)),
+        export => (export, None),
+    };
     let mut listed = Vec::new();
     let limit = args.limit.unwrap_or(usize::MAX);
     'components: for component in &components {
@@ -88,12 +95,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         loop {
             let query = EntryQuery {
                 component,
-                export: args.export.as_deref(),
+                export: path,
                 cursor: cursor.as_deref(),
                 limit: PAGE.min(limit - listed.len()),
             };
             let page = host.entries(query).await?;
-            listed.extend(page.entries.iter().map(EntryJson::from));
+            let wanted = |export: &str| name.is_none_or(|name| names_export(export, name));
+            listed.extend(
+                page.entries
+                    .iter()
+                    .map(EntryJson::from)
+                    .filter(|entry| wanted(&entry.export)),
+            );
             if listed.len() >= limit {
                 break 'components;
             }
@@ -254,6 +267,22 @@ fn short_duration(ms: u64) -> String {
     humantime::format_duration(duration).to_string()
 }
 
+/// Whether `name` (`fetch-user`, or `api#fetch-user`) names the export at
+/// `path` (`example:users/api@0.1.0#fetch-user`).
+fn names_export(path: &str, name: &str) -> bool {
+    let Some((interface, function)) = path.rsplit_once('#') else {
+        return path == name;
+    };
+    match name.split_once('#') {
+        Some((wanted_interface, wanted_function)) => {
+            let short = interface.rsplit('/').next().unwrap_or(interface);
+            let short = short.split('@').next().unwrap_or(short);
+            short == wanted_interface && function == wanted_function
+        }
+        None => function == name,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,5 +298,15 @@ mod tests {
     fn query_values_are_percent_encoded() {
         assert_eq!(encode("api#calc"), "api%23calc");
         assert_eq!(encode("0.1-ab"), "0.1-ab");
+    }
+
+    #[test]
+    fn an_export_is_named_by_its_function_or_interface_and_function() {
+        let path = "example:users/api@0.1.0#fetch-user";
+        assert!(names_export(path, "fetch-user"));
+        assert!(names_export(path, "api#fetch-user"));
+        assert!(!names_export(path, "user"));
+        assert!(!names_export(path, "other#fetch-user"));
+        assert!(names_export("noop", "noop"));
     }
 }
