@@ -922,3 +922,94 @@ fn every_wit_type_round_trips_through_the_http_json_mapping() {
         );
     }
 }
+
+/// Bodies as large as the default limit (1 MiB) in every shape that makes
+/// a parser recurse or loop: each gets an answer (debug build: its small
+/// thread stacks), nothing takes the worker down, and its log stays small.
+#[test]
+fn bodies_of_every_shape_at_the_body_limit_get_an_answer() {
+    let dir = components();
+    let worker = Worker::start(dir.path(), &[]);
+    let wave = |call: String| json!({ "wave": call }).to_string();
+    let nested = |open: &str, inner: &str, close: &str, depth: usize| {
+        format!("{}{inner}{}", open.repeat(depth), close.repeat(depth))
+    };
+    let shapes = [
+        (
+            "nested options",
+            wave(format!(
+                "echo#echo-option({})",
+                nested("some(", "1", ")", 160_000)
+            )),
+            400,
+        ),
+        (
+            "nested tuples",
+            wave(format!(
+                "echo#echo-lists({})",
+                nested("(", "", ")", 500_000)
+            )),
+            400,
+        ),
+        (
+            "nested records",
+            wave(format!(
+                "echo#echo-record({})",
+                nested("{x: ", "1", "}", 180_000)
+            )),
+            400,
+        ),
+        (
+            "a long list",
+            wave(format!(
+                "echo#echo-lists([{}])",
+                vec!["[]"; 330_000].join(",")
+            )),
+            200,
+        ),
+        (
+            "escapes",
+            wave(format!(
+                "echo#echo-string(\"{}\")",
+                "\\u{1F600}".repeat(100_000)
+            )),
+            200,
+        ),
+        (
+            "nested JSON arrays",
+            format!(
+                r#"{{"export":"echo#echo-lists","args":[{}]}}"#,
+                nested("[", "", "]", 500_000)
+            ),
+            400,
+        ),
+        (
+            "nested JSON objects",
+            format!(
+                r#"{{"export":"echo#echo-lists","args":[{}]}}"#,
+                nested(r#"{"a":"#, "1", "}", 170_000)
+            ),
+            400,
+        ),
+    ];
+    for (shape, body, status) in shapes {
+        assert!(
+            body.len() > 900_000 && body.len() <= 1 << 20,
+            "{shape}: {}",
+            body.len()
+        );
+        let reply = worker.post_raw(
+            "/v1/components/typed/call",
+            "application/json",
+            body.into_bytes(),
+        );
+        assert_eq!(reply.status, status, "{shape}: {}", reply.body);
+        assert_eq!(
+            worker.get("/healthz").status,
+            200,
+            "{shape}: the worker died"
+        );
+    }
+    let longest = worker.log().lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 4000, "a log line of {longest} bytes");
+}
