@@ -141,7 +141,7 @@ impl Fetch {
             error: error.map(ErrorKind::as_str),
             component: Some(&*self.scope.component),
             export: &format!("actor-cache/{}", self.helper),
-            key: Some(&self.key.short()),
+            key: Some(self.key.short_hex().as_str()),
             policy: Some("actor-cache"),
             store: Some("actor"),
             elapsed_us,

@@ -56,7 +56,25 @@ impl CacheKey {
 
     /// The first 12 hex digits, as shown in logs and HTTP headers.
     pub fn short(&self) -> String {
-        hex::encode(&self.0[..6])
+        self.short_hex().as_str().to_owned()
+    }
+
+    /// The first 12 hex digits, without allocating (every call's log line
+    /// and span carry them).
+    pub(crate) fn short_hex(&self) -> ShortKey {
+        let mut digits = [0; 12];
+        hex::encode_to_slice(&self.0[..6], &mut digits).expect("12 digits for 6 bytes");
+        ShortKey(digits)
+    }
+}
+
+/// The first 12 hex digits of a key.
+pub(crate) struct ShortKey([u8; 12]);
+
+impl ShortKey {
+    /// The digits.
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits are ASCII")
     }
 }
 
@@ -69,7 +87,7 @@ impl fmt::Display for CacheKey {
 
 impl fmt::Debug for CacheKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CacheKey({})", self.short())
+        write!(f, "CacheKey({})", self.short_hex().as_str())
     }
 }
 

@@ -379,7 +379,7 @@ impl Memoizer {
                 tracing::warn!(
                     component = &*call.component.name,
                     export = %call.export.path,
-                    key = %slot.key.short(),
+                    key = slot.key.short_hex().as_str(),
                     %error,
                     "unusable cache entry; treating it as a miss and overwriting it"
                 );

@@ -12,7 +12,7 @@ use super::ErrorKind;
 use crate::call_line::CallLine;
 use crate::call_span;
 use crate::component::{ActivityComponent, ActivityExport, ExportHandle};
-use crate::key::CacheKey;
+use crate::key::{CacheKey, ShortKey};
 use crate::stats::Event;
 use crate::store::{CacheStore, MissReason, Slot};
 
@@ -177,13 +177,13 @@ impl Call<'_> {
         });
         let elapsed_us = self.started.elapsed().as_micros() as u64;
         self.export.counters.record_latency(elapsed_us);
-        let short_key = key.as_ref().map(CacheKey::short);
+        let short_key = key.as_ref().map(CacheKey::short_hex);
         let reason_text = reason.map(MissReason::as_str);
         call_span::ended(
             &self.span,
             outcome.as_str(),
             reason_text,
-            short_key.as_deref(),
+            short_key.as_ref().map(ShortKey::as_str),
             age,
         );
         CallLine {
@@ -191,7 +191,7 @@ impl Call<'_> {
             error: None,
             component: Some(&*self.component.name),
             export: &self.export.path,
-            key: short_key.as_deref(),
+            key: short_key.as_ref().map(ShortKey::as_str),
             policy: Some(self.export.rule.policy.as_str()),
             store: Some(self.store.name()),
             elapsed_us,
@@ -214,14 +214,14 @@ impl Call<'_> {
         self.export.counters.record_error(kind);
         let elapsed_us = self.started.elapsed().as_micros() as u64;
         self.export.counters.record_latency(elapsed_us);
-        let short_key = self.key.get().map(CacheKey::short);
-        call_span::failed(&self.span, kind.as_str(), short_key.as_deref(), message);
+        let short_key = self.key.get().map(CacheKey::short_hex);
+        call_span::failed(&self.span, kind.as_str(), short_key.as_ref().map(ShortKey::as_str), message);
         CallLine {
             outcome: "error",
             error: Some(kind.as_str()),
             component: Some(&*self.component.name),
             export: &self.export.path,
-            key: short_key.as_deref(),
+            key: short_key.as_ref().map(ShortKey::as_str),
             policy: Some(self.export.rule.policy.as_str()),
             store: Some(self.store.name()),
             elapsed_us,

@@ -90,7 +90,7 @@ async fn apply_invalidations(
     loop {
         match invalidations.recv().await {
             Ok(Invalidation::Entry(key)) => {
-                event_line::invalidated("peer", None, None, Some(&key.short()));
+                event_line::invalidated("peer", None, None, Some(key.short_hex().as_str()));
                 l1.remove_key(&key);
             }
             Ok(Invalidation::Export { component, export }) => {
