@@ -208,6 +208,16 @@ fn bad_requests_get_the_readmes_status_and_code_and_a_clear_error() {
             415,
             "Content-Type",
         ),
+        (
+            "bytes asked of a result that is not bytes",
+            worker.post_accepting(
+                "/v1/components/typed/call",
+                &json!({"wave": "divide(4)"}),
+                "application/octet-stream",
+            ),
+            406,
+            "not one list<u8>",
+        ),
         ("trap", worker.call("typed", "divide(0)"), 500, "wasm trap"),
         (
             "no such route",
@@ -1012,4 +1022,75 @@ fn bodies_of_every_shape_at_the_body_limit_get_an_answer() {
     }
     let longest = worker.log().lines().map(str::len).max().unwrap_or(0);
     assert!(longest < 4000, "a log line of {longest} bytes");
+}
+
+#[test]
+fn byte_payloads_travel_as_application_octet_stream() {
+    let dir = components();
+    let worker = Worker::start(dir.path(), &["--max-body-bytes", "4000000"]);
+    let bytes_in = "application/octet-stream";
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    let reversed: Vec<u8> = data.iter().rev().copied().collect();
+    let path = "/v1/components/typed/call?export=reverse-bytes";
+    let ran = || worker.log_lines_with("typed: ran reverse-bytes");
+
+    let (status, cache, body) = worker.post_for_bytes(path, bytes_in, &data);
+    assert_eq!((status, cache.as_deref()), (200, Some("miss")));
+    assert!(body == reversed, "the body is the result's bytes");
+    let (status, cache, body) = worker.post_for_bytes(path, bytes_in, &data);
+    assert_eq!((status, cache.as_deref()), (200, Some("hit")));
+    assert!(body == reversed);
+    assert_eq!(ran(), 1, "the hit did not run the body");
+
+    // Either side may be JSON: the same call, the same entry.
+    let json_in = worker.post_for_bytes(
+        "/v1/components/typed/call",
+        "application/json",
+        json!({"export": "reverse-bytes", "args": [[1, 2, 3]]})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(json_in, (200, Some("miss".to_owned()), vec![3, 2, 1]));
+    let bytes_in_json_out = worker.post_raw(path, bytes_in, vec![1, 2, 3]);
+    assert_eq!(
+        (
+            bytes_in_json_out.cache.as_deref(),
+            &bytes_in_json_out.body["result"]
+        ),
+        (Some("hit"), &json!([3, 2, 1]))
+    );
+    assert_eq!(ran(), 2);
+
+    // What cannot be bytes says so.
+    let no_export = worker.post_raw("/v1/components/typed/call", bytes_in, vec![1]);
+    assert_eq!(no_export.status, 400, "{}", no_export.body);
+    assert!(
+        no_export.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("?export=")
+    );
+    let not_bytes = worker.post_raw("/v1/components/typed/call?export=divide", bytes_in, vec![4]);
+    assert_eq!(not_bytes.status, 400, "{}", not_bytes.body);
+    assert!(
+        not_bytes.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("one list<u8>"),
+        "{}",
+        not_bytes.body
+    );
+    let line = worker.calls().pop().unwrap();
+    assert_eq!(
+        (&line["error"], &line["component"]),
+        (&json!("arguments"), &json!("typed"))
+    );
+    let (status, _, body) = worker.post_for_bytes(
+        "/v1/components/typed/call",
+        "application/json",
+        json!({"wave": "divide(4)"}).to_string().as_bytes(),
+    );
+    assert_eq!(status, 406, "{}", String::from_utf8_lossy(&body));
+    let (status, _, body) = worker.post_for_bytes(&format!("{path}&explain=true"), bytes_in, &[1]);
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
 }

@@ -174,6 +174,43 @@ impl Worker {
         Self::reply(request.send(&body[..]))
     }
 
+    /// POSTs JSON `body` to `path` with `Accept: accept`.
+    pub fn post_accepting(&self, path: &str, body: &Value, accept: &str) -> Reply {
+        let request = self
+            .agent
+            .post(&format!("{}{path}", self.url))
+            .header("accept", accept);
+        Self::reply(request.send_json(body))
+    }
+
+    /// POSTs `body` to `path` as `content_type`, asking for
+    /// `application/octet-stream`: the status, `x-cache` and the raw body.
+    pub fn post_for_bytes(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> (u16, Option<String>, Vec<u8>) {
+        let request = self
+            .agent
+            .post(&format!("{}{path}", self.url))
+            .header("content-type", content_type)
+            .header("accept", "application/octet-stream");
+        let mut response = request.send(body).unwrap();
+        let cache = response
+            .headers()
+            .get("x-cache")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_vec()
+            .unwrap();
+        (response.status().as_u16(), cache, bytes)
+    }
+
     /// Calls `wave` on `component`.
     pub fn call(&self, component: &str, wave: &str) -> Reply {
         self.post(

@@ -39,6 +39,7 @@ impl bindings::exports::activity::cache::rules::Guest for Typed {
         rules.push(Rule::inputs("lookup").ignore("trace-id"));
         rules.push(Rule::inputs("slow"));
         rules.push(Rule::inputs("divide"));
+        rules.push(Rule::inputs("reverse-bytes"));
         rules
     }
 }
@@ -158,6 +159,12 @@ impl behave::Guest for Typed {
         let bytes = vec![1u8; mib as usize * 1024 * 1024];
         std::hint::black_box(&bytes);
         mib
+    }
+
+    fn reverse_bytes(mut data: Vec<u8>) -> Vec<u8> {
+        ran("reverse-bytes");
+        data.reverse();
+        data
     }
 
     fn read_file(path: String) -> Result<String, String> {

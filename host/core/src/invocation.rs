@@ -24,6 +24,25 @@ impl ExportHandle {
     }
 }
 
+impl ExportHandle {
+    /// The arguments of an export taking one `list<u8>`, given as raw
+    /// bytes (an HTTP body of type `application/octet-stream`).
+    pub fn bytes_args(&self, bytes: &[u8]) -> Result<Vec<Val>, HostError> {
+        let export = self.export();
+        if !crate::memo::is_bytes(&export.param_types) {
+            return Err(HostError::Arguments {
+                text: format!("{} bytes", bytes.len()),
+                message: format!(
+                    "raw bytes are the argument of an export taking one list<u8>; expected {}",
+                    export.signature
+                ),
+            });
+        }
+        let bytes = bytes.iter().map(|&byte| Val::U8(byte)).collect();
+        Ok(vec![Val::List(bytes)])
+    }
+}
+
 /// The export name of a WAVE invocation such as `api#fetch-user(123)` (the
 /// syntax of `wasmtime run --invoke`): the text before `(`.
 pub(crate) fn wave_name(invocation: &str) -> &str {

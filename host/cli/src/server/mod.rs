@@ -217,6 +217,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
         401 => "unauthorized",
         404 => "not-found",
         405 => "method-not-allowed",
+        406 => "not-acceptable",
         413 => "too-large",
         415 => "unsupported-media-type",
         422 => "unprocessable",

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use activity_host::wasm_wave::wasm::DisplayValue;
-use activity_host::{CachePolicy, CallOptions, Host, HostError, StatsRow, to_json};
+use activity_host::{CachePolicy, CallOptions, CallReport, Host, HostError, StatsRow, to_json};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -82,6 +82,34 @@ pub(super) struct CallQuery {
     /// Run nothing: answer what the call would do.
     #[serde(default)]
     explain: bool,
+    /// The export an `application/octet-stream` body is the argument of.
+    export: Option<String>,
+}
+
+/// `application/octet-stream`: raw bytes in (the one `list<u8>` argument)
+/// or out (the one `list<u8>` result).
+const BYTES: &str = "application/octet-stream";
+
+/// Whether the request's body is raw bytes.
+fn sends_bytes(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case(BYTES))
+}
+
+/// Whether the client asks for raw bytes: `Accept` names
+/// `application/octet-stream` before any JSON type.
+fn wants_bytes(headers: &HeaderMap) -> bool {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    accept
+        .split(',')
+        .map(|range| range.split(';').next().unwrap_or("").trim())
+        .find(|media| media.eq_ignore_ascii_case(BYTES) || media.ends_with("json"))
+        .is_some_and(|media| media.eq_ignore_ascii_case(BYTES))
 }
 
 /// The export and arguments a body names, as the host's WAVE or JSON forms.
@@ -135,28 +163,72 @@ pub(super) async fn call(
     State(worker): State<Arc<App>>,
     Path(component): Path<String>,
     query: Result<Query<CallQuery>, QueryRejection>,
-    body: Result<Json<Map<String, Value>>, JsonRejection>,
+    headers: HeaderMap,
+    request: Request,
 ) -> Response {
     let query = match query {
         Ok(Query(query)) => query,
         Err(rejection) => return error(rejection.status(), rejection.body_text()),
     };
+    let options = CallOptions::default()
+        .with_refresh(query.refresh)
+        .with_timeout(worker.config.call_timeout);
+    let called = if sends_bytes(&headers) {
+        let Some(export) = &query.export else {
+            let usage = "an application/octet-stream body is the argument of the export \
+                         named in the query: ?export=NAME";
+            return error(StatusCode::BAD_REQUEST, usage);
+        };
+        if query.explain {
+            let usage = "explain takes the call as JSON or WAVE";
+            return error(StatusCode::BAD_REQUEST, usage);
+        }
+        let bytes = match Bytes::from_request(request, &()).await {
+            Ok(bytes) => bytes,
+            Err(rejection) => return error(rejection.status(), rejection.body_text()),
+        };
+        worker
+            .host
+            .call_bytes(&component, export, &bytes, options)
+            .await
+    } else {
+        let body = Json::<Map<String, Value>>::from_request(request, &()).await;
+        match call_json_body(&worker, &component, &query, body, options).await {
+            Ok(called) => called,
+            Err(answered) => return *answered,
+        }
+    };
+    let report = match called {
+        Ok(report) => report,
+        Err(failure) => return host_error(failure),
+    };
+    answer(&report, wants_bytes(&headers))
+}
+
+/// The call a JSON body gives (`{"export", "args"}` or `{"wave"}`), made;
+/// or the answer that ends the request (a bad body, an explanation).
+async fn call_json_body(
+    worker: &App,
+    component: &str,
+    query: &CallQuery,
+    body: Result<Json<Map<String, Value>>, JsonRejection>,
+    options: CallOptions,
+) -> Result<Result<CallReport, HostError>, Box<Response>> {
+    let component = component.to_owned();
+    let refuse = |status: StatusCode, message: &str| Box::new(error(status, message.to_owned()));
     let mut body = match body {
         Ok(Json(fields)) => match CallBody::from_fields(fields) {
             Ok(body) => body,
-            Err((status, message)) => return error(status, message),
+            Err((status, message)) => return Err(refuse(status, &message)),
         },
-        Err(rejection) => return error(rejection.status(), rejection.body_text()),
+        Err(rejection) => return Err(refuse(rejection.status(), &rejection.body_text())),
     };
     if let (Some(export), None, None) = (&body.export, &body.args, &body.wave) {
-        match no_arguments(&worker.host, &component, export) {
-            Ok(none) => body.args = Some(none),
-            Err(refused) => return *refused,
-        }
+        body.args = Some(no_arguments(&worker.host, &component, export)?);
     }
     let Some(invocation) = body.invocation() else {
         let usage = "give either {\"export\": NAME, \"args\": [...]} or {\"wave\": \"name(args)\"}";
-        return error(StatusCode::BAD_REQUEST, usage);
+        return Err(refuse(StatusCode::BAD_REQUEST, usage));
     };
     let host = &worker.host;
     if query.explain {
@@ -164,22 +236,20 @@ pub(super) async fn call(
             Invocation::Wave(wave) => host.explain_wave(&component, wave).await,
             Invocation::Json(export, args) => host.explain_json(&component, export, args).await,
         };
-        return match explained {
+        return Err(Box::new(match explained {
             Ok(explanation) => Json(json!({ "explain": explanation })).into_response(),
             Err(failure) => host_error(failure),
-        };
+        }));
     }
-    let options = CallOptions::default()
-        .with_refresh(query.refresh)
-        .with_timeout(worker.config.call_timeout);
-    let called = match &invocation {
+    Ok(match &invocation {
         Invocation::Wave(wave) => host.call_wave_with(&component, wave, options).await,
         Invocation::Json(export, args) => host.call_json(&component, export, args, options).await,
-    };
-    let report = match called {
-        Ok(report) => report,
-        Err(failure) => return host_error(failure),
-    };
+    })
+}
+
+/// The answer to a call: its result as JSON (and WAVE), or, if the client
+/// asked for `application/octet-stream`, as raw bytes; the cache headers.
+fn answer(report: &CallReport, as_bytes: bool) -> Response {
     let mut headers = HeaderMap::new();
     headers.insert("x-cache", HeaderValue::from_static(report.outcome.as_str()));
     if let Some(reason) = report.reason {
@@ -195,6 +265,14 @@ pub(super) async fn call(
         .and_then(|key| HeaderValue::from_str(key).ok())
     {
         headers.insert("x-cache-key", key);
+    }
+    if as_bytes {
+        let Some(bytes) = report.result_bytes() else {
+            let message = "the result is not one list<u8>: ask for application/json";
+            return error(StatusCode::NOT_ACCEPTABLE, message);
+        };
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(BYTES));
+        return (StatusCode::OK, headers, bytes).into_response();
     }
     let result = report.results.first().map_or(Value::Null, to_json);
     let wave = report

@@ -63,7 +63,12 @@ impl Host {
             evicted |= store.remove(&parsed).await?;
         }
         if evicted {
-            event_line::invalidated(self.front_end, None, None, Some(parsed.short_hex().as_str()));
+            event_line::invalidated(
+                self.front_end,
+                None,
+                None,
+                Some(parsed.short_hex().as_str()),
+            );
         }
         Ok(evicted)
     }

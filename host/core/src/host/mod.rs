@@ -197,6 +197,20 @@ impl Host {
         self.call_export(&handle, &args, options).await
     }
 
+    /// Calls `export` of `component`, which takes one `list<u8>`, with
+    /// `bytes` (as the HTTP worker receives `application/octet-stream`).
+    pub async fn call_bytes(
+        &self,
+        component: &str,
+        export: &str,
+        bytes: &[u8],
+        options: CallOptions,
+    ) -> Result<CallReport, HostError> {
+        let handle = self.route(component, export)?;
+        let args = self.checked(&handle, handle.bytes_args(bytes))?;
+        self.call_export(&handle, &args, options).await
+    }
+
     /// Calls a function of `component` written as WAVE text, such as
     /// `fetch-user(123)` or `api#send-email("a@example.com")` (the syntax of
     /// `wasmtime run --invoke`).

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use quanta::Instant;
-use wasmtime::component::Val;
+use wasmtime::component::{Type, Val};
 
 use super::ErrorKind;
 use crate::call_line::CallLine;
@@ -91,6 +91,28 @@ pub struct CallReport {
     pub age: Option<Duration>,
     /// On a miss: why.
     pub reason: Option<MissReason>,
+    /// Whether the function returns one `list<u8>`.
+    returns_bytes: bool,
+}
+
+impl CallReport {
+    /// The result as raw bytes, if the function returns one `list<u8>`
+    /// (what an HTTP client asking for `application/octet-stream` gets).
+    pub fn result_bytes(&self) -> Option<Vec<u8>> {
+        let [Val::List(items)] = self.results.as_slice() else {
+            return None;
+        };
+        if !self.returns_bytes {
+            return None;
+        }
+        items
+            .iter()
+            .map(|item| match item {
+                Val::U8(byte) => Some(*byte),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// One call in progress: what it calls and when it started.
@@ -155,6 +177,11 @@ impl Done {
     }
 }
 
+/// Whether `types` is one `list<u8>`.
+pub(crate) fn is_bytes(types: &[Type]) -> bool {
+    matches!(types, [Type::List(list)] if list.ty() == Type::U8)
+}
+
 impl Call<'_> {
     pub(super) fn slot<'k>(&'k self, key: &'k CacheKey) -> Slot<'k> {
         Slot::result(key, &self.component.name, &self.export.path)
@@ -206,6 +233,7 @@ impl Call<'_> {
             key,
             age,
             reason,
+            returns_bytes: is_bytes(&self.export.result_types),
         }
     }
 
@@ -215,7 +243,12 @@ impl Call<'_> {
         let elapsed_us = self.started.elapsed().as_micros() as u64;
         self.export.counters.record_latency(elapsed_us);
         let short_key = self.key.get().map(CacheKey::short_hex);
-        call_span::failed(&self.span, kind.as_str(), short_key.as_ref().map(ShortKey::as_str), message);
+        call_span::failed(
+            &self.span,
+            kind.as_str(),
+            short_key.as_ref().map(ShortKey::as_str),
+            message,
+        );
         CallLine {
             outcome: "error",
             error: Some(kind.as_str()),
