@@ -725,6 +725,27 @@ async fn a_byte_list_result_as_large_as_the_limits_allow_returns_and_is_cached()
     assert_eq!(runs(&output, "echo-lists"), 1);
 }
 
+#[tokio::test]
+async fn a_byte_list_result_far_beyond_max_result_bytes_is_returned_uncached() {
+    // The lifting budget once followed max-result-bytes (twice it, at least
+    // wasmtime's 128 MiB of values): a 6 MiB byte list under a 1 MiB limit
+    // trapped instead of being returned uncached.
+    let limits = activity_host::Limits {
+        max_result_bytes: 1 << 20,
+        ..Default::default()
+    };
+    let (host, output) = limited(limits).await;
+    let data: Vec<Val> = (0..6u32 << 20).map(|i| Val::U8(i as u8)).collect();
+    let args = [Val::List(data.clone())];
+    let reversed = [Val::List(data.into_iter().rev().collect())];
+    for _ in 0..2 {
+        let report = host.call("typed", "reverse-bytes", &args).await.unwrap();
+        assert_eq!(report.outcome, Outcome::Miss, "too large to keep");
+        assert!(report.results == reversed, "the 6 MiB reversed");
+    }
+    assert_eq!(runs(&output, "reverse-bytes"), 2);
+}
+
 /// A host whose `typed` guests get `capabilities`.
 async fn granted(capabilities: activity_host::Capabilities) -> Host {
     let host = Host::builder()

@@ -6,6 +6,9 @@
 //! - `fresh`: the same export uncached (`no-cache`), run in a fresh instance.
 //!
 //! Targets: hit ≤ 3 × floor and hit ≤ 0.1 × fresh.
+//!
+//! And for byte payloads (`bytes/…`): a hit of `reverse-bytes` with 1 and
+//! 10 MB against its floor, sha256 of the bytes plus one copy (#22: ≤ 3 ×).
 
 #[allow(dead_code)] // a benchmark uses a few of the test helpers
 #[path = "../../../tests/support/mod.rs"]
@@ -20,18 +23,25 @@ use activity_host::internals::encode_key_args;
 use activity_host::internals::{KeyScope, cache_key};
 use activity_host::{CachePolicy, Host, MemoryOutputPipe, RuleOverride, RulesConfig, Val};
 use criterion::{Criterion, criterion_group, criterion_main};
+use sha2::Digest as _;
 
 fn host(runtime: &tokio::runtime::Runtime, policy: CachePolicy) -> Host {
     let mut rules = RulesConfig::default();
-    for export in ["noop", "echo-record"] {
+    for export in ["noop", "echo-record", "reverse-bytes"] {
         let change = RuleOverride {
             policy: Some(policy),
             ..RuleOverride::default()
         };
         rules.set("typed", export, change);
     }
+    // Results up to 64 MiB are kept, so the 10 MB byte list hits.
+    let limits = activity_host::Limits {
+        max_result_bytes: 64 << 20,
+        ..Default::default()
+    };
     let host = Host::builder()
         .rules(rules)
+        .limits("typed", limits)
         .capture_guest_stderr(MemoryOutputPipe::new(usize::MAX >> 1))
         .build()
         .unwrap();
@@ -106,6 +116,33 @@ fn hot_path(c: &mut Criterion) {
         });
         group.finish();
     }
+
+    let mut group = c.benchmark_group("bytes");
+    group.sample_size(10);
+    for mb in [1, 10] {
+        let data: Vec<u8> = (0..mb * 1_000_000u32).map(|i| (i % 251) as u8).collect();
+        let args = vec![Val::List(data.iter().map(|&b| Val::U8(b)).collect())];
+        runtime
+            .block_on(cached.call("typed", "reverse-bytes", &args))
+            .expect("the 10 MB call");
+        group.bench_function(format!("{mb}MB/hit"), |b| {
+            b.to_async(&runtime).iter(|| async {
+                black_box(
+                    cached
+                        .call("typed", "reverse-bytes", black_box(&args))
+                        .await
+                        .unwrap(),
+                )
+            })
+        });
+        group.bench_function(format!("{mb}MB/floor"), |b| {
+            b.iter(|| {
+                let digest = sha2::Sha256::digest(black_box(&data));
+                black_box((digest, data.clone()))
+            })
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(benches, hot_path);

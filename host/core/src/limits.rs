@@ -89,12 +89,13 @@ impl Limits {
     /// The budget wasmtime gets for what one guest-to-host transfer may
     /// allocate. Each lifted value counts as a whole [`Val`], so a
     /// `list<u8>` result costs `size_of::<Val>()` per byte: the budget lets
-    /// through results of twice `max-result-bytes` (one just over it gets
-    /// the limit's clear treatment, not a trap), and never less than
-    /// wasmtime's default.
+    /// through any result the guest's memory can hold (`max-memory-bytes`),
+    /// so a result beyond `max-result-bytes` is returned uncached as
+    /// documented rather than trapping, and never less than wasmtime's
+    /// default.
     pub fn hostcall_fuel(&self) -> usize {
-        self.max_result_bytes
-            .saturating_mul(2 * size_of::<Val>())
+        self.max_memory_bytes
+            .saturating_mul(size_of::<Val>())
             .max(WASMTIME_HOSTCALL_FUEL)
     }
 
