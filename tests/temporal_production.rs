@@ -226,3 +226,26 @@ fn a_shutdown_stops_a_spinning_activity_after_its_grace() {
         assert_eq!(failure["non_retryable"], false);
     });
 }
+
+#[test]
+fn a_profile_of_temporals_client_configuration_says_where_the_server_is() {
+    let server = TemporalServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("temporal.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile.default]\naddress = \"127.0.0.1:1\"\n\n\
+             [profile.dev]\naddress = \"{}\"\nnamespace = \"default\"\n",
+            server.address
+        ),
+    )
+    .unwrap();
+    let users = guest("users.wasm");
+    let worker = TemporalWorker::start_with(
+        "profiled",
+        &["--profile", "dev", path(&users)],
+        &[("TEMPORAL_CONFIG_FILE", path(&config))],
+    );
+    story_runs_and_hits(&server, &worker, "profiled");
+}

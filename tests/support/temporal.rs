@@ -143,10 +143,21 @@ impl TemporalWorker {
     /// as a proxy in front of the server, with `--tls…` flags in `args`),
     /// with the environment variables `env`.
     pub fn start_at(address: &str, task_queue: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_with(
+            task_queue,
+            &[&["--address", address][..], args].concat(),
+            env,
+        )
+    }
+
+    /// Starts `activity-host temporal` on `task_queue` with `args` (where to
+    /// connect included, or left to Temporal's variables and profiles) and
+    /// the variables `env`; returns once it polls.
+    pub fn start_with(task_queue: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut process = LoggedProcess::spawn(
             Command::new(env!("CARGO_BIN_EXE_activity-host"))
                 .envs(env.iter().copied())
-                .args(["temporal", "--address", address])
+                .arg("temporal")
                 .args(["--task-queue", task_queue, "--log-format", "json"])
                 .args(["--compile-cache", "off"])
                 .args(args)
