@@ -239,6 +239,21 @@ impl ComponentSources {
     }
 }
 
+/// `--token`, the bearer token a worker's HTTP listener requires (`serve`,
+/// and `temporal` with `--listen`).
+#[derive(clap::Args)]
+pub struct TokenArg {
+    /// Require `Authorization: Bearer TOKEN` on every route of the HTTP
+    /// listener but /healthz.
+    #[arg(
+        long,
+        env = "ACTIVITY_HOST_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+}
+
 /// What the long-lived workers (`serve`, `temporal`) share: the
 /// configuration, the engine and the components to serve.
 #[derive(clap::Args)]

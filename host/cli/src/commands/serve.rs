@@ -23,14 +23,8 @@ pub struct Args {
     #[arg(long, env = "ACTIVITY_HOST_LISTEN", value_name = "ADDR", value_parser = super::listen_address)]
     listen: Option<SocketAddr>,
 
-    /// Require `Authorization: Bearer TOKEN` on every route but /healthz.
-    #[arg(
-        long,
-        env = "ACTIVITY_HOST_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
-    token: Option<String>,
+    #[command(flatten)]
+    token: super::TokenArg,
 
     /// Largest request body accepted, in bytes [default: 1048576].
     #[arg(long, env = "ACTIVITY_HOST_MAX_BODY_BYTES", value_name = "BYTES")]
@@ -45,7 +39,7 @@ pub struct Args {
 pub async fn run(args: Args, recent: Arc<Recent>) -> anyhow::Result<ExitCode> {
     let flags = Flags {
         listen: args.listen,
-        token: args.token,
+        token: args.token.token,
         max_body_bytes: args.max_body_bytes,
         call_timeout: args.call_timeout,
         ..Flags::default()

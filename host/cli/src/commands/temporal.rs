@@ -62,15 +62,8 @@ pub struct Args {
     #[arg(long, env = "ACTIVITY_HOST_LISTEN", value_name = "ADDR", value_parser = listen_address)]
     listen: Option<SocketAddr>,
 
-    /// Require `Authorization: Bearer TOKEN` on the ops listener's routes
-    /// but /healthz.
-    #[arg(
-        long,
-        env = "ACTIVITY_HOST_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
-    token: Option<String>,
+    #[command(flatten)]
+    token: super::TokenArg,
 }
 
 /// Loads the components and runs activity tasks until SIGTERM or ctrl-c
@@ -78,7 +71,7 @@ pub struct Args {
 pub async fn run(args: Args, recent: Arc<Recent>) -> anyhow::Result<ExitCode> {
     let flags = Flags {
         listen: args.listen,
-        token: args.token,
+        token: args.token.token,
         ..Flags::default()
     };
     let (config, worker) = args.worker.start(flags, "temporal").await?;
