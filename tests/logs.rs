@@ -459,12 +459,12 @@ fn ambiguous_abandoned_uninstantiable_and_cancelled_calls_are_logged_and_counted
     assert_eq!(worker.call("granted", "divide(4)").status, 500);
     // A client that stops waiting: the worker stops the guest.
     let impatient = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_millis(300)))
+        .timeout_global(Some(Duration::from_secs(1)))
         .build()
         .new_agent();
     let gave_up = impatient
         .post(&format!("{}/v1/components/typed/call", worker.url))
-        .send_json(serde_json::json!({"wave": "slow(9, 3000)"}));
+        .send_json(serde_json::json!({"wave": "slow(9, 5000)"}));
     assert!(gave_up.is_err(), "the client gave up");
 
     let cancelled = wait_for_error_line(&worker, "cancelled");

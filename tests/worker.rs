@@ -216,7 +216,7 @@ fn bad_requests_get_the_readmes_status_and_code_and_a_clear_error() {
                 "application/octet-stream",
             ),
             406,
-            "not one list<u8>",
+            "does not return one list<u8>",
         ),
         ("trap", worker.call("typed", "divide(0)"), 500, "wasm trap"),
         (
@@ -636,6 +636,13 @@ fn ten_large_guests_under_a_memory_budget_all_finish_within_it() {
             && metrics.contains("activity_host_guest_memory_waiting_calls 0"),
         "{metrics}"
     );
+    // Ten calls of 256 MiB each cannot all fit in 1 GiB at once.
+    let waits = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("activity_host_guest_memory_waits_total "))
+        .and_then(|value| value.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(waits >= 1, "calls waited for room: {metrics}");
 }
 
 #[test]
@@ -1091,6 +1098,26 @@ fn byte_payloads_travel_as_application_octet_stream() {
         json!({"wave": "divide(4)"}).to_string().as_bytes(),
     );
     assert_eq!(status, 406, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        worker.log_lines_with("typed: ran divide"),
+        0,
+        "refused before anything ran"
+    );
+    let json_with_export = worker.post(
+        "/v1/components/typed/call?export=divide",
+        &json!({"wave": "divide(4)"}),
+    );
+    assert_eq!(json_with_export.status, 400, "{}", json_with_export.body);
+    let refused_bytes = worker.post_accepting(
+        "/v1/components/typed/call",
+        &json!({"export": "reverse-bytes", "args": [[1, 2]]}),
+        "application/octet-stream;q=0, application/json",
+    );
+    assert_eq!(
+        refused_bytes.body["result"],
+        json!([2, 1]),
+        "q=0 refuses bytes"
+    );
     let (status, _, body) = worker.post_for_bytes(&format!("{path}&explain=true"), bytes_in, &[1]);
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
 }

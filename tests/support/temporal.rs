@@ -156,6 +156,12 @@ impl TemporalWorker {
     pub fn start_with(task_queue: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut process = LoggedProcess::spawn(
             Command::new(env!("CARGO_BIN_EXE_activity-host"))
+                // Only what the test gives: never the machine's own.
+                .env_remove("TEMPORAL_ADDRESS")
+                .env_remove("TEMPORAL_NAMESPACE")
+                .env_remove("TEMPORAL_PROFILE")
+                .env_remove("TEMPORAL_CONFIG_FILE")
+                .env_remove("TEMPORAL_API_KEY")
                 .envs(env.iter().copied())
                 .arg("temporal")
                 .args(["--task-queue", task_queue, "--log-format", "json"])

@@ -89,13 +89,13 @@ impl Limits {
     /// The budget wasmtime gets for what one guest-to-host transfer may
     /// allocate. Each lifted value counts as a whole [`Val`], so a
     /// `list<u8>` result costs `size_of::<Val>()` per byte: the budget lets
-    /// through any result the guest's memory can hold (`max-memory-bytes`),
-    /// so a result beyond `max-result-bytes` is returned uncached as
-    /// documented rather than trapping, and never less than wasmtime's
-    /// default.
+    /// through results of twice `max-result-bytes` (one just over it gets
+    /// the limit's clear treatment, not a trap), and never less than
+    /// wasmtime's default. It bounds what the host allocates for one
+    /// transfer, which no memory budget counts.
     pub fn hostcall_fuel(&self) -> usize {
-        self.max_memory_bytes
-            .saturating_mul(size_of::<Val>())
+        self.max_result_bytes
+            .saturating_mul(2 * size_of::<Val>())
             .max(WASMTIME_HOSTCALL_FUEL)
     }
 
@@ -127,6 +127,7 @@ impl Limits {
             exceeded: false,
             reservation,
             memory_bytes: 0,
+            last_charge: 0,
         }
     }
 
@@ -151,6 +152,8 @@ pub struct MemoryLimiter {
     reservation: Option<Reservation>,
     /// All linear memories of the instance together.
     memory_bytes: u64,
+    /// The last growth counted, taken back if wasmtime then refuses it.
+    last_charge: u64,
 }
 
 impl MemoryLimiter {
@@ -185,6 +188,7 @@ impl MemoryLimiter {
             );
         }
         self.memory_bytes = needed;
+        self.last_charge = grown;
         Ok(())
     }
 }
@@ -204,11 +208,19 @@ impl ResourceLimiter for MemoryLimiter {
                 self.max_memory_bytes
             );
         }
+        self.last_charge = 0;
         // Beyond the memory's own maximum the growth fails anyway.
         if maximum.is_none_or(|maximum| desired <= maximum) {
             self.charge(desired.saturating_sub(current) as u64)?;
         }
         Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        // The growth counted did not happen (what it took from the budget
+        // stays reserved until the instance is dropped).
+        self.memory_bytes -= std::mem::take(&mut self.last_charge);
+        Ok(())
     }
 
     fn table_growing(

@@ -19,7 +19,7 @@
 //!
 //! Hits never create an instance, so they never wait for memory.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -44,6 +44,7 @@ struct Budget {
     free_pages: Arc<Semaphore>,
     total_pages: u32,
     waiting: AtomicUsize,
+    waits: AtomicU64,
     idle: Mutex<Vec<Weak<dyn IdleInstances>>>,
 }
 
@@ -52,10 +53,13 @@ struct Budget {
 pub struct MemoryBudgetUsage {
     /// The budget, in bytes.
     pub total_bytes: u64,
-    /// Reserved by live instances now, in bytes.
+    /// Reserved now, in bytes: by live instances, and handed to the call
+    /// first in line while it waits for the rest.
     pub reserved_bytes: u64,
     /// Calls waiting for room.
     pub waiting_calls: usize,
+    /// Calls that had to wait for room, since the host started.
+    pub waits_total: u64,
 }
 
 impl MemoryBudget {
@@ -69,6 +73,7 @@ impl MemoryBudget {
                 free_pages: Arc::new(Semaphore::new(total_pages as usize)),
                 total_pages,
                 waiting: AtomicUsize::new(0),
+                waits: AtomicU64::new(0),
                 idle: Mutex::default(),
             }),
         }
@@ -82,6 +87,7 @@ impl MemoryBudget {
         if let Ok(permit) = free.clone().try_acquire_many_owned(pages) {
             return self.reservation(permit);
         }
+        self.inner.waits.fetch_add(1, Ordering::Relaxed);
         let _waiting = Waiting::count(&self.inner.waiting);
         self.drop_idle_instances();
         let permit = free
@@ -107,6 +113,7 @@ impl MemoryBudget {
             total_bytes: u64::from(total) * PAGE_BYTES,
             reserved_bytes: (u64::from(total) - free) * PAGE_BYTES,
             waiting_calls: self.inner.waiting.load(Ordering::Relaxed),
+            waits_total: self.inner.waits.load(Ordering::Relaxed),
         }
     }
 
@@ -214,6 +221,7 @@ mod tests {
         assert_eq!(waiter.await.unwrap(), 60 * MIB);
         assert_eq!(budget.usage().reserved_bytes, 0);
         assert_eq!(budget.usage().waiting_calls, 0);
+        assert_eq!(budget.usage().waits_total, 1);
     }
 
     #[tokio::test]

@@ -113,14 +113,22 @@ impl InstancePool {
     /// or calls wait for the memory it holds).
     pub fn release(&self, mut warm: WarmInstance) {
         warm.uses += 1;
-        if warm.uses >= self.config.max_uses || warm.store.data().limits.budget_contended() {
+        if warm.uses >= self.config.max_uses {
+            return;
+        }
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Checked under the lock `drop_idle` takes: a call that starts
+        // waiting either sees this instance pooled (and drops it) or is
+        // seen here.
+        if warm.store.data().limits.budget_contended() {
+            drop(idle);
             return;
         }
         warm.idle_since = Instant::now();
-        self.idle
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(warm);
+        idle.push(warm);
     }
 
     /// Drops instances idle for longer than the idle TTL.

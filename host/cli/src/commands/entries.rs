@@ -1,7 +1,7 @@
 //! `activity-host entries [COMPONENT [EXPORT]]`: what a store holds, entry
 //! by entry; `--evict KEY` removes one.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -115,6 +115,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 None => break,
             }
         }
+    }
+    if let Some(name) = name {
+        refuse_ambiguous(name, &listed)?;
     }
     print_entries(listed, &args)?;
     Ok(ExitCode::SUCCESS)
@@ -265,6 +268,28 @@ fn short_duration(ms: u64) -> String {
         Duration::from_secs(ms / 1000)
     };
     humantime::format_duration(duration).to_string()
+}
+
+/// An error if `name` matched entries of two exports of one component (two
+/// interfaces exporting one function name), as a worker would say.
+fn refuse_ambiguous(name: &str, listed: &[EntryJson]) -> anyhow::Result<()> {
+    let mut exports: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for entry in listed {
+        exports
+            .entry(&entry.component)
+            .or_default()
+            .insert(&entry.export);
+    }
+    match exports.values().find(|paths| paths.len() > 1) {
+        Some(paths) => {
+            let paths: Vec<&str> = paths.iter().copied().collect();
+            anyhow::bail!(
+                "`{name}` is ambiguous; use one of: {} (or `interface#{name}`)",
+                paths.join(", ")
+            )
+        }
+        None => Ok(()),
+    }
 }
 
 /// Whether `name` (`fetch-user`, or `api#fetch-user`) names the export at

@@ -175,7 +175,7 @@ pub(super) async fn metrics(State(worker): State<Arc<App>>) -> Response {
             ),
             (
                 "activity_host_guest_memory_reserved_bytes",
-                "Guest memory reserved by live instances.",
+                "Guest memory reserved by live instances (and the call first in line).",
                 memory.reserved_bytes,
             ),
             (
@@ -188,6 +188,14 @@ pub(super) async fn metrics(State(worker): State<Arc<App>>) -> Response {
             family(&mut text, name, "gauge", help);
             let _ = writeln!(text, "{name} {value}");
         }
+        let waits = "activity_host_guest_memory_waits_total";
+        family(
+            &mut text,
+            waits,
+            "counter",
+            "Calls that waited for room in the guest memory budget.",
+        );
+        let _ = writeln!(text, "{waits} {}", memory.waits_total);
     }
     family(
         &mut text,

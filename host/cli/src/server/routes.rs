@@ -107,9 +107,29 @@ fn wants_bytes(headers: &HeaderMap) -> bool {
     };
     accept
         .split(',')
-        .map(|range| range.split(';').next().unwrap_or("").trim())
+        .filter_map(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next()?;
+            // `q=0` refuses the type.
+            let refused = parts.any(|p| p.strip_prefix("q=").is_some_and(|q| q.parse() == Ok(0.0)));
+            (!refused).then_some(media)
+        })
         .find(|media| media.eq_ignore_ascii_case(BYTES) || media.ends_with("json"))
         .is_some_and(|media| media.eq_ignore_ascii_case(BYTES))
+}
+
+/// The 406 answer when the client asks for bytes of an export that does not
+/// return one `list<u8>` (checked before the call runs); `None` to go on.
+fn unacceptable(host: &Host, component: &str, export: &str) -> Option<Response> {
+    let handle = host.export(component, export).ok()?;
+    let export = handle.export();
+    (!export.returns_bytes()).then(|| {
+        let message = format!(
+            "`{}` does not return one list<u8> ({}): ask for application/json",
+            export.name, export.signature
+        );
+        error(StatusCode::NOT_ACCEPTABLE, message)
+    })
 }
 
 /// The export and arguments a body names, as the host's WAVE or JSON forms.
@@ -173,6 +193,7 @@ pub(super) async fn call(
     let options = CallOptions::default()
         .with_refresh(query.refresh)
         .with_timeout(worker.config.call_timeout);
+    let as_bytes = wants_bytes(&headers);
     let called = if sends_bytes(&headers) {
         let Some(export) = &query.export else {
             let usage = "an application/octet-stream body is the argument of the export \
@@ -183,6 +204,9 @@ pub(super) async fn call(
             let usage = "explain takes the call as JSON or WAVE";
             return error(StatusCode::BAD_REQUEST, usage);
         }
+        if as_bytes && let Some(refused) = unacceptable(&worker.host, &component, export) {
+            return refused;
+        }
         let bytes = match Bytes::from_request(request, &()).await {
             Ok(bytes) => bytes,
             Err(rejection) => return error(rejection.status(), rejection.body_text()),
@@ -192,8 +216,13 @@ pub(super) async fn call(
             .call_bytes(&component, export, &bytes, options)
             .await
     } else {
+        if query.export.is_some() {
+            let usage = "?export= names the export of an application/octet-stream body; \
+                         a JSON body names its own";
+            return error(StatusCode::BAD_REQUEST, usage);
+        }
         let body = Json::<Map<String, Value>>::from_request(request, &()).await;
-        match call_json_body(&worker, &component, &query, body, options).await {
+        match call_json_body(&worker, &component, &query, body, as_bytes, options).await {
             Ok(called) => called,
             Err(answered) => return *answered,
         }
@@ -202,7 +231,7 @@ pub(super) async fn call(
         Ok(report) => report,
         Err(failure) => return host_error(failure),
     };
-    answer(&report, wants_bytes(&headers))
+    answer(&report, as_bytes)
 }
 
 /// The call a JSON body gives (`{"export", "args"}` or `{"wave"}`), made;
@@ -212,6 +241,7 @@ async fn call_json_body(
     component: &str,
     query: &CallQuery,
     body: Result<Json<Map<String, Value>>, JsonRejection>,
+    as_bytes: bool,
     options: CallOptions,
 ) -> Result<Result<CallReport, HostError>, Box<Response>> {
     let component = component.to_owned();
@@ -221,6 +251,11 @@ async fn call_json_body(
             Ok(body) => body,
             Err((status, message)) => return Err(refuse(status, &message)),
         },
+        Err(JsonRejection::MissingJsonContentType(_)) => {
+            let message = "expected Content-Type: application/json (or \
+                           application/octet-stream with ?export=NAME)";
+            return Err(refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, message));
+        }
         Err(rejection) => return Err(refuse(rejection.status(), &rejection.body_text())),
     };
     if let (Some(export), None, None) = (&body.export, &body.args, &body.wave) {
@@ -231,6 +266,15 @@ async fn call_json_body(
         return Err(refuse(StatusCode::BAD_REQUEST, usage));
     };
     let host = &worker.host;
+    if as_bytes {
+        let export = match &invocation {
+            Invocation::Wave(wave) => wave.split('(').next().unwrap_or_default().trim(),
+            Invocation::Json(export, _) => export.as_str(),
+        };
+        if let Some(refused) = unacceptable(host, &component, export) {
+            return Err(Box::new(refused));
+        }
+    }
     if query.explain {
         let explained = match &invocation {
             Invocation::Wave(wave) => host.explain_wave(&component, wave).await,

@@ -46,6 +46,12 @@ pub struct ActivityExport {
 }
 
 impl ActivityExport {
+    /// Whether the function returns one `list<u8>` (which the HTTP worker
+    /// can answer as raw bytes).
+    pub fn returns_bytes(&self) -> bool {
+        crate::memo::is_bytes(&self.result_types)
+    }
+
     /// `iface#func` with the interface's package and version left out, if the
     /// function is inside an interface.
     pub fn short_path(&self) -> Option<String> {

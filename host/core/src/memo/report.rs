@@ -233,7 +233,7 @@ impl Call<'_> {
             key,
             age,
             reason,
-            returns_bytes: is_bytes(&self.export.result_types),
+            returns_bytes: self.export.returns_bytes(),
         }
     }
 
