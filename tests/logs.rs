@@ -89,13 +89,7 @@ fn every_failed_call_writes_one_line_with_its_kind_and_is_counted() {
 
     let metrics = worker.get("/metrics").body;
     let metrics = metrics.as_str().unwrap();
-    let count = |family: &str, kind: &str| -> u64 {
-        metrics
-            .lines()
-            .filter(|l| l.starts_with(family) && l.contains(&format!("error=\"{kind}\"")))
-            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
-            .sum()
-    };
+    let count = |family: &str, kind: &str| errors_counted(metrics, family, kind);
     let errors = "activity_host_call_errors_total";
     for (kind, expected) in [
         ("trap", 1),
@@ -115,6 +109,16 @@ fn every_failed_call_writes_one_line_with_its_kind_and_is_counted() {
         .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
         .sum();
     assert_eq!(error_calls, 6, "every routed failure counted: {metrics}");
+}
+
+/// The sum of the `family` series of /metrics text `metrics` labelled
+/// `error="KIND"`.
+fn errors_counted(metrics: &str, family: &str, kind: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(family) && l.contains(&format!("error=\"{kind}\"")))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum()
 }
 
 /// Waits (up to 10 s) until the worker has logged `count` events `event`.
@@ -510,13 +514,7 @@ fn ambiguous_abandoned_uninstantiable_and_cancelled_calls_are_logged_and_counted
     );
     let metrics = worker.get("/metrics").body;
     let metrics = metrics.as_str().unwrap();
-    let count = |family: &str, kind: &str| -> u64 {
-        metrics
-            .lines()
-            .filter(|l| l.starts_with(family) && l.contains(&format!("error=\"{kind}\"")))
-            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
-            .sum()
-    };
+    let count = |family: &str, kind: &str| errors_counted(metrics, family, kind);
     let errors = "activity_host_call_errors_total";
     for (kind, expected) in [
         ("cancelled", 1),
