@@ -90,20 +90,9 @@ impl Worker {
             };
         };
         let status = response.status().as_u16();
-        let cache = response
-            .headers()
-            .get("x-cache")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let reason = response
-            .headers()
-            .get("x-cache-reason")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let age_ms = response
-            .headers()
-            .get("x-cache-age-ms")
-            .and_then(|v| v.to_str().ok()?.parse().ok());
+        let cache = header(&response, "x-cache");
+        let reason = header(&response, "x-cache-reason");
+        let age_ms = header(&response, "x-cache-age-ms").and_then(|v| v.parse().ok());
         let text = response.body_mut().read_to_string().unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Reply {
@@ -197,11 +186,7 @@ impl Worker {
             .header("content-type", content_type)
             .header("accept", "application/octet-stream");
         let mut response = request.send(body).unwrap();
-        let cache = response
-            .headers()
-            .get("x-cache")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let cache = header(&response, "x-cache");
         let bytes = response
             .body_mut()
             .with_config()
@@ -249,4 +234,10 @@ impl Worker {
     pub fn terminate(mut self) -> std::process::ExitStatus {
         self.process.terminate()
     }
+}
+
+/// The header `name` of `response`, as text.
+fn header(response: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
+    let value = response.headers().get(name)?;
+    value.to_str().ok().map(str::to_owned)
 }

@@ -29,7 +29,7 @@ impl ExportHandle {
     /// bytes (an HTTP body of type `application/octet-stream`).
     pub fn bytes_args(&self, bytes: &[u8]) -> Result<Vec<Val>, HostError> {
         let export = self.export();
-        if !crate::memo::is_bytes(&export.param_types) {
+        if !crate::component::is_bytes(&export.param_types) {
             return Err(HostError::Arguments {
                 text: format!("{} bytes", bytes.len()),
                 message: format!(
@@ -45,7 +45,7 @@ impl ExportHandle {
 
 /// The export name of a WAVE invocation such as `api#fetch-user(123)` (the
 /// syntax of `wasmtime run --invoke`): the text before `(`.
-pub(crate) fn wave_name(invocation: &str) -> &str {
+pub fn wave_name(invocation: &str) -> &str {
     invocation[..invocation.find('(').unwrap_or(invocation.len())].trim()
 }
 

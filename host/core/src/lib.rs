@@ -51,6 +51,7 @@ pub use component::{
 pub use engine::default_compile_cache_dir;
 pub use error::HostError;
 pub use host::{BuildError, CacheKeyText, Host, HostBuilder};
+pub use invocation::wave_name;
 pub use json::{JsonError, from_json, to_json};
 pub use key::CacheKey;
 pub use limits::{Limits, argument_bytes};

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use activity_host::wasm_wave::wasm::DisplayValue;
-use activity_host::{CachePolicy, CallOptions, CallReport, Host, HostError, StatsRow, to_json};
+use activity_host::{
+    CachePolicy, CallOptions, CallReport, Host, HostError, StatsRow, to_json, wave_name,
+};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
@@ -244,7 +246,6 @@ async fn call_json_body(
     as_bytes: bool,
     options: CallOptions,
 ) -> Result<Result<CallReport, HostError>, Box<Response>> {
-    let component = component.to_owned();
     let refuse = |status: StatusCode, message: &str| Box::new(error(status, message.to_owned()));
     let mut body = match body {
         Ok(Json(fields)) => match CallBody::from_fields(fields) {
@@ -259,7 +260,7 @@ async fn call_json_body(
         Err(rejection) => return Err(refuse(rejection.status(), &rejection.body_text())),
     };
     if let (Some(export), None, None) = (&body.export, &body.args, &body.wave) {
-        body.args = Some(no_arguments(&worker.host, &component, export)?);
+        body.args = Some(no_arguments(&worker.host, component, export)?);
     }
     let Some(invocation) = body.invocation() else {
         let usage = "give either {\"export\": NAME, \"args\": [...]} or {\"wave\": \"name(args)\"}";
@@ -268,17 +269,17 @@ async fn call_json_body(
     let host = &worker.host;
     if as_bytes {
         let export = match &invocation {
-            Invocation::Wave(wave) => wave.split('(').next().unwrap_or_default().trim(),
+            Invocation::Wave(wave) => wave_name(wave),
             Invocation::Json(export, _) => export.as_str(),
         };
-        if let Some(refused) = unacceptable(host, &component, export) {
+        if let Some(refused) = unacceptable(host, component, export) {
             return Err(Box::new(refused));
         }
     }
     if query.explain {
         let explained = match &invocation {
-            Invocation::Wave(wave) => host.explain_wave(&component, wave).await,
-            Invocation::Json(export, args) => host.explain_json(&component, export, args).await,
+            Invocation::Wave(wave) => host.explain_wave(component, wave).await,
+            Invocation::Json(export, args) => host.explain_json(component, export, args).await,
         };
         return Err(Box::new(match explained {
             Ok(explanation) => Json(json!({ "explain": explanation })).into_response(),
@@ -286,8 +287,8 @@ async fn call_json_body(
         }));
     }
     Ok(match &invocation {
-        Invocation::Wave(wave) => host.call_wave_with(&component, wave, options).await,
-        Invocation::Json(export, args) => host.call_json(&component, export, args, options).await,
+        Invocation::Wave(wave) => host.call_wave_with(component, wave, options).await,
+        Invocation::Json(export, args) => host.call_json(component, export, args, options).await,
     })
 }
 

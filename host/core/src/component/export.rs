@@ -49,7 +49,7 @@ impl ActivityExport {
     /// Whether the function returns one `list<u8>` (which the HTTP worker
     /// can answer as raw bytes).
     pub fn returns_bytes(&self) -> bool {
-        crate::memo::is_bytes(&self.result_types)
+        is_bytes(&self.result_types)
     }
 
     /// `iface#func` with the interface's package and version left out, if the
@@ -247,4 +247,9 @@ fn describe(
         rule: CacheRule::new(CachePolicy::NoCache),
         counters: Arc::default(),
     }
+}
+
+/// Whether `types` is one `list<u8>`.
+pub(crate) fn is_bytes(types: &[Type]) -> bool {
+    matches!(types, [Type::List(list)] if list.ty() == Type::U8)
 }

@@ -17,7 +17,7 @@ mod handle;
 mod signature;
 
 pub use export::ActivityExport;
-pub(crate) use export::{ExportNames, discover_exports};
+pub(crate) use export::{ExportNames, discover_exports, is_bytes};
 pub use handle::ExportHandle;
 
 /// Why a component could not be loaded.

@@ -10,7 +10,6 @@ mod report;
 
 pub use error::{CallError, ErrorKind};
 pub use explain::Explanation;
-pub(crate) use report::is_bytes;
 pub use report::{CallOptions, CallReport, Outcome};
 
 use std::sync::{Arc, OnceLock};

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use quanta::Instant;
-use wasmtime::component::{Type, Val};
+use wasmtime::component::Val;
 
 use super::ErrorKind;
 use crate::call_line::CallLine;
@@ -91,20 +91,17 @@ pub struct CallReport {
     pub age: Option<Duration>,
     /// On a miss: why.
     pub reason: Option<MissReason>,
-    /// Whether the function returns one `list<u8>`.
-    returns_bytes: bool,
 }
 
 impl CallReport {
-    /// The result as raw bytes, if the function returns one `list<u8>`
-    /// (what an HTTP client asking for `application/octet-stream` gets).
+    /// The result as raw bytes, if it is one list of `u8` values (what an
+    /// HTTP client asking for `application/octet-stream` gets). An empty
+    /// list has no element type: ask only of an export whose
+    /// [`returns_bytes`](crate::ActivityExport::returns_bytes).
     pub fn result_bytes(&self) -> Option<Vec<u8>> {
         let [Val::List(items)] = self.results.as_slice() else {
             return None;
         };
-        if !self.returns_bytes {
-            return None;
-        }
         items
             .iter()
             .map(|item| match item {
@@ -177,11 +174,6 @@ impl Done {
     }
 }
 
-/// Whether `types` is one `list<u8>`.
-pub(crate) fn is_bytes(types: &[Type]) -> bool {
-    matches!(types, [Type::List(list)] if list.ty() == Type::U8)
-}
-
 impl Call<'_> {
     pub(super) fn slot<'k>(&'k self, key: &'k CacheKey) -> Slot<'k> {
         Slot::result(key, &self.component.name, &self.export.path)
@@ -233,7 +225,6 @@ impl Call<'_> {
             key,
             age,
             reason,
-            returns_bytes: self.export.returns_bytes(),
         }
     }
 
