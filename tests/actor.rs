@@ -42,7 +42,10 @@ fn helper_stats(host: &Host, component: &str, helper: &str) -> activity_host::Ex
 }
 
 async fn call(host: &Host, component: &str, wave: &str) -> Vec<Val> {
-    host.call_wave(component, wave).await.unwrap().results
+    host.call_wave(component, wave)
+        .await
+        .unwrap()
+        .into_results()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -60,8 +60,8 @@ async fn a_cluster_shares_entries_invalidations_and_leases_between_hosts() {
         second.call_wave("typed", "slow(5, 500)"),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.results, [Val::U32(5)]);
-    assert_eq!(b.results, a.results);
+    assert_eq!(a.results(), [Val::U32(5)]);
+    assert_eq!(b.results(), a.results());
     let mut outcomes = [a.outcome, b.outcome];
     outcomes.sort_by_key(|o| o.as_str());
     assert_eq!(outcomes, [Outcome::Hit, Outcome::Miss]);

@@ -75,13 +75,14 @@ async fn cached_results_equal_uncached_results_for_generated_arguments() {
             assert_eq!(second.outcome, Outcome::Hit, "{} {args:?}", export.path);
             for (label, report) in [("first", &first), ("second", &second)] {
                 assert_eq!(
-                    report.results, plain.results,
+                    report.results(),
+                    plain.results(),
                     "{label} call of {} with {args:?}",
                     export.path
                 );
                 assert_eq!(
-                    exact(export, &report.results),
-                    exact(export, &plain.results),
+                    exact(export, report.results()),
+                    exact(export, plain.results()),
                     "{label} call of {} with {args:?}: not bit-exact",
                     export.path
                 );

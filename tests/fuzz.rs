@@ -244,8 +244,8 @@ fn fuzz_wave_invocations_through_the_call_path() {
             let second = host.call_wave("typed", &text).await.unwrap();
             prop_assert_eq!(second.outcome, Outcome::Hit, "{}", text);
             prop_assert_eq!(
-                format!("{:?}", second.results),
-                format!("{:?}", first.results),
+                format!("{:?}", second.results()),
+                format!("{:?}", first.results()),
                 "{}",
                 text
             );

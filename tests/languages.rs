@@ -41,7 +41,7 @@ fn runs(output: &MemoryOutputPipe, export: &str) -> usize {
 
 async fn call(host: &Host, export: &str, args: &[Val]) -> (Outcome, Vec<Val>) {
     let report = host.call("users", export, args).await.unwrap();
-    (report.outcome, report.results)
+    (report.outcome, report.into_results())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

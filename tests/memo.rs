@@ -61,7 +61,7 @@ async fn concurrent_identical_misses_run_the_body_once() {
     for call in calls {
         let report = call.await.unwrap().unwrap();
         assert_eq!(
-            report.results,
+            report.results(),
             [Val::U32(7)],
             "every waiter gets the result"
         );
@@ -99,7 +99,7 @@ async fn err_results_are_not_cached_unless_the_rule_says_so() {
     for _ in 0..2 {
         let report = host.call_wave("typed", r#"lookup(1, "t")"#).await.unwrap();
         assert_eq!(report.outcome, Outcome::Miss);
-        assert!(matches!(&report.results[..], [Val::Result(Err(_))]));
+        assert!(matches!(report.results(), [Val::Result(Err(_))]));
     }
     assert_eq!(runs(&output, "lookup"), 2, "an err result ran every time");
 
@@ -116,7 +116,7 @@ async fn err_results_are_not_cached_unless_the_rule_says_so() {
         (first.outcome, second.outcome),
         (Outcome::Miss, Outcome::Hit)
     );
-    assert_eq!(first.results, second.results);
+    assert_eq!(first.results(), second.results());
     assert_eq!(runs(&output, "lookup"), 1);
 }
 
@@ -166,8 +166,8 @@ async fn traps_are_errors_never_cached_and_the_host_keeps_serving() {
     assert_eq!(stats(&host, "divide").errors, 2);
     let report = host.call_wave("typed", "divide(4)").await.unwrap();
     assert_eq!(
-        (report.outcome, report.results),
-        (Outcome::Miss, vec![Val::U32(25)])
+        (report.outcome, report.results()),
+        (Outcome::Miss, &[Val::U32(25)][..])
     );
 }
 
@@ -287,7 +287,7 @@ async fn damaged_entries_are_misses_and_are_overwritten() {
         store.set(slot, bytes.into(), None).await.unwrap();
         let report = host.call_wave("typed", call).await.unwrap();
         assert_eq!(report.outcome, Outcome::Miss, "round {round}");
-        assert_eq!(report.results, first.results, "round {round}");
+        assert_eq!(report.results(), first.results(), "round {round}");
         let again = host.call_wave("typed", call).await.unwrap();
         assert_eq!(
             again.outcome,
@@ -309,9 +309,9 @@ async fn same_function_names_never_share_entries() {
         .call_wave("typed", r#"behave#echo-string("abc")"#)
         .await
         .unwrap();
-    assert_eq!(echo.results, [Val::String("abc".into())]);
+    assert_eq!(echo.results(), [Val::String("abc".into())]);
     assert_eq!(behave.outcome, Outcome::Miss);
-    assert_eq!(behave.results, [Val::String("ABC".into())]);
+    assert_eq!(behave.results(), [Val::String("ABC".into())]);
     let ambiguous = host
         .call_wave("typed", r#"echo-string("abc")"#)
         .await
@@ -412,8 +412,8 @@ async fn counts(host: &Host, calls: usize) -> Vec<u32> {
     let mut seen = Vec::new();
     for _ in 0..calls {
         let report = host.call_wave("typed", "count()").await.unwrap();
-        let [Val::U32(n)] = report.results[..] else {
-            panic!("{:?}", report.results)
+        let [Val::U32(n)] = report.results()[..] else {
+            panic!("{:?}", report.results())
         };
         seen.push(n);
     }
@@ -530,7 +530,7 @@ async fn calls_beyond_the_worker_memory_budget_wait_for_room_and_all_complete() 
     );
     for (id, call) in calls.into_iter().enumerate() {
         let report = call.await.unwrap().unwrap();
-        assert_eq!(report.results, [Val::U32(id as u32)]);
+        assert_eq!(report.results(), [Val::U32(id as u32)]);
     }
     let usage = host.guest_memory().unwrap();
     assert_eq!((usage.reserved_bytes, usage.waiting_calls), (0, 0));
@@ -557,7 +557,7 @@ async fn a_call_waiting_for_memory_drops_idle_warm_instances() {
         .await
         .expect("the idle warm instances were not dropped")
         .unwrap();
-    assert_eq!(report.results, [Val::U32(25)]);
+    assert_eq!(report.results(), [Val::U32(25)]);
     assert_eq!(host.warm_instances(), [("typed".to_owned(), 0)]);
 }
 
@@ -593,9 +593,12 @@ async fn a_guest_that_outgrows_its_memory_limit_fails_clearly_and_nothing_is_cac
     };
     let (host, output) = limited(limits).await;
     let count = host.call_wave("typed", "count()").await.unwrap();
-    assert_eq!(count.results, [Val::U32(1)], "a new warm instance");
+    assert_eq!(count.results(), [Val::U32(1)], "a new warm instance");
     assert_eq!(
-        host.call_wave("typed", "hog(8)").await.unwrap().results,
+        host.call_wave("typed", "hog(8)")
+            .await
+            .unwrap()
+            .into_results(),
         [Val::U32(8)],
         "within the limit"
     );
@@ -611,7 +614,7 @@ async fn a_guest_that_outgrows_its_memory_limit_fails_clearly_and_nothing_is_cac
     assert_eq!(stats(&host, "hog").errors, 2);
     let count = host.call_wave("typed", "count()").await.unwrap();
     assert_eq!(
-        count.results,
+        count.results(),
         [Val::U32(1)],
         "the warm instance that hit the limit was dropped; a new one serves"
     );
@@ -622,7 +625,7 @@ async fn a_guest_that_outgrows_its_memory_limit_fails_clearly_and_nothing_is_cac
             .call_wave("typed", "hog(64)")
             .await
             .unwrap()
-            .results,
+            .into_results(),
         [Val::U32(64)],
         "the default limit (256 MiB) allows it"
     );
@@ -646,7 +649,13 @@ async fn a_component_beyond_its_table_limit_fails_to_load_with_the_limit_named()
     assert!(text.contains("max-table-elements (1)"), "{text}");
     // The default leaves room for every table a Rust guest has.
     let (host, _) = typed().await;
-    assert_eq!(host.call_wave("typed", "noop()").await.unwrap().results, []);
+    assert_eq!(
+        host.call_wave("typed", "noop()")
+            .await
+            .unwrap()
+            .into_results(),
+        []
+    );
 }
 
 #[tokio::test]
@@ -663,7 +672,7 @@ async fn arguments_beyond_max_argument_bytes_are_refused_before_running() {
         host.call_wave("typed", &echo(&small))
             .await
             .unwrap()
-            .results,
+            .into_results(),
         [Val::String(small.clone())]
     );
     let error = host.call_wave("typed", &echo(&large)).await.unwrap_err();
@@ -697,7 +706,7 @@ async fn results_larger_than_max_result_bytes_are_returned_but_not_cached() {
     for _ in 0..2 {
         let report = host.call_wave("typed", &large).await.unwrap();
         assert_eq!(report.outcome, Outcome::Miss);
-        assert_eq!(report.results, [Val::String("l".repeat(4096))]);
+        assert_eq!(report.results(), [Val::String("l".repeat(4096))]);
     }
     assert_eq!(
         runs(&output, "echo-string"),
@@ -720,33 +729,117 @@ async fn a_byte_list_result_as_large_as_the_limits_allow_returns_and_is_cached()
     for outcome in [Outcome::Miss, Outcome::Hit] {
         let report = host.call("typed", "echo-lists", &args).await.unwrap();
         assert_eq!(report.outcome, outcome);
-        assert!(report.results == args, "the same 5 MiB back");
+        assert!(report.results() == args, "the same 5 MiB back");
     }
     assert_eq!(runs(&output, "echo-lists"), 1);
 }
 
 #[tokio::test]
-async fn a_byte_list_result_beyond_twice_max_result_bytes_fails_clearly() {
-    // What the host allocates to take a result (a value per byte) is
-    // bounded by max-result-bytes: a 6 MiB byte list under a 1 MiB limit
-    // is refused with wasmtime's message, and the host goes on.
+async fn a_byte_list_value_beyond_twice_max_result_bytes_fails_clearly() {
+    // What the host allocates to take a result of values (a `Val` per
+    // byte) is bounded by max-result-bytes: a 6 MiB byte list inside a
+    // list<list<u8>> under a 1 MiB limit is refused with wasmtime's
+    // message, and the host goes on.
     let limits = activity_host::Limits {
         max_result_bytes: 1 << 20,
         ..Default::default()
     };
     let (host, _output) = limited(limits).await;
-    let large = [Val::List(vec![Val::U8(1); 6 << 20])];
-    let error = host
-        .call("typed", "reverse-bytes", &large)
-        .await
-        .unwrap_err();
+    let large = [Val::List(vec![Val::List(vec![Val::U8(1); 6 << 20])])];
+    let error = host.call("typed", "echo-lists", &large).await.unwrap_err();
     assert!(
         error.to_string().contains("fuel allocated for hostcalls"),
         "{error}"
     );
-    let small = [Val::List(vec![Val::U8(1), Val::U8(2)])];
-    let report = host.call("typed", "reverse-bytes", &small).await.unwrap();
-    assert_eq!(report.results, [Val::List(vec![Val::U8(2), Val::U8(1)])]);
+    let small = [Val::List(vec![Val::List(vec![Val::U8(1), Val::U8(2)])])];
+    let report = host.call("typed", "echo-lists", &small).await.unwrap();
+    assert_eq!(report.results(), small);
+}
+
+#[tokio::test]
+async fn a_byte_export_result_beyond_max_result_bytes_is_returned_uncached() {
+    // A byte export's result is taken as bytes (what it costs the host is
+    // its size, bounded by the guest's memory): 6 MiB under a 1 MiB limit
+    // comes back whole, every time, and is never cached.
+    let limits = activity_host::Limits {
+        max_result_bytes: 1 << 20,
+        ..Default::default()
+    };
+    let (host, output) = limited(limits).await;
+    let large: Vec<u8> = (0..6u32 << 20).map(|i| i as u8).collect();
+    let reversed: Vec<u8> = large.iter().rev().copied().collect();
+    for _ in 0..2 {
+        let report = host
+            .call_bytes("typed", "reverse-bytes", &large, CallOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(report.outcome, Outcome::Miss);
+        assert!(
+            report.result_bytes().unwrap() == reversed,
+            "the 6 MiB reversed"
+        );
+    }
+    assert_eq!(runs(&output, "reverse-bytes"), 2, "ran every time");
+}
+
+#[tokio::test]
+async fn byte_payloads_share_keys_and_entries_with_their_values() {
+    // A byte export's calls move their payloads as bytes; every other way
+    // of naming the same call (values, WAVE, JSON) reaches the same entry.
+    let (host, output) = limited(activity_host::Limits::default()).await;
+    let options = CallOptions::default();
+    let bytes = host
+        .call_bytes("typed", "reverse-bytes", &[1, 2, 3], options)
+        .await
+        .unwrap();
+    assert_eq!(bytes.outcome, Outcome::Miss);
+    assert_eq!(&bytes.result_bytes().unwrap()[..], [3, 2, 1]);
+    let wave = "reverse-bytes([1, 2, 3])";
+    let explained = host.explain_wave("typed", wave).await.unwrap();
+    assert_eq!(explained.key, bytes.key.map(|key| key.to_string()));
+    let values = host.call_wave("typed", wave).await.unwrap();
+    assert_eq!((values.outcome, values.key), (Outcome::Hit, bytes.key));
+    let three_two_one = Val::List(vec![Val::U8(3), Val::U8(2), Val::U8(1)]);
+    assert_eq!(values.results(), [three_two_one]);
+    let json = host
+        .call_json(
+            "typed",
+            "reverse-bytes",
+            &serde_json::json!([[1, 2, 3]]),
+            options,
+        )
+        .await
+        .unwrap();
+    assert_eq!(json.outcome, Outcome::Hit);
+
+    host.invalidate_entry_wave("typed", wave).await.unwrap();
+    let again = host
+        .call_bytes("typed", "reverse-bytes", &[1, 2, 3], options)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.outcome,
+        Outcome::Miss,
+        "invalidated through its value"
+    );
+    assert_eq!(runs(&output, "reverse-bytes"), 2);
+
+    // Strings too, including the empty one and multi-byte characters.
+    for text in ["", "héllo ✓"] {
+        let arg = [Val::String(text.into())];
+        let first = host.call("typed", "echo#echo-string", &arg).await.unwrap();
+        let wave = format!(
+            "echo#echo-string({})",
+            activity_host::wasm_wave::to_string(&arg[0]).unwrap()
+        );
+        let second = host.call_wave("typed", &wave).await.unwrap();
+        assert_eq!(
+            (first.outcome, second.outcome),
+            (Outcome::Miss, Outcome::Hit)
+        );
+        assert_eq!(second.results(), arg);
+        assert_eq!(&second.result_bytes().unwrap()[..], text.as_bytes());
+    }
 }
 
 /// A host whose `typed` guests get `capabilities`.
@@ -762,7 +855,11 @@ async fn granted(capabilities: activity_host::Capabilities) -> Host {
 
 async fn wave(host: &Host, invocation: &str) -> Val {
     let report = host.call_wave("typed", invocation).await.unwrap();
-    report.results.into_iter().next().expect("one result")
+    report
+        .into_results()
+        .into_iter()
+        .next()
+        .expect("one result")
 }
 
 fn is_ok(value: &Val) -> bool {
@@ -849,7 +946,10 @@ async fn a_guest_that_loops_forever_is_stopped_at_its_time_limit() {
     };
     let (host, output) = limited(limits).await;
     assert_eq!(
-        host.call_wave("typed", "count()").await.unwrap().results,
+        host.call_wave("typed", "count()")
+            .await
+            .unwrap()
+            .into_results(),
         [Val::U32(1)]
     );
     for _ in 0..2 {
@@ -862,7 +962,10 @@ async fn a_guest_that_loops_forever_is_stopped_at_its_time_limit() {
     }
     assert_eq!(runs(&output, "spin"), 2, "a stopped call is never cached");
     assert_eq!(
-        host.call_wave("typed", "count()").await.unwrap().results,
+        host.call_wave("typed", "count()")
+            .await
+            .unwrap()
+            .into_results(),
         [Val::U32(1)],
         "the looping instance was dropped; the host serves on"
     );

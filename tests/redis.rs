@@ -248,7 +248,7 @@ async fn a_corrupted_value_in_redis_is_a_miss_and_is_overwritten() {
             .await
             .unwrap();
         assert_eq!(report.outcome, Outcome::Miss);
-        assert_eq!(report.results, miss.results);
+        assert_eq!(report.results(), miss.results());
         assert_eq!(
             fetch(&host, 9).await,
             Outcome::Hit,
@@ -537,8 +537,8 @@ async fn a_waiter_runs_the_body_itself_after_lease_wait() {
     };
     let (first, second) = tokio::join!(slow, waiter);
     let (first, second) = (first.unwrap(), second.unwrap());
-    assert_eq!(first.results, [Val::U32(3)]);
-    assert_eq!(second.results, first.results);
+    assert_eq!(first.results(), [Val::U32(3)]);
+    assert_eq!(second.results(), first.results());
     assert_eq!(second.outcome, Outcome::Miss);
     assert_eq!(
         ran(&impatient_err),

@@ -266,7 +266,7 @@ async fn rebuilt_component_misses_task_source_and_hits_inputs() {
         .await
         .unwrap();
     assert_eq!(
-        (first.outcome, first.results.as_slice()),
+        (first.outcome, first.results()),
         (Outcome::Miss, &[Val::S64(14)][..])
     );
     let user = host
@@ -288,13 +288,13 @@ async fn rebuilt_component_misses_task_source_and_hits_inputs() {
         .await
         .unwrap();
     assert_eq!(again.outcome, Outcome::Miss, "task-source follows the code");
-    assert_eq!(again.results, [Val::S64(21)], "the new body ran");
+    assert_eq!(again.results(), [Val::S64(21)], "the new body ran");
     let user_again = host
         .call("users", "fetch-user", &[Val::U64(5)])
         .await
         .unwrap();
     assert_eq!(user_again.outcome, Outcome::Hit, "inputs ignores the code");
-    assert_eq!(user_again.results, user.results);
+    assert_eq!(user_again.results(), user.results());
     assert_eq!(user_again.key, user.key);
 }
 
@@ -319,9 +319,9 @@ async fn hits_return_exactly_what_the_function_returned() {
         .await
         .unwrap();
     assert_eq!(hit.outcome, Outcome::Hit);
-    assert_eq!(hit.results, miss.results);
-    let Val::Record(fields) = &hit.results[0] else {
-        panic!("not a record: {:?}", hit.results)
+    assert_eq!(hit.results(), miss.results());
+    let Val::Record(fields) = &hit.results()[0] else {
+        panic!("not a record: {:?}", hit.results())
     };
     assert_eq!(fields[0], ("id".to_owned(), Val::U64(u64::MAX)));
 }

@@ -10,8 +10,8 @@ pub async fn fetch(host: &Host, id: u64) -> Outcome {
         .call("users", "fetch-user", &[Val::U64(id)])
         .await
         .unwrap();
-    let Val::Record(fields) = &report.results[0] else {
-        panic!("{:?}", report.results)
+    let Val::Record(fields) = &report.results()[0] else {
+        panic!("{:?}", report.results())
     };
     assert_eq!(
         fields[0].1,

@@ -49,7 +49,7 @@ pub fn step(text: &str) {
 /// The single result of a call, in WAVE.
 pub fn wave(report: &CallReport) -> String {
     report
-        .results
+        .results()
         .first()
         .map_or_else(|| "()".to_owned(), wave_of)
 }

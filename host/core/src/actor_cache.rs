@@ -10,6 +10,7 @@
 //! released and one of them computes. Every fetch is counted and logged like
 //! an exported call, under the export name `actor-cache/<helper>`.
 
+use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,7 +29,7 @@ pub const DEFAULT_ACTOR_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// computations in progress, and the counters they are reported in.
 pub struct ActorCache {
     entries: MemoryStore,
-    computing: Arc<SingleFlight<Arc<[u8]>>>,
+    computing: Arc<SingleFlight<Bytes>>,
     stats: Arc<StatsRegistry>,
 }
 
@@ -158,7 +159,7 @@ impl Fetch {
 /// trapped and was discarded) releases them.
 pub struct Computation {
     fetch: Fetch,
-    leader: Option<Leader<Arc<[u8]>>>,
+    leader: Option<Leader<Bytes>>,
 }
 
 impl Computation {
@@ -172,7 +173,7 @@ impl Computation {
         let Some(leader) = self.leader.take() else {
             wasmtime::bail!("actor-cache helper `{}` finished twice", self.fetch.helper);
         };
-        let value: Arc<[u8]> = value.into();
+        let value = Bytes::from(value);
         let fetch = &self.fetch;
         fetch.counters.record(Event::Stored(value.len() as u64));
         fetch
@@ -198,7 +199,7 @@ impl Drop for Computation {
 /// The answer to a guest's `fetch`.
 pub(crate) enum Fetched {
     /// The stored result.
-    Hit(Arc<[u8]>),
+    Hit(Bytes),
     /// Nobody on this replica computes it: the guest must, and finish this.
     Compute(Computation),
 }

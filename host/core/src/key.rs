@@ -107,22 +107,29 @@ pub struct KeyScope<'a> {
 /// Computes the key of a call of `scope` whose arguments encode to
 /// `encoded_args` (see [`crate::codec::encode_key_values`]).
 pub fn cache_key(scope: &KeyScope<'_>, encoded_args: &[u8]) -> CacheKey {
-    digest(RECIPE, scope, encoded_args)
+    digest(RECIPE, scope, &[encoded_args])
+}
+
+/// [`cache_key`] of arguments whose encoding is the concatenation of
+/// `encoded_parts` (a byte payload's length and its bytes, hashed where
+/// they lie).
+pub(crate) fn cache_key_of_parts(scope: &KeyScope<'_>, encoded_parts: &[&[u8]]) -> CacheKey {
+    digest(RECIPE, scope, encoded_parts)
 }
 
 /// The key of a `task-source` call's code record: which version of the
 /// component's code last stored a result for these arguments. The same for
 /// every version (`scope`'s code hash is left out), so a miss can tell that
 /// the code changed.
-pub fn code_record_key(scope: &KeyScope<'_>, encoded_args: &[u8]) -> CacheKey {
+pub fn code_record_key(scope: &KeyScope<'_>, encoded_parts: &[&[u8]]) -> CacheKey {
     let without_code = KeyScope {
         code_hash: None,
         ..*scope
     };
-    digest(CODE_RECORD_RECIPE, &without_code, encoded_args)
+    digest(CODE_RECORD_RECIPE, &without_code, encoded_parts)
 }
 
-fn digest(recipe: &[u8], scope: &KeyScope<'_>, encoded_args: &[u8]) -> CacheKey {
+fn digest(recipe: &[u8], scope: &KeyScope<'_>, encoded_parts: &[&[u8]]) -> CacheKey {
     let mut hasher = Sha256::new();
     for part in [recipe, scope.component.as_bytes(), scope.export.as_bytes()] {
         hasher.update((part.len() as u32).to_le_bytes());
@@ -136,7 +143,9 @@ fn digest(recipe: &[u8], scope: &KeyScope<'_>, encoded_args: &[u8]) -> CacheKey 
             hasher.update(code_hash);
         }
     }
-    hasher.update(encoded_args);
+    for part in encoded_parts {
+        hasher.update(part);
+    }
     CacheKey(hasher.finalize().into())
 }
 
@@ -238,8 +247,17 @@ mod tests {
             ..scope("calculate")
         };
         let args = 21i64.to_le_bytes();
-        assert_eq!(code_record_key(&v1, &args), code_record_key(&v2, &args));
-        assert_ne!(code_record_key(&v1, &args), key(scope("calculate"), &args));
-        assert_ne!(code_record_key(&v1, &args), code_record_key(&v1, &[]));
+        let record = |scope| code_record_key(scope, &[&args]);
+        assert_eq!(record(&v1), record(&v2));
+        assert_ne!(record(&v1), key(scope("calculate"), &args));
+        assert_ne!(record(&v1), code_record_key(&v1, &[]));
+    }
+
+    #[test]
+    fn a_key_of_parts_is_the_key_of_their_concatenation() {
+        let scope = scope("reverse");
+        let whole = key(scope, b"\x03\0\0\0abc");
+        assert_eq!(cache_key_of_parts(&scope, &[b"\x03\0\0\0", b"abc"]), whole);
+        assert_eq!(cache_key_of_parts(&scope, &[b"\x03\0\0\0abc"]), whole);
     }
 }

@@ -92,7 +92,9 @@ impl Limits {
     /// through results of twice `max-result-bytes` (one just over it gets
     /// the limit's clear treatment, not a trap), and never less than
     /// wasmtime's default. It bounds what the host allocates for one
-    /// transfer, which no memory budget counts.
+    /// transfer, which no memory budget counts. (The one `list<u8>` or
+    /// `string` result of a byte export is taken as bytes: it costs the
+    /// host its size, bounded by the guest's memory, and no fuel.)
     pub fn hostcall_fuel(&self) -> usize {
         self.max_result_bytes
             .saturating_mul(2 * size_of::<Val>())

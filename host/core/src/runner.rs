@@ -11,17 +11,21 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use wasmtime::component::{Component, ComponentExportIndex, Instance, InstancePre, Linker, Val};
+use wasmtime::component::{
+    Component, ComponentType, Func, Instance, InstancePre, Linker, Lower, Val,
+};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::actor_cache::{ActorCache, ActorCacheScope};
-use crate::component::ExportHandle;
+use crate::codec;
+use crate::component::{ActivityExport, ExportHandle};
 use crate::contract::{self, Activity, RULES_INTERFACE};
 use crate::guest_output::{GuestLog, GuestOutput};
 use crate::memo::ErrorKind;
 use crate::memory_budget::MemoryBudget;
 use crate::outbound::{self, GatedLookup};
+use crate::payload::{Args, ByteArg, ByteKind};
 use crate::pool::WarmInstance;
 use crate::sandbox::Sandbox;
 use crate::state::HostState;
@@ -222,15 +226,18 @@ impl Runner {
     /// Calls `handle`'s export with `args`: in a warm instance of its pool
     /// in actor mode, else in a fresh one, in the component's sandbox. An
     /// instance whose call fails is dropped.
-    pub async fn call(&self, handle: &ExportHandle, args: &[Val]) -> Result<Vec<Val>, RunFailure> {
+    pub(crate) async fn call(
+        &self,
+        handle: &ExportHandle,
+        args: &Args<'_>,
+    ) -> Result<Returned, RunFailure> {
         let (component, export) = (handle.component(), handle.export());
         let (pre, sandbox) = (&component.pre, &component.sandbox);
         let scope = &component.actor_cache;
-        let result_count = export.result_types.len();
         let Some(pool) = &component.pool else {
             let (store, instance) = self.instantiate(pre, scope, sandbox).await?;
             let mut fresh = WarmInstance::new(store, instance);
-            return call_in(&mut fresh, &export.index, args, result_count, sandbox).await;
+            return call_in(&mut fresh, export, args, sandbox).await;
         };
         let (_slot, warm) = pool.acquire().await;
         let mut warm = match warm {
@@ -242,7 +249,7 @@ impl Runner {
         };
         warm.store.set_epoch_deadline(1);
         warm.store.data().network.start_call();
-        let results = call_in(&mut warm, &export.index, args, result_count, sandbox).await?;
+        let results = call_in(&mut warm, export, args, sandbox).await?;
         if !warm.store.data().is_computing() {
             pool.release(warm);
         } else {
@@ -256,36 +263,35 @@ impl Runner {
     }
 }
 
+/// What a call returned.
+pub(crate) enum Returned {
+    /// One value per result.
+    Values(Vec<Val>),
+    /// The one result of a byte export, in a buffer laid out as its cache
+    /// entry ([`codec::bytes_entry_buffer`]).
+    Bytes(Vec<u8>),
+}
+
 async fn call_in(
     target: &mut WarmInstance,
-    index: &ComponentExportIndex,
-    args: &[Val],
-    result_count: usize,
+    export: &ActivityExport,
+    args: &Args<'_>,
     sandbox: &Sandbox,
-) -> Result<Vec<Val>, RunFailure> {
+) -> Result<Returned, RunFailure> {
     let func = target
         .instance
-        .get_func(&mut target.store, index)
+        .get_func(&mut target.store, export.index)
         .context("export is not a function")
         .map_err(|error| RunFailure {
             kind: ErrorKind::Instantiate,
             error,
         })?;
-    let mut results = vec![Val::Bool(false); result_count];
     let timeout = sandbox.limits.timeout;
     // The guest yields at every epoch tick, so the timeout can stop it.
-    let called = tokio::time::timeout(
-        timeout,
-        func.call_async(&mut target.store, args, &mut results),
-    )
-    .await;
+    let called = tokio::time::timeout(timeout, invoke(&mut target.store, func, export, args)).await;
     match called {
-        Ok(Ok(())) => Ok(results),
-        Ok(Err(error)) => Err(RunFailure::of(
-            &target.store,
-            ErrorKind::Trap,
-            anyhow::Error::from(error),
-        )),
+        Ok(Ok(returned)) => Ok(returned),
+        Ok(Err(error)) => Err(RunFailure::of(&target.store, ErrorKind::Trap, error)),
         Err(_) => Err(RunFailure {
             kind: ErrorKind::Timeout,
             error: anyhow::anyhow!(
@@ -294,4 +300,66 @@ async fn call_in(
             ),
         }),
     }
+}
+
+/// Calls `func`: with values through wasmtime's dynamic API, or with the
+/// bytes of a byte export's argument through a typed call.
+async fn invoke(
+    store: &mut Store<HostState>,
+    func: Func,
+    export: &ActivityExport,
+    args: &Args<'_>,
+) -> anyhow::Result<Returned> {
+    match (args, export.byte_signature) {
+        (Args::Values(values), _) => {
+            let mut results = vec![Val::Bool(false); export.result_types.len()];
+            func.call_async(&mut *store, values, &mut results)
+                .await
+                .map_err(anyhow::Error::from)?;
+            Ok(Returned::Values(results))
+        }
+        (Args::Bytes(ByteArg::List(bytes)), Some(signature)) => {
+            call_typed(store, func, &**bytes, signature.result).await
+        }
+        (Args::Bytes(ByteArg::String(text)), Some(signature)) => {
+            call_typed(store, func, *text, signature.result).await
+        }
+        (Args::Bytes(_), None) => anyhow::bail!("`{}` does not take bytes", export.path),
+    }
+}
+
+/// Calls a byte export `func` with `param` (a byte slice or a string) and
+/// lays its result of kind `result` out as a cache entry.
+async fn call_typed<P>(
+    store: &mut Store<HostState>,
+    func: Func,
+    param: &P,
+    result: ByteKind,
+) -> anyhow::Result<Returned>
+where
+    P: Lower + ComponentType + Sync + ?Sized,
+{
+    // Lifted as owned values: the guest frees its result once the call
+    // returns.
+    let buffer = match result {
+        ByteKind::List => {
+            let typed = func.typed::<(&P,), (Vec<u8>,)>(&*store);
+            let (list,) = typed
+                .map_err(anyhow::Error::from)?
+                .call_async(&mut *store, (param,))
+                .await
+                .map_err(anyhow::Error::from)?;
+            codec::bytes_entry_buffer(&list)
+        }
+        ByteKind::String => {
+            let typed = func.typed::<(&P,), (String,)>(&*store);
+            let (text,) = typed
+                .map_err(anyhow::Error::from)?
+                .call_async(&mut *store, (param,))
+                .await
+                .map_err(anyhow::Error::from)?;
+            codec::bytes_entry_buffer(text.as_bytes())
+        }
+    };
+    Ok(Returned::Bytes(buffer))
 }

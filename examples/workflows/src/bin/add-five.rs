@@ -40,9 +40,9 @@ async fn main() -> anyhow::Result<()> {
     ));
     let mut result = Val::S64(num);
     for round in 1..=4 {
-        let args = [result, file.results[0].clone(), dir.results[0].clone()];
+        let args = [result, file.results()[0].clone(), dir.results()[0].clone()];
         let report = host.call("add-five", "add-file", &args).await?;
-        let Some(Val::Result(Ok(Some(value)))) = report.results.first() else {
+        let Some(Val::Result(Ok(Some(value)))) = report.results().first() else {
             anyhow::bail!("add-file failed: {}", wave(&report));
         };
         result = (**value).clone();

@@ -62,7 +62,7 @@ async fn user_workflow(host: &Host, user_id: u64) -> anyhow::Result<()> {
         .call("users", "fetch-user", &[Val::U64(user_id)])
         .await?;
     println!("fetch-user({user_id}): {}", verdict(&user));
-    let processed = host.call("users", "process-data", &user.results).await?;
+    let processed = host.call("users", "process-data", user.results()).await?;
     println!("process-data(user): {}", verdict(&processed));
     let calculated = host.call("users", "calculate", &[Val::S64(21)]).await?;
     println!("calculate(21): {}", verdict(&calculated));

@@ -157,7 +157,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Invocation::Json { export, args } => host.call_json(&name, export, args, options).await,
         };
         match called {
-            Ok(report) => match report.results.as_slice() {
+            Ok(report) => match report.results() {
                 [] => println!("()"),
                 results => {
                     for value in results {

@@ -319,9 +319,9 @@ fn answer(report: &CallReport, as_bytes: bool) -> Response {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(BYTES));
         return (StatusCode::OK, headers, bytes).into_response();
     }
-    let result = report.results.first().map_or(Value::Null, to_json);
+    let result = report.results().first().map_or(Value::Null, to_json);
     let wave = report
-        .results
+        .results()
         .first()
         .map(|value| DisplayValue(value).to_string());
     let body = json!({ "result": result, "wave": wave, "outcome": report.outcome.as_str(), "reason": report.reason.map(|r| r.as_str()), "key": key });

@@ -117,7 +117,7 @@ async fn call(host: &Host, start: &Start) -> Result<Option<Val>, (Kind, String)>
         .call_export(&export, &args, CallOptions::default())
         .await
         .map_err(failed)?;
-    Ok(report.results.into_iter().next())
+    Ok(report.into_results().into_iter().next())
 }
 
 fn failed(error: HostError) -> (Kind, String) {

@@ -37,10 +37,12 @@
 //! the exact length: anything else is a [`DecodeError`], which the memoizer
 //! treats as a miss.
 
+mod bytes;
 mod decoder;
 
 use wasmtime::component::{Type, Val};
 
+pub use bytes::{BYTES_RESULT_OFFSET, bytes_entry_buffer, check_bytes_entry, seal_bytes_entry};
 use decoder::Decoder;
 
 /// Marks a stored entry and its format version.

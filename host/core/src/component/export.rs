@@ -13,6 +13,7 @@ use super::signature::signature;
 use super::{ExportLookupError, LoadError};
 use crate::codec;
 use crate::contract::RULES_INTERFACE;
+use crate::payload::ByteSignature;
 use crate::policy::{CachePolicy, CacheRule};
 use crate::stats::ExportCounters;
 
@@ -35,6 +36,9 @@ pub struct ActivityExport {
     pub param_types: Vec<Type>,
     /// Result types (zero or one).
     pub result_types: Vec<Type>,
+    /// Whether its one parameter and one result are each a `list<u8>` or a
+    /// `string`: then calls move them as bytes ([`crate::payload`]).
+    pub byte_signature: Option<ByteSignature>,
     /// Where to find the function in an instance.
     pub(crate) index: ComponentExportIndex,
     /// The rule that applies to calls of this function.
@@ -230,6 +234,7 @@ fn describe(
 ) -> ActivityExport {
     let signature = signature(&func_type);
     let param_types: Vec<Type> = func_type.params().map(|(_, ty)| ty).collect();
+    let result_types: Vec<Type> = func_type.results().collect();
     ActivityExport {
         path: interface.map_or_else(
             || name.to_owned(),
@@ -239,7 +244,8 @@ fn describe(
         interface: interface.map(str::to_owned),
         signature_hash: Sha256::digest(signature.as_bytes()).into(),
         signature,
-        result_types: func_type.results().collect(),
+        byte_signature: ByteSignature::of(&param_types, &result_types),
+        result_types,
         key_params: vec![true; param_types.len()],
         param_types,
         func_type,

@@ -9,6 +9,7 @@ mod reject;
 
 pub use builder::{BuildError, HostBuilder};
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
@@ -22,6 +23,7 @@ use crate::event_line;
 use crate::invocation::wave_name;
 use crate::load::{ComponentSettings, Loader};
 use crate::memo::{CallOptions, CallReport, Explanation, Memoizer};
+use crate::payload::{Args, ByteArg, ByteKind};
 use crate::policy::RulesConfig;
 use crate::stats::StatsRegistry;
 
@@ -34,7 +36,7 @@ use crate::stats::StatsRegistry;
 /// let first = host.call_wave("users", "fetch-user(123)").await?;
 /// let second = host.call_wave("users", "fetch-user(123)").await?;
 /// assert_eq!(second.outcome, activity_host::Outcome::Hit);
-/// assert_eq!(first.results, second.results);
+/// assert_eq!(first.results(), second.results());
 /// # Ok(()) }
 /// ```
 pub struct Host {
@@ -172,15 +174,17 @@ impl Host {
         self.call_export(&handle, args, options).await
     }
 
-    /// Calls the export `handle` names with `args`, memoized by its rule:
-    /// the one call path every other `call*` method ends in.
+    /// Calls the export `handle` names with `args`, memoized by its rule
+    /// (the path of every other `call*` method but [`Host::call_bytes`]'s
+    /// to a byte export, which hands the memoizer its bytes as they are).
     pub async fn call_export(
         &self,
         handle: &ExportHandle,
         args: &[Val],
         options: CallOptions,
     ) -> Result<CallReport, HostError> {
-        Ok(self.memo.call(handle, args, options).await?)
+        let args = Args::new(args, handle.export().byte_signature);
+        Ok(self.memo.call(handle, &args, options).await?)
     }
 
     /// Calls `export` of `component` with JSON arguments (an array, one per
@@ -199,6 +203,8 @@ impl Host {
 
     /// Calls `export` of `component`, which takes one `list<u8>`, with
     /// `bytes` (as the HTTP worker receives `application/octet-stream`).
+    /// The bytes of a byte export ([`crate::ByteSignature`]) go to the guest
+    /// and into the key as they are.
     pub async fn call_bytes(
         &self,
         component: &str,
@@ -207,6 +213,11 @@ impl Host {
         options: CallOptions,
     ) -> Result<CallReport, HostError> {
         let handle = self.route(component, export)?;
+        let byte_export = handle.export().byte_signature;
+        if byte_export.is_some_and(|signature| signature.param == ByteKind::List) {
+            let args = Args::Bytes(ByteArg::List(Cow::Borrowed(bytes)));
+            return Ok(self.memo.call(&handle, &args, options).await?);
+        }
         let args = self.checked(&handle, handle.bytes_args(bytes))?;
         self.call_export(&handle, &args, options).await
     }

@@ -2,7 +2,7 @@
 //! invalidating an export or a component, and checking that a component's
 //! rules name stores this memoizer has.
 
-use std::sync::Arc;
+use bytes::Bytes;
 
 use wasmtime::component::Val;
 
@@ -11,7 +11,8 @@ use crate::codec;
 use crate::component::{ActivityComponent, ExportHandle, LoadError};
 use crate::error::HostError;
 use crate::host::CacheKeyText;
-use crate::key::{CacheKey, KeyScope, cache_key, code_record_key};
+use crate::key::{CacheKey, KeyScope, cache_key_of_parts, code_record_key};
+use crate::payload::Args;
 use crate::policy::CachePolicy;
 use crate::store::{Found, Slot, StoreError};
 
@@ -22,15 +23,19 @@ impl Memoizer {
     pub(crate) fn key(
         &self,
         handle: &ExportHandle,
-        args: &[Val],
+        args: &Args<'_>,
     ) -> Result<Option<CacheKey>, CallError> {
-        self.key_by(cache_key, handle, args)
+        self.key_by(cache_key_of_parts, handle, args)
     }
 
     /// For a `task-source` export: the key of the record of which version
     /// of the component's code last stored a result for `args`
     /// ([`code_record_key`]).
-    pub(crate) fn code_record_key(&self, handle: &ExportHandle, args: &[Val]) -> Option<CacheKey> {
+    pub(crate) fn code_record_key(
+        &self,
+        handle: &ExportHandle,
+        args: &Args<'_>,
+    ) -> Option<CacheKey> {
         if handle.export().rule.policy != CachePolicy::TaskSource {
             return None;
         }
@@ -42,7 +47,7 @@ impl Memoizer {
     pub(crate) async fn read_code_record(
         &self,
         handle: &ExportHandle,
-        args: &[Val],
+        args: &Args<'_>,
     ) -> Option<CodeRecordRead> {
         let key = self.code_record_key(handle, args)?;
         let (component, export) = (handle.component(), handle.export());
@@ -57,17 +62,33 @@ impl Memoizer {
     }
 
     /// The key `recipe` makes of a call of `handle`'s export with `args`.
+    /// A byte payload is hashed where it lies, after its length: the
+    /// encoding of the value it is.
     fn key_by(
         &self,
-        recipe: fn(&KeyScope<'_>, &[u8]) -> CacheKey,
+        recipe: fn(&KeyScope<'_>, &[&[u8]]) -> CacheKey,
         handle: &ExportHandle,
-        args: &[Val],
+        args: &Args<'_>,
     ) -> Result<Option<CacheKey>, CallError> {
         let Some(scope) = key_scope(handle) else {
             return Ok(None);
         };
-        let encoded_args = encoded_key_args(handle, args)?;
-        Ok(Some(recipe(&scope, &encoded_args)))
+        match args {
+            Args::Values(values) => {
+                let encoded_args = encoded_key_args(handle, values)?;
+                Ok(Some(recipe(&scope, &[&encoded_args])))
+            }
+            Args::Bytes(arg) if !handle.export().key_params[0] => Ok(Some(recipe(&scope, &[]))),
+            Args::Bytes(arg) => {
+                let bytes = arg.bytes();
+                let export = handle.export();
+                let len = u32::try_from(bytes.len()).map_err(|_| CallError::Arguments {
+                    export: export.path.clone(),
+                    source: codec::EncodeError::TooLong,
+                })?;
+                Ok(Some(recipe(&scope, &[&len.to_le_bytes(), bytes])))
+            }
+        }
     }
 
     /// Removes the entry of a call of `handle`'s export with `args`; returns
@@ -79,7 +100,7 @@ impl Memoizer {
     ) -> Result<CacheKeyText, HostError> {
         let export = handle.export();
         let key = self
-            .key(handle, args)?
+            .key(handle, &Args::Values(args))?
             .ok_or_else(|| HostError::NotCached(export.path.clone()))?;
         self.stores.for_rule(&export.rule).remove(&key).await?;
         Ok(key.short())
@@ -122,7 +143,7 @@ pub(crate) struct CodeRecordRead {
     /// The record's key.
     pub key: CacheKey,
     /// The code hash recorded, if any.
-    pub recorded: Option<Arc<[u8]>>,
+    pub recorded: Option<Bytes>,
     /// The current code's hash.
     pub current: [u8; 32],
 }

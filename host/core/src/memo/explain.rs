@@ -11,6 +11,7 @@ use super::{CallError, Memoizer};
 use crate::codec;
 use crate::component::ExportHandle;
 use crate::key::cache_key;
+use crate::payload::Args;
 use crate::store::{Found, MissReason, Slot};
 
 /// What a call would do: the parts of its key, its rule, and what the store
@@ -96,7 +97,7 @@ impl Memoizer {
             }
             Ok(Found::Missing(MissReason::New))
                 if self
-                    .read_code_record(handle, args)
+                    .read_code_record(handle, &Args::Values(args))
                     .await
                     .is_some_and(|record| record.changed()) =>
             {

@@ -12,6 +12,7 @@ pub use error::{CallError, ErrorKind};
 pub use explain::Explanation;
 pub use report::{CallOptions, CallReport, Outcome};
 
+use bytes::Bytes;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -20,17 +21,18 @@ use wasmtime::component::Val;
 
 use crate::call_span;
 use crate::codec;
-use crate::component::ExportHandle;
+use crate::component::{ActivityExport, ExportHandle};
 use crate::flight::{Role, SingleFlight};
 use crate::key::CacheKey;
-use crate::runner::{RunFailure, Runner};
+use crate::payload::{Args, Results};
+use crate::runner::{Returned, RunFailure, Runner};
 use crate::stats::{Event, LatencyHistogram};
 use crate::store::{Claim, Found, Lease, MissReason, Slot, Stores};
 use clock::WallClock;
 use report::{Call, Done};
 
 /// What a single-flight leader hands its waiters.
-type Shared = Result<Vec<Val>, CallError>;
+type Shared = Result<Results, CallError>;
 
 /// Memoizes calls: the runner that executes them, the store that keeps their
 /// results, and the calls in flight.
@@ -84,7 +86,7 @@ impl Memoizer {
     pub async fn call(
         &self,
         handle: &ExportHandle,
-        args: &[Val],
+        args: &Args<'_>,
         options: CallOptions,
     ) -> Result<CallReport, CallError> {
         let export = handle.export();
@@ -136,11 +138,11 @@ impl Memoizer {
     async fn call_inner(
         &self,
         call: &Call<'_>,
-        args: &[Val],
+        args: &Args<'_>,
         options: CallOptions,
     ) -> Result<CallReport, CallError> {
         let limit = call.component.sandbox.limits.max_argument_bytes;
-        let bytes = crate::limits::argument_bytes(args);
+        let bytes = args.size();
         if bytes > limit {
             return Err(CallError::ArgumentsTooLarge {
                 export: call.export.path.clone(),
@@ -206,9 +208,9 @@ impl Memoizer {
         &self,
         call: &Call<'_>,
         slot: Slot<'_>,
-        args: &[Val],
+        args: &Args<'_>,
         options: CallOptions,
-    ) -> Result<(Vec<Val>, Done), CallError> {
+    ) -> Result<(Results, Done), CallError> {
         let key = *slot.key;
         let mut waiting_since = None;
         loop {
@@ -267,8 +269,8 @@ impl Memoizer {
         &self,
         call: &Call<'_>,
         key: CacheKey,
-        args: &[Val],
-    ) -> Result<(Vec<Val>, Done), CallError> {
+        args: &Args<'_>,
+    ) -> Result<(Results, Done), CallError> {
         let results = self.run(call, args).await?;
         let done = Done::new(Outcome::Degraded, Some(key));
         Ok((
@@ -283,9 +285,9 @@ impl Memoizer {
         &self,
         call: &Call<'_>,
         slot: Slot<'_>,
-        args: &[Val],
+        args: &Args<'_>,
         lease: Option<Box<dyn Lease>>,
-    ) -> Result<(Vec<Val>, Done), CallError> {
+    ) -> Result<(Results, Done), CallError> {
         let key = Some(*slot.key);
         let results = match self.run(call, args).await {
             Ok(results) => results,
@@ -324,7 +326,7 @@ impl Memoizer {
     /// version of the code stored the last result for these arguments, and
     /// records this version if it is another. One lookup, and a write when
     /// the version changed.
-    async fn record_code(&self, call: &Call<'_>, args: &[Val]) -> CodeRecord {
+    async fn record_code(&self, call: &Call<'_>, args: &Args<'_>) -> CodeRecord {
         let Some(record) = self.read_code_record(call.handle, args).await else {
             return CodeRecord::None;
         };
@@ -333,7 +335,7 @@ impl Memoizer {
         }
         let slot = call.slot(&record.key).code_record();
         let ttl = call.export.rule.ttl;
-        let code_hash = Arc::from(&record.current[..]);
+        let code_hash = Bytes::copy_from_slice(&record.current);
         if let Err(error) = call.store.set(slot, code_hash, ttl).await {
             tracing::debug!(%error, "code record not written");
         }
@@ -345,7 +347,7 @@ impl Memoizer {
     }
 
     /// How a hit on `entry` is reported.
-    fn hit(&self, key: CacheKey, entry: &codec::DecodedEntry) -> Done {
+    fn hit(&self, key: CacheKey, entry: &Cached) -> Done {
         let age = Duration::from_millis(self.clock.now_ms().saturating_sub(entry.written_at_ms));
         Done::new(Outcome::Hit, Some(key)).aged(age)
     }
@@ -369,12 +371,8 @@ impl Memoizer {
                 return Lookup::StoreFailed;
             }
         };
-        match codec::decode_entry(
-            &bytes,
-            &call.export.signature_hash,
-            &call.export.result_types,
-        ) {
-            Ok(results) => Lookup::Hit(results),
+        match Cached::decode(call.export, bytes) {
+            Ok(cached) => Lookup::Hit(cached),
             Err(error) => {
                 tracing::warn!(
                     component = &*call.component.name,
@@ -389,12 +387,10 @@ impl Memoizer {
         }
     }
 
-    async fn run(&self, call: &Call<'_>, args: &[Val]) -> Result<Vec<Val>, CallError> {
+    async fn run(&self, call: &Call<'_>, args: &Args<'_>) -> Result<Results, CallError> {
         let export = call.export;
-        self.runner
-            .call(call.handle, args)
-            .await
-            .map_err(|RunFailure { kind, error }| {
+        let returned = self.runner.call(call.handle, args).await.map_err(
+            |RunFailure { kind, error }| {
                 // The message names the cause (a trap, an instantiation
                 // failure); the guest backtrace stays in the host's log.
                 tracing::debug!(export = %export.path, error = format!("{error:?}"), "call failed");
@@ -403,25 +399,48 @@ impl Memoizer {
                     kind,
                     message: error.root_cause().to_string(),
                 }
-            })
+            },
+        )?;
+        match (returned, export.byte_signature) {
+            (Returned::Values(values), _) => Ok(Results::Values(values)),
+            (Returned::Bytes(mut entry), Some(signature)) => {
+                let now = self.clock.now_ms();
+                codec::seal_bytes_entry(&mut entry, &export.signature_hash, now).map_err(
+                    |error| CallError::Guest {
+                        export: export.path.clone(),
+                        kind: ErrorKind::TooLarge,
+                        message: error.to_string(),
+                    },
+                )?;
+                Ok(Results::Bytes(signature.result, Bytes::from(entry)))
+            }
+            (Returned::Bytes(_), None) => unreachable!("only byte exports return bytes"),
+        }
     }
 
     /// The stored form of `results`, or why they are not stored.
-    fn entry_for(&self, call: &Call<'_>, results: &[Val]) -> Result<Vec<u8>, &'static str> {
+    fn entry_for(&self, call: &Call<'_>, results: &Results) -> Result<Bytes, &'static str> {
         let export = call.export;
-        if !export.rule.cache_errors && matches!(results, [Val::Result(Err(_))]) {
-            return Err("result::err not cached");
-        }
-        let entry = codec::encode_entry(
-            &export.signature_hash,
-            self.clock.now_ms(),
-            results,
-            &export.result_types,
-        )
-        .map_err(|error| {
-            tracing::warn!(export = %export.path, %error, "result not cached");
-            "result has no encoding"
-        })?;
+        let entry = match results {
+            // A byte result is its entry already.
+            Results::Bytes(_, entry) => entry.clone(),
+            Results::Values(values) => {
+                if !export.rule.cache_errors && matches!(values[..], [Val::Result(Err(_))]) {
+                    return Err("result::err not cached");
+                }
+                let entry = codec::encode_entry(
+                    &export.signature_hash,
+                    self.clock.now_ms(),
+                    values,
+                    &export.result_types,
+                )
+                .map_err(|error| {
+                    tracing::warn!(export = %export.path, %error, "result not cached");
+                    "result has no encoding"
+                })?;
+                Bytes::from(entry)
+            }
+        };
         if entry.len() > call.component.sandbox.limits.max_result_bytes {
             return Err("result larger than max-result-bytes: returned, not cached");
         }
@@ -433,12 +452,12 @@ impl Memoizer {
         &self,
         call: &Call<'_>,
         slot: Slot<'_>,
-        entry: Vec<u8>,
+        entry: Bytes,
         lease: Option<Box<dyn Lease>>,
     ) -> Stored {
         let export = call.export;
         let bytes = entry.len() as u64;
-        let (entry, ttl) = (Arc::from(entry), export.rule.ttl);
+        let ttl = export.rule.ttl;
         let started = Instant::now();
         let written = match lease {
             Some(lease) => lease.finish(Some((entry, ttl))).await,
@@ -475,8 +494,35 @@ impl Drop for Unfinished<'_, '_> {
     }
 }
 
+/// A result read from the store.
+struct Cached {
+    results: Results,
+    /// When it was stored, in milliseconds since the Unix epoch.
+    written_at_ms: u64,
+}
+
+impl Cached {
+    /// The result `entry` holds for `export`: a byte result stays in its
+    /// entry, other results are decoded into values.
+    fn decode(export: &ActivityExport, entry: Bytes) -> Result<Self, codec::DecodeError> {
+        let signature = &export.signature_hash;
+        if let Some(bytes) = export.byte_signature {
+            let written_at_ms = codec::check_bytes_entry(&entry, signature, bytes.result)?;
+            return Ok(Self {
+                results: Results::Bytes(bytes.result, entry),
+                written_at_ms,
+            });
+        }
+        let decoded = codec::decode_entry(&entry, signature, &export.result_types)?;
+        Ok(Self {
+            results: Results::Values(decoded.results),
+            written_at_ms: decoded.written_at_ms,
+        })
+    }
+}
+
 enum Lookup {
-    Hit(codec::DecodedEntry),
+    Hit(Cached),
     Miss,
     StoreFailed,
 }

@@ -5,14 +5,17 @@ use std::fmt;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use bytes::Bytes;
 use quanta::Instant;
 use wasmtime::component::Val;
 
 use super::ErrorKind;
 use crate::call_line::CallLine;
 use crate::call_span;
+use crate::codec::BYTES_RESULT_OFFSET;
 use crate::component::{ActivityComponent, ActivityExport, ExportHandle};
 use crate::key::{CacheKey, ShortKey};
+use crate::payload::Results;
 use crate::stats::Event;
 use crate::store::{CacheStore, MissReason, Slot};
 
@@ -81,8 +84,9 @@ impl CallOptions {
 /// The result of a call, and how it was served.
 #[derive(Clone, Debug)]
 pub struct CallReport {
-    /// The function's results (zero or one value).
-    pub results: Vec<Val>,
+    results: Results,
+    /// `results` as values, once asked for.
+    values: OnceLock<Vec<Val>>,
     /// Hit, miss, bypass or degraded.
     pub outcome: Outcome,
     /// The cache key, unless the call bypassed the cache.
@@ -94,12 +98,35 @@ pub struct CallReport {
 }
 
 impl CallReport {
-    /// The result as raw bytes, if it is one list of `u8` values (what an
-    /// HTTP client asking for `application/octet-stream` gets). An empty
-    /// list has no element type: ask only of an export whose
-    /// [`returns_bytes`](crate::ActivityExport::returns_bytes).
-    pub fn result_bytes(&self) -> Option<Vec<u8>> {
-        let [Val::List(items)] = self.results.as_slice() else {
+    /// The function's results (zero or one value). The result of a byte
+    /// export ([`ByteSignature`](crate::ByteSignature)) is made into a value
+    /// on the first use (one `Val` per byte for a `list<u8>`):
+    /// [`Self::result_bytes`] reads its bytes without that cost.
+    pub fn results(&self) -> &[Val] {
+        match &self.results {
+            Results::Values(values) => values,
+            bytes => self.values.get_or_init(|| bytes.to_values()),
+        }
+    }
+
+    /// The function's results, owned.
+    pub fn into_results(self) -> Vec<Val> {
+        match self.values.into_inner() {
+            Some(values) => values,
+            None => self.results.into_values(),
+        }
+    }
+
+    /// The result as raw bytes, if it is one `list<u8>` (what an HTTP
+    /// client asking for `application/octet-stream` gets) or the `string`
+    /// of a byte export (its UTF-8). Shares the cache entry's memory for a
+    /// byte export. An empty list has no element type: ask only of an
+    /// export whose [`returns_bytes`](crate::ActivityExport::returns_bytes).
+    pub fn result_bytes(&self) -> Option<Bytes> {
+        if let Results::Bytes(_, entry) = &self.results {
+            return Some(entry.slice(BYTES_RESULT_OFFSET..));
+        }
+        let [Val::List(items)] = self.results() else {
             return None;
         };
         items
@@ -108,7 +135,8 @@ impl CallReport {
                 Val::U8(byte) => Some(*byte),
                 _ => None,
             })
-            .collect()
+            .collect::<Option<Vec<u8>>>()
+            .map(Bytes::from)
     }
 }
 
@@ -180,7 +208,7 @@ impl Call<'_> {
     }
 
     /// Counts and logs the call; returns its report.
-    pub(super) fn done(&self, results: Vec<Val>, done: Done) -> CallReport {
+    pub(super) fn done(&self, results: Results, done: Done) -> CallReport {
         let Done {
             outcome,
             key,
@@ -221,6 +249,7 @@ impl Call<'_> {
         .write();
         CallReport {
             results,
+            values: OnceLock::new(),
             outcome,
             key,
             age,

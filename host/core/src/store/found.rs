@@ -1,21 +1,21 @@
 //! What a lookup found: the entry's bytes, or why there is none (the
 //! `reason=` of a miss).
 
+use bytes::Bytes;
 use std::fmt;
-use std::sync::Arc;
 
 /// What [`CacheStore::get`](super::CacheStore::get) found in a slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Found {
     /// The entry's bytes.
-    Entry(Arc<[u8]>),
+    Entry(Bytes),
     /// No usable entry, and why.
     Missing(MissReason),
 }
 
 impl Found {
     /// The entry's bytes, if any.
-    pub fn entry(self) -> Option<Arc<[u8]>> {
+    pub fn entry(self) -> Option<Bytes> {
         match self {
             Self::Entry(bytes) => Some(bytes),
             Self::Missing(_) => None,

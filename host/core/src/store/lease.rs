@@ -4,9 +4,9 @@
 //!
 //! [`CacheStore::claim`]: super::CacheStore::claim
 
+use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::StoreFuture;
@@ -39,6 +39,6 @@ pub trait Lease: Send {
     /// in the background.
     fn finish(
         self: Box<Self>,
-        entry: Option<(Arc<[u8]>, Option<Duration>)>,
+        entry: Option<(Bytes, Option<Duration>)>,
     ) -> StoreFuture<'static, ()>;
 }

@@ -1,6 +1,7 @@
 //! The actor store: an in-memory cache private to one worker process (one
 //! replica). It is the default store and needs no set-up.
 
+use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -29,7 +30,7 @@ const EVICTED_KEYS_REMEMBERED: usize = 65_536;
 struct Entry(Arc<Stored>);
 
 struct Stored {
-    value: Option<Arc<[u8]>>,
+    value: Option<Bytes>,
     generations: Generations,
     stored_at: Instant,
     expires_at: Option<Instant>,
@@ -48,7 +49,7 @@ struct Owner {
 
 impl Entry {
     fn new(
-        value: Option<Arc<[u8]>>,
+        value: Option<Bytes>,
         generations: Generations,
         ttl: Option<Duration>,
         owner: Option<Owner>,
@@ -209,7 +210,7 @@ impl MemoryStore {
 
     /// The value under `key`, if present and not expired. (For keys that
     /// belong to no export, such as the actor cache's.)
-    pub fn lookup(&self, key: &CacheKey) -> Option<Arc<[u8]>> {
+    pub fn lookup(&self, key: &CacheKey) -> Option<Bytes> {
         self.find_key(key).entry()
     }
 
@@ -220,7 +221,7 @@ impl MemoryStore {
     }
 
     /// Stores `value` under `key` for `ttl` (`None`: until evicted).
-    pub fn insert(&self, key: CacheKey, value: Arc<[u8]>, ttl: Option<Duration>) {
+    pub fn insert(&self, key: CacheKey, value: Bytes, ttl: Option<Duration>) {
         let entry = Entry::new(Some(value), (0, 0), ttl, None);
         self.entries.insert(key, entry);
     }
@@ -250,7 +251,7 @@ impl MemoryStore {
     pub(super) fn insert_as_of(
         &self,
         slot: Slot<'_>,
-        value: Arc<[u8]>,
+        value: Bytes,
         ttl: Option<Duration>,
         generations: Generations,
     ) {
@@ -264,11 +265,7 @@ impl MemoryStore {
 
     /// The value in `slot` if it was written as of `generations`.
     #[cfg(feature = "redis")]
-    pub(super) fn lookup_current(
-        &self,
-        slot: Slot<'_>,
-        generations: Generations,
-    ) -> Option<Arc<[u8]>> {
+    pub(super) fn lookup_current(&self, slot: Slot<'_>, generations: Generations) -> Option<Bytes> {
         self.find(slot.key, generations).entry()
     }
 
@@ -386,7 +383,7 @@ impl CacheStore for MemoryStore {
     fn set<'a>(
         &'a self,
         slot: Slot<'a>,
-        value: Arc<[u8]>,
+        value: Bytes,
         ttl: Option<Duration>,
     ) -> StoreFuture<'a, ()> {
         self.insert_as_of(slot, value, ttl, self.current(&slot));
@@ -432,8 +429,8 @@ mod tests {
         Found::Missing(reason)
     }
 
-    fn value() -> Arc<[u8]> {
-        Arc::from(&b"v"[..])
+    fn value() -> Bytes {
+        Bytes::from_static(b"v")
     }
 
     #[tokio::test]
@@ -510,7 +507,7 @@ mod tests {
     fn capacity_bounds_the_stored_bytes() {
         let store = MemoryStore::new(1024);
         for byte in 0..64u8 {
-            store.insert(key(byte), Arc::from(vec![byte; 100]), None);
+            store.insert(key(byte), Bytes::from(vec![byte; 100]), None);
         }
         assert!(store.entries.weight() <= 1024, "{}", store.entries.weight());
         assert!(store.lookup(&key(63)).is_some(), "the newest entry is kept");
@@ -522,7 +519,7 @@ mod tests {
         for byte in 0..64u8 {
             let k = key(byte);
             store
-                .set(slot(&k, "f"), Arc::from(vec![byte; 100]), None)
+                .set(slot(&k, "f"), Bytes::from(vec![byte; 100]), None)
                 .await
                 .unwrap();
         }

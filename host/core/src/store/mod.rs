@@ -28,6 +28,7 @@ pub use lease::{Claim, Lease};
 pub use listing::{EntryPage, EntryQuery, StoredEntry};
 pub use memory::{DEFAULT_CAPACITY_BYTES, MemoryStore};
 
+use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -161,7 +162,7 @@ pub trait CacheStore: Send + Sync + 'static {
     fn set<'a>(
         &'a self,
         slot: Slot<'a>,
-        value: Arc<[u8]>,
+        value: Bytes,
         ttl: Option<Duration>,
     ) -> StoreFuture<'a, ()>;
 

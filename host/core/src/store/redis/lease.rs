@@ -9,7 +9,7 @@
 //! and run the body themselves. Any lease duration works, sub-second ones
 //! included.
 
-use std::sync::Arc;
+use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -125,7 +125,7 @@ impl Lease for RedisLease {
 
     fn finish(
         mut self: Box<Self>,
-        entry: Option<(Arc<[u8]>, Option<Duration>)>,
+        entry: Option<(Bytes, Option<Duration>)>,
     ) -> StoreFuture<'static, ()> {
         self.finished = true;
         self.renewal.abort();

@@ -40,6 +40,7 @@ mod scripts;
 mod tiered;
 mod usage;
 
+use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,7 +97,7 @@ pub struct RedisStore {
 /// An entry read from Redis, and when Redis will expire it.
 pub struct RedisEntry {
     /// The entry bytes.
-    pub bytes: Arc<[u8]>,
+    pub bytes: Bytes,
     /// Unix milliseconds (Redis's clock) when it expires; `None`: never.
     pub expires_at_ms: Option<u64>,
 }
@@ -255,7 +256,7 @@ impl RedisStore {
     pub(super) async fn write(
         &self,
         slot: Slot<'_>,
-        entry: Option<(Arc<[u8]>, Option<Duration>)>,
+        entry: Option<(Bytes, Option<Duration>)>,
         token: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut connection = self.connection.clone();
@@ -394,9 +395,7 @@ fn current_entry(
 ) -> Result<RedisEntry, MissReason> {
     let value = value.ok_or(MissReason::New)?;
     // Shorter than a header: not written by this host (or truncated).
-    let (header, entry) = value
-        .split_at_checked(HEADER_BYTES)
-        .ok_or(MissReason::Unreadable)?;
+    let header = value.get(..HEADER_BYTES).ok_or(MissReason::Unreadable)?;
     let header = Header::read(header)
         .filter(|header| header.generations == generations)
         .ok_or(MissReason::Invalidated)?;
@@ -404,7 +403,8 @@ fn current_entry(
         return Err(MissReason::Expired);
     }
     Ok(RedisEntry {
-        bytes: Arc::from(entry),
+        // The entry shares the reply's memory.
+        bytes: Bytes::from(value).slice(HEADER_BYTES..),
         expires_at_ms: header.expires_at_ms,
     })
 }
@@ -489,7 +489,7 @@ impl CacheStore for RedisStore {
     fn set<'a>(
         &'a self,
         slot: Slot<'a>,
-        value: Arc<[u8]>,
+        value: Bytes,
         ttl: Option<Duration>,
     ) -> StoreFuture<'a, ()> {
         Box::pin(self.write(slot, Some((value, ttl)), None))

@@ -10,7 +10,8 @@
 //! the message takes to arrive. A peer's invalidation is logged (`by="peer"`)
 //! as it is applied. Leases and shared counters are Redis's.
 
-use std::sync::{Arc, OnceLock};
+use bytes::Bytes;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::sync::broadcast::error::RecvError;
@@ -63,7 +64,7 @@ impl TieredStore {
     fn fill_l1(
         &self,
         slot: Slot<'_>,
-        bytes: Arc<[u8]>,
+        bytes: Bytes,
         rule_ttl: Option<Duration>,
         generations: Generations,
     ) {
@@ -153,7 +154,7 @@ impl CacheStore for TieredStore {
     fn set<'a>(
         &'a self,
         slot: Slot<'a>,
-        value: Arc<[u8]>,
+        value: Bytes,
         ttl: Option<Duration>,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
@@ -250,7 +251,7 @@ impl Lease for TieredLease {
 
     fn finish(
         self: Box<Self>,
-        entry: Option<(Arc<[u8]>, Option<Duration>)>,
+        entry: Option<(Bytes, Option<Duration>)>,
     ) -> StoreFuture<'static, ()> {
         let Self {
             lease,
