@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use quick_cache::sync::Cache;
-use quick_cache::{Lifecycle, UnitWeighter, Weighter};
+use quick_cache::{Lifecycle, OptionsBuilder, UnitWeighter, Weighter};
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use super::{
@@ -174,6 +174,22 @@ struct ComponentGenerations {
     exports: FxHashMap<String, u64>,
 }
 
+/// The entry every store can hold, whatever its size: its whole capacity
+/// if smaller.
+pub const LARGEST_ENTRY_BYTES: u64 = 256 * 1024 * 1024;
+
+/// How many independently locked shards a store of `capacity_bytes` has.
+/// Each shard holds its share of the capacity and an entry must fit in one:
+/// the table is split (for concurrency, up to 4 shards per core) only
+/// while each shard still holds [`LARGEST_ENTRY_BYTES`].
+fn shards_for(capacity_bytes: u64) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let fitting = (capacity_bytes / LARGEST_ENTRY_BYTES).max(1);
+    // A power of two, rounded down: the table rounds other counts up.
+    let fitting = 1usize << fitting.ilog2().min(usize::BITS - 1);
+    fitting.min(cores * 4)
+}
+
 impl MemoryStore {
     /// A store holding at most `capacity_bytes` of values (keys and
     /// bookkeeping are not counted).
@@ -192,13 +208,13 @@ impl MemoryStore {
             keys: evicted.clone(),
             count: evictions.clone(),
         };
-        let entries = Entries::with(
-            estimated_items,
-            capacity_bytes,
-            ValueBytes,
-            FxBuildHasher,
-            lifecycle,
-        );
+        let options = OptionsBuilder::new()
+            .estimated_items_capacity(estimated_items)
+            .weight_capacity(capacity_bytes)
+            .shards(shards_for(capacity_bytes))
+            .build()
+            .expect("every option is set");
+        let entries = Entries::with_options(options, ValueBytes, FxBuildHasher, lifecycle);
         Self {
             entries: Arc::new(entries),
             evicted,
@@ -511,6 +527,20 @@ mod tests {
         }
         assert!(store.entries.weight() <= 1024, "{}", store.entries.weight());
         assert!(store.lookup(&key(63)).is_some(), "the newest entry is kept");
+    }
+
+    #[test]
+    fn an_entry_as_large_as_the_capacity_is_kept() {
+        // Split into a shard per core, a 256 MiB store dropped any entry
+        // over 32 MiB at once (each shard holds its share of the capacity).
+        let store = MemoryStore::new(DEFAULT_CAPACITY_BYTES);
+        store.insert(key(1), Bytes::from(vec![1; 200 << 20]), None);
+        assert!(store.lookup(&key(1)).is_some());
+        assert_eq!(shards_for(DEFAULT_CAPACITY_BYTES), 1);
+        let cores = std::thread::available_parallelism().unwrap().get();
+        // Rounded down to a power of two, so each shard still fits one.
+        assert_eq!(shards_for(3 * LARGEST_ENTRY_BYTES), 2.min(cores * 4));
+        assert_eq!(shards_for(64 * LARGEST_ENTRY_BYTES), 64.min(cores * 4));
     }
 
     #[tokio::test]
