@@ -349,7 +349,7 @@ where
                 .call_async(&mut *store, (param,))
                 .await
                 .map_err(anyhow::Error::from)?;
-            codec::bytes_entry_buffer(&list)
+            codec::bytes_entry_buffer(list)
         }
         ByteKind::String => {
             let typed = func.typed::<(&P,), (String,)>(&*store);
@@ -358,7 +358,7 @@ where
                 .call_async(&mut *store, (param,))
                 .await
                 .map_err(anyhow::Error::from)?;
-            codec::bytes_entry_buffer(text.as_bytes())
+            codec::bytes_entry_buffer(text.into_bytes())
         }
     };
     Ok(Returned::Bytes(buffer))

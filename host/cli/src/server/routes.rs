@@ -12,6 +12,7 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::BytesMut;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -209,7 +210,9 @@ pub(super) async fn call(
         if as_bytes && let Some(refused) = unacceptable(&worker.host, &component, export) {
             return refused;
         }
-        let bytes = match Bytes::from_request(request, &()).await {
+        // Read frame by frame into one growing buffer: collecting the
+        // frames first and joining them would hold the body twice.
+        let bytes = match BytesMut::from_request(request, &()).await {
             Ok(bytes) => bytes,
             Err(rejection) => return error(rejection.status(), rejection.body_text()),
         };

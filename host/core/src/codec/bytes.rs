@@ -10,13 +10,15 @@ use crate::payload::ByteKind;
 /// result's length.
 pub const BYTES_RESULT_OFFSET: usize = ENTRY_HEADER_LEN + 4;
 
-/// `result` with room before it for the entry's header (one copy): to be
-/// sealed by [`seal_bytes_entry`].
-pub fn bytes_entry_buffer(result: &[u8]) -> Vec<u8> {
-    let mut buffer = Vec::with_capacity(BYTES_RESULT_OFFSET + result.len());
-    buffer.resize(BYTES_RESULT_OFFSET, 0);
-    buffer.extend_from_slice(result);
-    buffer
+/// `result` moved back to leave room for the entry's header before it, in
+/// its own allocation (grown in place where the allocator can: a large one
+/// is remapped, not copied), to be sealed by [`seal_bytes_entry`].
+pub fn bytes_entry_buffer(mut result: Vec<u8>) -> Vec<u8> {
+    let len = result.len();
+    result.reserve_exact(BYTES_RESULT_OFFSET);
+    result.resize(len + BYTES_RESULT_OFFSET, 0);
+    result.copy_within(..len, BYTES_RESULT_OFFSET);
+    result
 }
 
 /// Writes the header of a byte result's entry into the room
@@ -84,7 +86,7 @@ mod tests {
     const SIGNATURE: [u8; 32] = [7; 32];
 
     fn sealed(result: &[u8]) -> Vec<u8> {
-        let mut entry = bytes_entry_buffer(result);
+        let mut entry = bytes_entry_buffer(result.to_vec());
         seal_bytes_entry(&mut entry, &SIGNATURE, 42).unwrap();
         entry
     }
