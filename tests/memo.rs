@@ -757,29 +757,43 @@ async fn a_byte_list_value_beyond_twice_max_result_bytes_fails_clearly() {
 }
 
 #[tokio::test]
-async fn a_byte_export_result_beyond_max_result_bytes_is_returned_uncached() {
-    // A byte export's result is taken as bytes (what it costs the host is
-    // its size, bounded by the guest's memory): 6 MiB under a 1 MiB limit
-    // comes back whole, every time, and is never cached.
+async fn a_byte_export_result_is_bounded_as_values_are() {
+    // A byte export's result is taken as bytes, within the same bounds as
+    // values: under a 1 MiB limit, 1.5 MiB comes back whole every time,
+    // uncached; 5 MiB (beyond the 3.2 MiB any byte list may take) fails
+    // clearly, and the host goes on.
     let limits = activity_host::Limits {
         max_result_bytes: 1 << 20,
         ..Default::default()
     };
     let (host, output) = limited(limits).await;
-    let large: Vec<u8> = (0..6u32 << 20).map(|i| i as u8).collect();
+    let call = |bytes: Vec<u8>| {
+        let host = &host;
+        async move {
+            host.call_bytes("typed", "reverse-bytes", &bytes, CallOptions::default())
+                .await
+        }
+    };
+    let large: Vec<u8> = (0..3u32 << 19).map(|i| i as u8).collect();
     let reversed: Vec<u8> = large.iter().rev().copied().collect();
     for _ in 0..2 {
-        let report = host
-            .call_bytes("typed", "reverse-bytes", &large, CallOptions::default())
-            .await
-            .unwrap();
+        let report = call(large.clone()).await.unwrap();
         assert_eq!(report.outcome, Outcome::Miss);
         assert!(
             report.result_bytes().unwrap() == reversed,
-            "the 6 MiB reversed"
+            "1.5 MiB reversed"
         );
     }
     assert_eq!(runs(&output, "reverse-bytes"), 2, "ran every time");
+    let error = call(vec![1; 5 << 20]).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("a byte list may take (twice max-result-bytes"),
+        "{error}"
+    );
+    let report = call(vec![1, 2]).await.unwrap();
+    assert_eq!(&report.result_bytes().unwrap()[..], [2, 1]);
 }
 
 #[tokio::test]

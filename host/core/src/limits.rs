@@ -93,12 +93,20 @@ impl Limits {
     /// the limit's clear treatment, not a trap), and never less than
     /// wasmtime's default. It bounds what the host allocates for one
     /// transfer, which no memory budget counts. (The one `list<u8>` or
-    /// `string` result of a byte export is taken as bytes: it costs the
-    /// host its size, bounded by the guest's memory, and no fuel.)
+    /// `string` result of a byte export is taken as bytes, one unit of fuel
+    /// per byte.)
     pub fn hostcall_fuel(&self) -> usize {
         self.max_result_bytes
             .saturating_mul(2 * size_of::<Val>())
             .max(WASMTIME_HOSTCALL_FUEL)
+    }
+
+    /// The longest `list<u8>` result the host takes: what
+    /// [`Self::hostcall_fuel`] lets it take as values (twice
+    /// `max-result-bytes`, and never less than about 3 MiB), also when a byte export's result
+    /// is taken as bytes, so that lifting it into values stays as bounded.
+    pub fn max_byte_list_result(&self) -> usize {
+        self.hostcall_fuel() / size_of::<Val>()
     }
 
     /// What is wrong with these limits, if anything: a zero `timeout`,

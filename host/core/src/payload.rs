@@ -66,7 +66,7 @@ impl ByteSignature {
 }
 
 /// The argument of a byte export, as bytes.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) enum ByteArg<'a> {
     /// A `list<u8>`.
     List(Cow<'a, [u8]>),
@@ -85,7 +85,7 @@ impl ByteArg<'_> {
 }
 
 /// The arguments of one call.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) enum Args<'a> {
     /// One value per parameter.
     Values(&'a [Val]),

@@ -267,9 +267,9 @@ impl Runner {
 pub(crate) enum Returned {
     /// One value per result.
     Values(Vec<Val>),
-    /// The one result of a byte export, in a buffer laid out as its cache
-    /// entry ([`codec::bytes_entry_buffer`]).
-    Bytes(Vec<u8>),
+    /// The one result of a byte export, of this kind, in a buffer laid out
+    /// as its cache entry ([`codec::bytes_entry_buffer`]).
+    Bytes(ByteKind, Vec<u8>),
 }
 
 async fn call_in(
@@ -361,5 +361,5 @@ where
             codec::bytes_entry_buffer(text.into_bytes())
         }
     };
-    Ok(Returned::Bytes(buffer))
+    Ok(Returned::Bytes(result, buffer))
 }

@@ -1,7 +1,7 @@
 //! Entries of byte results (the one `list<u8>` or `string` result of a byte
 //! export, [`crate::payload`]): the bytes [`super::encode_entry`] writes for
-//! such a value, built around a result copied once out of the guest and
-//! read back without a copy.
+//! such a value, built in the buffer the result was lifted into and read
+//! back without a copy.
 
 use super::{DecodeError, ENTRY_HEADER_LEN, ENTRY_MAGIC, EncodeError};
 use crate::payload::ByteKind;
@@ -10,9 +10,10 @@ use crate::payload::ByteKind;
 /// result's length.
 pub const BYTES_RESULT_OFFSET: usize = ENTRY_HEADER_LEN + 4;
 
-/// `result` moved back to leave room for the entry's header before it, in
-/// its own allocation (grown in place where the allocator can: a large one
-/// is remapped, not copied), to be sealed by [`seal_bytes_entry`].
+/// `result` moved back within its own allocation to leave room for the
+/// entry's header (the allocation grows in place where the allocator can,
+/// as a large one does: no second buffer of the result's size), to be sealed
+/// by [`seal_bytes_entry`].
 pub fn bytes_entry_buffer(mut result: Vec<u8>) -> Vec<u8> {
     let len = result.len();
     result.reserve_exact(BYTES_RESULT_OFFSET);

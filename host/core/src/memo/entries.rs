@@ -78,7 +78,7 @@ impl Memoizer {
                 let encoded_args = encoded_key_args(handle, values)?;
                 Ok(Some(recipe(&scope, &[&encoded_args])))
             }
-            Args::Bytes(arg) if !handle.export().key_params[0] => Ok(Some(recipe(&scope, &[]))),
+            Args::Bytes(_) if !handle.export().key_params[0] => Ok(Some(recipe(&scope, &[]))),
             Args::Bytes(arg) => {
                 let bytes = arg.bytes();
                 let export = handle.export();

@@ -7,8 +7,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Val;
 
 use super::entries::{encoded_key_args, key_scope};
-use super::{CallError, Memoizer};
-use crate::codec;
+use super::{Cached, CallError, Memoizer};
 use crate::component::ExportHandle;
 use crate::key::cache_key;
 use crate::payload::Args;
@@ -85,16 +84,14 @@ impl Memoizer {
                 explanation.store_error = Some(error.to_string());
                 ("degraded", None)
             }
-            Ok(Found::Entry(bytes)) => {
-                match codec::decode_entry(&bytes, &export.signature_hash, &export.result_types) {
-                    Ok(entry) => {
-                        let age_ms = self.clock.now_ms().saturating_sub(entry.written_at_ms);
-                        explanation.age_ms = Some(age_ms);
-                        ("hit", None)
-                    }
-                    Err(_) => ("miss", Some(MissReason::Unreadable)),
+            Ok(Found::Entry(bytes)) => match Cached::decode(export, bytes) {
+                Ok(entry) => {
+                    let age_ms = self.clock.now_ms().saturating_sub(entry.written_at_ms);
+                    explanation.age_ms = Some(age_ms);
+                    ("hit", None)
                 }
-            }
+                Err(_) => ("miss", Some(MissReason::Unreadable)),
+            },
             Ok(Found::Missing(MissReason::New))
                 if self
                     .read_code_record(handle, &Args::Values(args))

@@ -24,7 +24,7 @@ use crate::codec;
 use crate::component::{ActivityExport, ExportHandle};
 use crate::flight::{Role, SingleFlight};
 use crate::key::CacheKey;
-use crate::payload::{Args, Results};
+use crate::payload::{Args, ByteKind, Results};
 use crate::runner::{Returned, RunFailure, Runner};
 use crate::stats::{Event, LatencyHistogram};
 use crate::store::{Claim, Found, Lease, MissReason, Slot, Stores};
@@ -188,7 +188,9 @@ impl Memoizer {
                     // The leader was cancelled: try again, perhaps as leader.
                 }
                 Role::Leader(leader) => {
-                    let led = self.lead(call, slot, args, options).await;
+                    // Boxed, as every path that runs the guest: a hit's
+                    // future stays small (it is moved on every call).
+                    let led = Box::pin(self.lead(call, slot, args, options)).await;
                     leader.finish(
                         led.as_ref()
                             .map(|(results, _)| results.clone())
@@ -389,21 +391,36 @@ impl Memoizer {
 
     async fn run(&self, call: &Call<'_>, args: &Args<'_>) -> Result<Results, CallError> {
         let export = call.export;
-        let returned = self.runner.call(call.handle, args).await.map_err(
-            |RunFailure { kind, error }| {
-                // The message names the cause (a trap, an instantiation
-                // failure); the guest backtrace stays in the host's log.
-                tracing::debug!(export = %export.path, error = format!("{error:?}"), "call failed");
-                CallError::Guest {
-                    export: export.path.clone(),
-                    kind,
-                    message: error.root_cause().to_string(),
+        let running = Box::pin(self.runner.call(call.handle, args));
+        let returned = running.await.map_err(|RunFailure { kind, error }| {
+            // The message names the cause (a trap, an instantiation
+            // failure); the guest backtrace stays in the host's log.
+            tracing::debug!(export = %export.path, error = format!("{error:?}"), "call failed");
+            CallError::Guest {
+                export: export.path.clone(),
+                kind,
+                message: error.root_cause().to_string(),
+            }
+        })?;
+        match returned {
+            Returned::Values(values) => Ok(Results::Values(values)),
+            Returned::Bytes(kind, mut entry) => {
+                // A byte list the host would not take as values is not
+                // taken as bytes either: whoever asks for values gets them
+                // within the same bound. (A string is one value; wasmtime
+                // bounds its bytes.)
+                let bytes = entry.len() - codec::BYTES_RESULT_OFFSET;
+                let limit = call.component.sandbox.limits.max_byte_list_result();
+                if kind == ByteKind::List && bytes > limit {
+                    return Err(CallError::Guest {
+                        export: export.path.clone(),
+                        kind: ErrorKind::TooLarge,
+                        message: format!(
+                            "the result is {bytes} bytes, beyond the {limit} a byte list may take \
+                             (twice max-result-bytes, and never less than wasmtime's default)"
+                        ),
+                    });
                 }
-            },
-        )?;
-        match (returned, export.byte_signature) {
-            (Returned::Values(values), _) => Ok(Results::Values(values)),
-            (Returned::Bytes(mut entry), Some(signature)) => {
                 let now = self.clock.now_ms();
                 codec::seal_bytes_entry(&mut entry, &export.signature_hash, now).map_err(
                     |error| CallError::Guest {
@@ -412,9 +429,8 @@ impl Memoizer {
                         message: error.to_string(),
                     },
                 )?;
-                Ok(Results::Bytes(signature.result, Bytes::from(entry)))
+                Ok(Results::Bytes(kind, Bytes::from(entry)))
             }
-            (Returned::Bytes(_), None) => unreachable!("only byte exports return bytes"),
         }
     }
 
@@ -438,7 +454,8 @@ impl Memoizer {
                     tracing::warn!(export = %export.path, %error, "result not cached");
                     "result has no encoding"
                 })?;
-                Bytes::from(entry)
+                // Exact: the store weighs entries by their length.
+                Bytes::from(entry.into_boxed_slice())
             }
         };
         if entry.len() > call.component.sandbox.limits.max_result_bytes {

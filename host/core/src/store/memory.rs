@@ -174,20 +174,20 @@ struct ComponentGenerations {
     exports: FxHashMap<String, u64>,
 }
 
-/// The entry every store can hold, whatever its size: its whole capacity
-/// if smaller.
-pub const LARGEST_ENTRY_BYTES: u64 = 256 * 1024 * 1024;
+/// The entry every store can hold, whatever its size (in a smaller store:
+/// 97 % of its capacity, what the table lets one entry take).
+pub(crate) const LARGEST_ENTRY_BYTES: u64 = 256 * 1024 * 1024;
 
 /// How many independently locked shards a store of `capacity_bytes` has.
-/// Each shard holds its share of the capacity and an entry must fit in one:
-/// the table is split (for concurrency, up to 4 shards per core) only
-/// while each shard still holds [`LARGEST_ENTRY_BYTES`].
+/// Each shard holds its share of the capacity, and an entry must fit in 97 %
+/// of one: the table is split (for concurrency, up to 4 shards per core)
+/// only while each shard still takes [`LARGEST_ENTRY_BYTES`].
 fn shards_for(capacity_bytes: u64) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let fitting = (capacity_bytes / LARGEST_ENTRY_BYTES).max(1);
-    // A power of two, rounded down: the table rounds other counts up.
-    let fitting = 1usize << fitting.ilog2().min(usize::BITS - 1);
-    fitting.min(cores * 4)
+    let fitting = (capacity_bytes / 100 * 97 / LARGEST_ENTRY_BYTES).max(1) as usize;
+    // Powers of two, rounded down: the table rounds other counts up.
+    let round_down = |n: usize| 1usize << n.ilog2();
+    round_down(fitting).min(round_down(cores * 4))
 }
 
 impl MemoryStore {
@@ -534,13 +534,19 @@ mod tests {
         // Split into a shard per core, a 256 MiB store dropped any entry
         // over 32 MiB at once (each shard holds its share of the capacity).
         let store = MemoryStore::new(DEFAULT_CAPACITY_BYTES);
-        store.insert(key(1), Bytes::from(vec![1; 200 << 20]), None);
+        store.insert(key(1), Bytes::from(vec![0; 240 << 20]), None);
         assert!(store.lookup(&key(1)).is_some());
         assert_eq!(shards_for(DEFAULT_CAPACITY_BYTES), 1);
         let cores = std::thread::available_parallelism().unwrap().get();
         // Rounded down to a power of two, so each shard still fits one.
-        assert_eq!(shards_for(3 * LARGEST_ENTRY_BYTES), 2.min(cores * 4));
-        assert_eq!(shards_for(64 * LARGEST_ENTRY_BYTES), 64.min(cores * 4));
+        let per_core = 1 << (cores * 4).ilog2();
+        assert_eq!(shards_for(3 * LARGEST_ENTRY_BYTES), 2.min(per_core));
+        assert_eq!(
+            shards_for(2 * LARGEST_ENTRY_BYTES),
+            1,
+            "a shard must take 97 %"
+        );
+        assert_eq!(shards_for(64 * LARGEST_ENTRY_BYTES), 32.min(per_core));
     }
 
     #[tokio::test]
