@@ -10,9 +10,11 @@
 //! released and one of them computes. Every fetch is counted and logged like
 //! an exported call, under the export name `actor-cache/<helper>`.
 
-use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
 
 use crate::call_line::CallLine;
 use crate::flight::{Leader, Role, SingleFlight};
@@ -20,7 +22,6 @@ use crate::key::CacheKey;
 use crate::memo::{ErrorKind, Outcome};
 use crate::stats::{Event, ExportCounters, StatsRegistry};
 use crate::store::{Found, MemoryStore, MissReason};
-use sha2::{Digest, Sha256};
 
 /// Default bound on the bytes all components keep in the actor cache: 64 MiB.
 pub const DEFAULT_ACTOR_CACHE_BYTES: u64 = 64 * 1024 * 1024;

@@ -105,7 +105,7 @@ pub struct KeyScope<'a> {
 }
 
 /// Computes the key of a call of `scope` whose arguments encode to
-/// `encoded_args` (see [`crate::codec::encode_key_values`]).
+/// `encoded_args` (see [`crate::codec::encode_key_args`]).
 pub fn cache_key(scope: &KeyScope<'_>, encoded_args: &[u8]) -> CacheKey {
     digest(RECIPE, scope, &[encoded_args])
 }
@@ -118,9 +118,10 @@ pub(crate) fn cache_key_of_parts(scope: &KeyScope<'_>, encoded_parts: &[&[u8]]) 
 }
 
 /// The key of a `task-source` call's code record: which version of the
-/// component's code last stored a result for these arguments. The same for
-/// every version (`scope`'s code hash is left out), so a miss can tell that
-/// the code changed.
+/// component's code last stored a result for the arguments whose encoding
+/// is the concatenation of `encoded_parts`. The same for every version
+/// (`scope`'s code hash is left out), so a miss can tell that the code
+/// changed.
 pub fn code_record_key(scope: &KeyScope<'_>, encoded_parts: &[&[u8]]) -> CacheKey {
     let without_code = KeyScope {
         code_hash: None,

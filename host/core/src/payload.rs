@@ -6,9 +6,9 @@
 //! Other calls carry one wasmtime [`Val`] per byte. Both forms have the same
 //! canonical encoding ([`crate::codec`]), so they share keys and entries.
 
-use bytes::Bytes;
 use std::borrow::Cow;
 
+use bytes::Bytes;
 use wasmtime::component::{Type, Val};
 
 use crate::codec::BYTES_RESULT_OFFSET;

@@ -3,7 +3,6 @@
 //! rules name stores this memoizer has.
 
 use bytes::Bytes;
-
 use wasmtime::component::Val;
 
 use super::{CallError, Memoizer};

@@ -12,10 +12,10 @@ pub use error::{CallError, ErrorKind};
 pub use explain::Explanation;
 pub use report::{CallOptions, CallReport, Outcome};
 
-use bytes::Bytes;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use quanta::Instant;
 use wasmtime::component::Val;
 

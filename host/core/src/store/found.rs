@@ -1,8 +1,9 @@
 //! What a lookup found: the entry's bytes, or why there is none (the
 //! `reason=` of a miss).
 
-use bytes::Bytes;
 use std::fmt;
+
+use bytes::Bytes;
 
 /// What [`CacheStore::get`](super::CacheStore::get) found in a slot.
 #[derive(Clone, Debug, PartialEq, Eq)]

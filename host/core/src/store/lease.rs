@@ -4,10 +4,11 @@
 //!
 //! [`CacheStore::claim`]: super::CacheStore::claim
 
-use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use super::StoreFuture;
 

@@ -1,11 +1,11 @@
 //! The actor store: an in-memory cache private to one worker process (one
 //! replica). It is the default store and needs no set-up.
 
-use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use quick_cache::sync::Cache;
 use quick_cache::{Lifecycle, OptionsBuilder, UnitWeighter, Weighter};
 use rustc_hash::{FxBuildHasher, FxHashMap};

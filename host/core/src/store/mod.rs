@@ -28,12 +28,12 @@ pub use lease::{Claim, Lease};
 pub use listing::{EntryPage, EntryQuery, StoredEntry};
 pub use memory::{DEFAULT_CAPACITY_BYTES, MemoryStore};
 
-use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use rustc_hash::FxHashMap;
 
 use crate::key::CacheKey;

@@ -9,10 +9,10 @@
 //! and run the body themselves. Any lease duration works, sub-second ones
 //! included.
 
-use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
 use redis::Script;
 
 use super::RedisStore;

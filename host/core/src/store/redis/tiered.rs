@@ -10,10 +10,10 @@
 //! the message takes to arrive. A peer's invalidation is logged (`by="peer"`)
 //! as it is applied. Leases and shared counters are Redis's.
 
-use bytes::Bytes;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::events::Invalidation;
