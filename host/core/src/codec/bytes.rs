@@ -3,7 +3,7 @@
 //! such a value, built in the buffer the result was lifted into and read
 //! back without a copy.
 
-use super::{DecodeError, ENTRY_HEADER_LEN, ENTRY_MAGIC, EncodeError};
+use super::{DecodeError, ENTRY_HEADER_LEN, ENTRY_MAGIC, EncodeError, length_prefix};
 use crate::payload::ByteKind;
 
 /// Where a byte result starts in its entry: after the header and the
@@ -30,13 +30,12 @@ pub fn seal_bytes_entry(
     signature_hash: &[u8; 32],
     written_at_ms: u64,
 ) -> Result<(), EncodeError> {
-    let len = buffer.len().saturating_sub(BYTES_RESULT_OFFSET);
-    let len = u32::try_from(len).map_err(|_| EncodeError::TooLong)?;
+    let len = length_prefix(buffer.len().saturating_sub(BYTES_RESULT_OFFSET))?;
     let header = [
         &ENTRY_MAGIC[..],
         signature_hash,
         &written_at_ms.to_le_bytes(),
-        &len.to_le_bytes(),
+        &len,
     ];
     let mut at = 0;
     for part in header {

@@ -196,6 +196,12 @@ fn type_name(ty: &Type) -> String {
     wasmtime::component::wasm_wave::wasm::DisplayType(ty).to_string()
 }
 
+/// The encoding of a string's or list's length, which comes before it.
+pub fn length_prefix(len: usize) -> Result<[u8; 4], EncodeError> {
+    let len = u32::try_from(len).map_err(|_| EncodeError::TooLong)?;
+    Ok(len.to_le_bytes())
+}
+
 fn index_u32(index: usize) -> [u8; 4] {
     // Case and flag counts are bounded far below u32::MAX by the component model.
     (index as u32).to_le_bytes()
@@ -222,8 +228,7 @@ impl Encoder<'_> {
     }
 
     fn len(&mut self, len: usize) -> Result<(), EncodeError> {
-        let len = u32::try_from(len).map_err(|_| EncodeError::TooLong)?;
-        self.out.extend_from_slice(&len.to_le_bytes());
+        self.out.extend_from_slice(&length_prefix(len)?);
         Ok(())
     }
 

@@ -13,7 +13,7 @@ use super::signature::signature;
 use super::{ExportLookupError, LoadError};
 use crate::codec;
 use crate::contract::RULES_INTERFACE;
-use crate::payload::ByteSignature;
+use crate::payload::{ByteKind, ByteSignature};
 use crate::policy::{CachePolicy, CacheRule};
 use crate::stats::ExportCounters;
 
@@ -257,5 +257,5 @@ fn describe(
 
 /// Whether `types` is one `list<u8>`.
 pub(crate) fn is_bytes(types: &[Type]) -> bool {
-    matches!(types, [Type::List(list)] if list.ty() == Type::U8)
+    matches!(types, [ty] if ByteKind::of(ty) == Some(ByteKind::List))
 }

@@ -80,12 +80,12 @@ impl Memoizer {
             Args::Bytes(_) if !handle.export().key_params[0] => Ok(Some(recipe(&scope, &[]))),
             Args::Bytes(arg) => {
                 let bytes = arg.bytes();
-                let export = handle.export();
-                let len = u32::try_from(bytes.len()).map_err(|_| CallError::Arguments {
-                    export: export.path.clone(),
-                    source: codec::EncodeError::TooLong,
-                })?;
-                Ok(Some(recipe(&scope, &[&len.to_le_bytes(), bytes])))
+                let len =
+                    codec::length_prefix(bytes.len()).map_err(|source| CallError::Arguments {
+                        export: handle.export().path.clone(),
+                        source,
+                    })?;
+                Ok(Some(recipe(&scope, &[&len, bytes])))
             }
         }
     }
