@@ -104,17 +104,57 @@ pub struct KeyScope<'a> {
     pub code_hash: Option<&'a [u8; 32]>,
 }
 
+/// The part of every key of one export that does not depend on its
+/// arguments (the recipe and the [`KeyScope`]), hashed once: a call hashes
+/// only its arguments on top of it.
+#[derive(Clone)]
+pub struct KeyPrefix(Sha256);
+
+impl KeyPrefix {
+    /// The prefix of the keys of calls of `scope`.
+    pub fn new(scope: &KeyScope<'_>) -> Self {
+        Self::of(RECIPE, scope)
+    }
+
+    fn of(recipe: &[u8], scope: &KeyScope<'_>) -> Self {
+        let mut hasher = Sha256::new();
+        for part in [recipe, scope.component.as_bytes(), scope.export.as_bytes()] {
+            hasher.update((part.len() as u32).to_le_bytes());
+            hasher.update(part);
+        }
+        hasher.update(scope.signature_hash);
+        match scope.code_hash {
+            None => hasher.update([0]),
+            Some(code_hash) => {
+                hasher.update([1]);
+                hasher.update(code_hash);
+            }
+        }
+        Self(hasher)
+    }
+
+    /// The key of a call whose arguments encode to the concatenation of
+    /// `encoded_parts` (a byte payload's length and its bytes are hashed
+    /// where they lie).
+    pub fn key(&self, encoded_parts: &[&[u8]]) -> CacheKey {
+        let mut hasher = self.0.clone();
+        for part in encoded_parts {
+            hasher.update(part);
+        }
+        CacheKey(hasher.finalize().into())
+    }
+}
+
+impl fmt::Debug for KeyPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyPrefix")
+    }
+}
+
 /// Computes the key of a call of `scope` whose arguments encode to
 /// `encoded_args` (see [`crate::codec::encode_key_args`]).
 pub fn cache_key(scope: &KeyScope<'_>, encoded_args: &[u8]) -> CacheKey {
-    digest(RECIPE, scope, &[encoded_args])
-}
-
-/// [`cache_key`] of arguments whose encoding is the concatenation of
-/// `encoded_parts` (a byte payload's length and its bytes, hashed where
-/// they lie).
-pub(crate) fn cache_key_of_parts(scope: &KeyScope<'_>, encoded_parts: &[&[u8]]) -> CacheKey {
-    digest(RECIPE, scope, encoded_parts)
+    KeyPrefix::new(scope).key(&[encoded_args])
 }
 
 /// The key of a `task-source` call's code record: which version of the
@@ -127,27 +167,7 @@ pub fn code_record_key(scope: &KeyScope<'_>, encoded_parts: &[&[u8]]) -> CacheKe
         code_hash: None,
         ..*scope
     };
-    digest(CODE_RECORD_RECIPE, &without_code, encoded_parts)
-}
-
-fn digest(recipe: &[u8], scope: &KeyScope<'_>, encoded_parts: &[&[u8]]) -> CacheKey {
-    let mut hasher = Sha256::new();
-    for part in [recipe, scope.component.as_bytes(), scope.export.as_bytes()] {
-        hasher.update((part.len() as u32).to_le_bytes());
-        hasher.update(part);
-    }
-    hasher.update(scope.signature_hash);
-    match scope.code_hash {
-        None => hasher.update([0]),
-        Some(code_hash) => {
-            hasher.update([1]);
-            hasher.update(code_hash);
-        }
-    }
-    for part in encoded_parts {
-        hasher.update(part);
-    }
-    CacheKey(hasher.finalize().into())
+    KeyPrefix::of(CODE_RECORD_RECIPE, &without_code).key(encoded_parts)
 }
 
 #[cfg(test)]
@@ -258,7 +278,8 @@ mod tests {
     fn a_key_of_parts_is_the_key_of_their_concatenation() {
         let scope = scope("reverse");
         let whole = key(scope, b"\x03\0\0\0abc");
-        assert_eq!(cache_key_of_parts(&scope, &[b"\x03\0\0\0", b"abc"]), whole);
-        assert_eq!(cache_key_of_parts(&scope, &[b"\x03\0\0\0abc"]), whole);
+        let prefix = KeyPrefix::new(&scope);
+        assert_eq!(prefix.key(&[b"\x03\0\0\0", b"abc"]), whole);
+        assert_eq!(prefix.key(&[b"\x03\0\0\0abc"]), whole);
     }
 }

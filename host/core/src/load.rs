@@ -69,7 +69,7 @@ impl Loader<'_> {
             export.counters = self.stats.counters(&name, &export.path);
         }
         let names = ExportNames::new(&exports);
-        self.resolve_rules(&name, &mut exports, &names, declared)?;
+        self.resolve_rules(&name, &code_hash, &mut exports, &names, declared)?;
         let imports = component
             .component_type()
             .imports(engine)
@@ -131,6 +131,7 @@ impl Loader<'_> {
     fn resolve_rules(
         &self,
         component: &str,
+        code_hash: &[u8; 32],
         exports: &mut [ActivityExport],
         names: &ExportNames,
         declared: Vec<contract::activity::cache::types::Rule>,
@@ -153,6 +154,8 @@ impl Loader<'_> {
             export.set_rule(
                 rule.unwrap_or_else(|| self.rules.undeclared_rule()),
                 configured,
+                component,
+                code_hash,
             )?;
         }
         Ok(())

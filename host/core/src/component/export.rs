@@ -13,6 +13,7 @@ use super::signature::signature;
 use super::{ExportLookupError, LoadError};
 use crate::codec;
 use crate::contract::RULES_INTERFACE;
+use crate::key::{KeyPrefix, KeyScope};
 use crate::payload::{ByteKind, ByteSignature};
 use crate::policy::{CachePolicy, CacheRule};
 use crate::stats::ExportCounters;
@@ -45,6 +46,9 @@ pub struct ActivityExport {
     pub rule: CacheRule,
     /// Per parameter: whether it is part of the cache key.
     pub(crate) key_params: Vec<bool>,
+    /// What every key of this export starts with, hashed once; `None` while
+    /// its rule is `no-cache` ([`Self::scope_keys`]).
+    pub(crate) key_prefix: Option<KeyPrefix>,
     /// This export's call counters.
     pub(crate) counters: Arc<ExportCounters>,
 }
@@ -67,10 +71,39 @@ impl ActivityExport {
         Some(format!("{short}#{}", self.name))
     }
 
-    /// Applies `rule`, checking it fits the signature. A rule that asks to
-    /// cache what cannot be cached is an error if it was `configured` (declared
-    /// or overridden), and falls back to `no-cache` if it is only the default.
-    pub(crate) fn set_rule(&mut self, rule: CacheRule, configured: bool) -> Result<(), LoadError> {
+    /// What the keys of this export of `component` (whose code's sha256 is
+    /// `code_hash`) are made of besides arguments, or `None` if its rule does
+    /// not cache it.
+    pub(crate) fn key_scope<'a>(
+        &'a self,
+        component: &'a str,
+        code_hash: &'a [u8; 32],
+    ) -> Option<KeyScope<'a>> {
+        let code_hash = match self.rule.policy {
+            CachePolicy::NoCache => return None,
+            CachePolicy::Inputs => None,
+            CachePolicy::TaskSource => Some(code_hash),
+        };
+        Some(KeyScope {
+            component,
+            export: &self.path,
+            signature_hash: &self.signature_hash,
+            code_hash,
+        })
+    }
+
+    /// Applies `rule` to this export of `component` (whose code's sha256 is
+    /// `code_hash`), checking it fits the signature. A rule that asks to
+    /// cache what cannot be cached is an error if it was `configured`
+    /// (declared or overridden), and falls back to `no-cache` if it is only
+    /// the default.
+    pub(crate) fn set_rule(
+        &mut self,
+        rule: CacheRule,
+        configured: bool,
+        component: &str,
+        code_hash: &[u8; 32],
+    ) -> Result<(), LoadError> {
         let param_names: Vec<&str> = self.func_type.params().map(|(name, _)| name).collect();
         if let Some(param) = rule
             .ignore_params
@@ -103,6 +136,9 @@ impl ActivityExport {
                 });
             }
         };
+        self.key_prefix = self
+            .key_scope(component, code_hash)
+            .map(|scope| KeyPrefix::new(&scope));
         Ok(())
     }
 }
@@ -247,6 +283,7 @@ fn describe(
         byte_signature: ByteSignature::of(&param_types, &result_types),
         result_types,
         key_params: vec![true; param_types.len()],
+        key_prefix: None,
         param_types,
         func_type,
         index,

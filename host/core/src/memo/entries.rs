@@ -10,7 +10,7 @@ use crate::codec;
 use crate::component::{ActivityComponent, ExportHandle, LoadError};
 use crate::error::HostError;
 use crate::host::CacheKeyText;
-use crate::key::{CacheKey, KeyScope, cache_key_of_parts, code_record_key};
+use crate::key::{CacheKey, KeyScope, code_record_key};
 use crate::payload::Args;
 use crate::policy::CachePolicy;
 use crate::store::{Found, Slot, StoreError};
@@ -24,7 +24,10 @@ impl Memoizer {
         handle: &ExportHandle,
         args: &Args<'_>,
     ) -> Result<Option<CacheKey>, CallError> {
-        self.key_by(cache_key_of_parts, handle, args)
+        let Some(prefix) = &handle.export().key_prefix else {
+            return Ok(None);
+        };
+        key_by(|parts| prefix.key(parts), handle, args).map(Some)
     }
 
     /// For a `task-source` export: the key of the record of which version
@@ -38,7 +41,8 @@ impl Memoizer {
         if handle.export().rule.policy != CachePolicy::TaskSource {
             return None;
         }
-        self.key_by(code_record_key, handle, args).ok().flatten()
+        let scope = key_scope(handle)?;
+        key_by(|parts| code_record_key(&scope, parts), handle, args).ok()
     }
 
     /// For a `task-source` export: the record of which version of the
@@ -58,36 +62,6 @@ impl Memoizer {
             recorded,
             current: component.code_hash,
         })
-    }
-
-    /// The key `recipe` makes of a call of `handle`'s export with `args`.
-    /// A byte payload is hashed where it lies, after its length: the
-    /// encoding of the value it is.
-    fn key_by(
-        &self,
-        recipe: fn(&KeyScope<'_>, &[&[u8]]) -> CacheKey,
-        handle: &ExportHandle,
-        args: &Args<'_>,
-    ) -> Result<Option<CacheKey>, CallError> {
-        let Some(scope) = key_scope(handle) else {
-            return Ok(None);
-        };
-        match args {
-            Args::Values(values) => {
-                let encoded_args = encoded_key_args(handle, values)?;
-                Ok(Some(recipe(&scope, &[&encoded_args])))
-            }
-            Args::Bytes(_) if !handle.export().key_params[0] => Ok(Some(recipe(&scope, &[]))),
-            Args::Bytes(arg) => {
-                let bytes = arg.bytes();
-                let len =
-                    codec::length_prefix(bytes.len()).map_err(|source| CallError::Arguments {
-                        export: handle.export().path.clone(),
-                        source,
-                    })?;
-                Ok(Some(recipe(&scope, &[&len, bytes])))
-            }
-        }
     }
 
     /// Removes the entry of a call of `handle`'s export with `args`; returns
@@ -162,18 +136,35 @@ impl CodeRecordRead {
 /// What the key of a call of `handle`'s export is made of besides its
 /// arguments, or `None` if its rule does not cache it.
 pub(super) fn key_scope(handle: &ExportHandle) -> Option<KeyScope<'_>> {
-    let (component, export) = (handle.component(), handle.export());
-    let code_hash = match export.rule.policy {
-        CachePolicy::NoCache => return None,
-        CachePolicy::Inputs => None,
-        CachePolicy::TaskSource => Some(&component.code_hash),
-    };
-    Some(KeyScope {
-        component: &component.name,
-        export: &export.path,
-        signature_hash: &export.signature_hash,
-        code_hash,
-    })
+    let component = handle.component();
+    handle
+        .export()
+        .key_scope(&component.name, &component.code_hash)
+}
+
+/// The key `recipe` makes of the encoding of `args` to `handle`'s export, in
+/// parts. A byte payload is hashed where it lies, after its length: the
+/// encoding of the value it is.
+fn key_by(
+    recipe: impl FnOnce(&[&[u8]]) -> CacheKey,
+    handle: &ExportHandle,
+    args: &Args<'_>,
+) -> Result<CacheKey, CallError> {
+    match args {
+        Args::Values(values) => {
+            let encoded_args = encoded_key_args(handle, values)?;
+            Ok(recipe(&[&encoded_args]))
+        }
+        Args::Bytes(_) if !handle.export().key_params[0] => Ok(recipe(&[])),
+        Args::Bytes(arg) => {
+            let bytes = arg.bytes();
+            let len = codec::length_prefix(bytes.len()).map_err(|source| CallError::Arguments {
+                export: handle.export().path.clone(),
+                source,
+            })?;
+            Ok(recipe(&[&len, bytes]))
+        }
+    }
 }
 
 /// The canonical encoding of the arguments the key covers. Every argument is

@@ -90,7 +90,14 @@ impl Memoizer {
         options: CallOptions,
     ) -> Result<CallReport, CallError> {
         let export = handle.export();
-        let call = self.start(handle);
+        let mut call = self.start(handle);
+        match self.checked_key(&call, args) {
+            Ok(key) => call.key = key,
+            Err(error) => {
+                call.failed(error.kind(), &error.to_string());
+                return Err(error);
+            }
+        }
         let mut unfinished = Unfinished(Some(&call));
         // The span's parent is whatever span is current here (a Temporal
         // activity's); nothing inside the call opens spans of its own, so it
@@ -129,18 +136,15 @@ impl Memoizer {
             export,
             store: self.stores.for_rule(&export.rule).as_ref(),
             started: Instant::now(),
-            key: OnceLock::new(),
+            key: None,
             miss: OnceLock::new(),
             span: call_span::start(handle.component(), export),
         }
     }
 
-    async fn call_inner(
-        &self,
-        call: &Call<'_>,
-        args: &Args<'_>,
-        options: CallOptions,
-    ) -> Result<CallReport, CallError> {
+    /// The key of `call` with `args` (`None` if its rule does not cache
+    /// it), once the arguments are checked against the limit and their types.
+    fn checked_key(&self, call: &Call<'_>, args: &Args<'_>) -> Result<Option<CacheKey>, CallError> {
         let limit = call.component.sandbox.limits.max_argument_bytes;
         let bytes = args.size();
         if bytes > limit {
@@ -150,11 +154,19 @@ impl Memoizer {
                 limit,
             });
         }
-        let Some(key) = self.key(call.handle, args)? else {
+        self.key(call.handle, args)
+    }
+
+    async fn call_inner(
+        &self,
+        call: &Call<'_>,
+        args: &Args<'_>,
+        options: CallOptions,
+    ) -> Result<CallReport, CallError> {
+        let Some(key) = call.key else {
             let results = self.run(call, args).await?;
             return Ok(call.done(results, Done::new(Outcome::Bypass, None)));
         };
-        let _ = call.key.set(key);
         let slot = call.slot(&key);
 
         if options.refresh {

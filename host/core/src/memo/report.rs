@@ -152,8 +152,9 @@ pub(super) struct Call<'a> {
     pub store: &'a dyn CacheStore,
     /// When the call started, for its latency.
     pub started: Instant,
-    /// Its key, once computed (for the log line of a failed call).
-    pub key: OnceLock<CacheKey>,
+    /// Its key, once computed; `None` before, or if its rule does not cache
+    /// it.
+    pub key: Option<CacheKey>,
     /// Why it missed: the first lookup's answer (or a refresh).
     pub miss: OnceLock<MissReason>,
     /// Its trace span (disabled unless traces are exported).
@@ -262,7 +263,7 @@ impl Call<'_> {
         self.export.counters.record_error(kind);
         let elapsed_us = self.started.elapsed().as_micros() as u64;
         self.export.counters.record_latency(elapsed_us);
-        let short_key = self.key.get().map(CacheKey::short_hex);
+        let short_key = self.key.as_ref().map(CacheKey::short_hex);
         call_span::failed(
             &self.span,
             kind.as_str(),
