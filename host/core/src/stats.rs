@@ -15,18 +15,20 @@ pub const LATENCY_BUCKETS_US: [u64; 14] = [
 /// A histogram of call latencies (cumulative buckets as Prometheus wants).
 #[derive(Debug, Default)]
 pub struct LatencyHistogram {
-    buckets: [AtomicU64; LATENCY_BUCKETS_US.len()],
-    count: AtomicU64,
+    /// Per bucket of [`LATENCY_BUCKETS_US`], then the latencies beyond the
+    /// last bound (the total count is their sum).
+    buckets: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
     sum_us: AtomicU64,
 }
 
 impl LatencyHistogram {
     /// Records one latency.
     pub fn record(&self, micros: u64) {
-        if let Some(bucket) = LATENCY_BUCKETS_US.iter().position(|bound| micros <= *bound) {
-            self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
+        let bucket = LATENCY_BUCKETS_US
+            .iter()
+            .position(|bound| micros <= *bound)
+            .unwrap_or(LATENCY_BUCKETS_US.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         self.sum_us.fetch_add(micros, Ordering::Relaxed);
     }
 
@@ -42,11 +44,9 @@ impl LatencyHistogram {
                 (*bound, cumulative)
             })
             .collect();
-        (
-            buckets,
-            self.count.load(Ordering::Relaxed),
-            self.sum_us.load(Ordering::Relaxed),
-        )
+        let beyond = self.buckets[LATENCY_BUCKETS_US.len()].load(Ordering::Relaxed);
+        let count = cumulative + beyond;
+        (buckets, count, self.sum_us.load(Ordering::Relaxed))
     }
 }
 
@@ -289,5 +289,25 @@ impl StatsRegistry {
             .into_iter()
             .map(|(component, export, counters)| (component, export, counters.snapshot()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_fill_cumulative_buckets_and_those_beyond_count_in_the_total() {
+        let histogram = LatencyHistogram::default();
+        for micros in [0, 10, 11, 20_000_000] {
+            histogram.record(micros);
+        }
+        let (buckets, count, sum_us) = histogram.snapshot();
+        assert_eq!(buckets.len(), LATENCY_BUCKETS_US.len());
+        assert_eq!(buckets[0], (10, 2));
+        assert_eq!(buckets[1], (50, 3));
+        assert_eq!(buckets.last(), Some(&(10_000_000, 3)));
+        assert_eq!(count, 4);
+        assert_eq!(sum_us, 20_000_021);
     }
 }

@@ -24,6 +24,11 @@ impl WallClock {
 
     /// Milliseconds since the Unix epoch.
     pub(super) fn now_ms(&self) -> u64 {
-        self.start_ms + self.start.elapsed().as_millis() as u64
+        self.ms_at(Instant::now())
+    }
+
+    /// Milliseconds since the Unix epoch at `instant` (read earlier).
+    pub(super) fn ms_at(&self, instant: Instant) -> u64 {
+        self.start_ms + instant.saturating_duration_since(self.start).as_millis() as u64
     }
 }

@@ -27,7 +27,7 @@ use crate::key::CacheKey;
 use crate::payload::{Args, ByteKind, Results};
 use crate::runner::{Returned, RunFailure, Runner};
 use crate::stats::{Event, LatencyHistogram};
-use crate::store::{Claim, Found, Lease, MissReason, Slot, Stores};
+use crate::store::{Claim, Found, Lease, MissReason, Slot, StoreError, StoreFuture, Stores};
 use clock::WallClock;
 use report::{Call, Done};
 
@@ -98,22 +98,45 @@ impl Memoizer {
                 return Err(error);
             }
         }
+        // A lookup that the store answers at once (in memory) is read here,
+        // and a hit returns without awaiting anything: the future of a call
+        // stays small. Whatever waits is boxed below.
+        let first = match &call.key {
+            Some(key) if !options.refresh => {
+                let slot = call.slot(key);
+                let started = Instant::now();
+                match call.store.get(slot).now() {
+                    Ok(found) => match self.found(&call, slot, found, started) {
+                        Lookup::Hit { entry, read_at } => {
+                            let hit = self.hit(*key, &entry, read_at);
+                            return Ok(call.done(entry.results, hit));
+                        }
+                        missed => FirstLookup::Answered(missed),
+                    },
+                    Err(found) => FirstLookup::Waiting { found, started },
+                }
+            }
+            _ => FirstLookup::Skipped,
+        };
         let mut unfinished = Unfinished(Some(&call));
         // The span's parent is whatever span is current here (a Temporal
         // activity's); nothing inside the call opens spans of its own, so it
         // need not be entered.
-        let running = self.call_inner(&call, args, options);
-        let result = match options.timeout {
-            None => running.await,
-            Some(limit) => tokio::time::timeout(limit, running)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(CallError::Deadline {
-                        export: export.path.clone(),
-                        limit,
-                    })
-                }),
-        };
+        let running = self.call_inner(&call, args, options, first);
+        let result = Box::pin(async {
+            match options.timeout {
+                None => running.await,
+                Some(limit) => tokio::time::timeout(limit, running)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(CallError::Deadline {
+                            export: export.path.clone(),
+                            limit,
+                        })
+                    }),
+            }
+        })
+        .await;
         unfinished.0 = None;
         if let Err(error) = &result {
             call.failed(error.kind(), &error.to_string());
@@ -157,11 +180,14 @@ impl Memoizer {
         self.key(call.handle, args)
     }
 
+    /// The rest of a call after its `first` lookup: awaiting that lookup if
+    /// the store has not answered yet, running the function on a miss.
     async fn call_inner(
         &self,
         call: &Call<'_>,
         args: &Args<'_>,
         options: CallOptions,
+        first: FirstLookup<'_>,
     ) -> Result<CallReport, CallError> {
         let Some(key) = call.key else {
             let results = self.run(call, args).await?;
@@ -169,19 +195,25 @@ impl Memoizer {
         };
         let slot = call.slot(&key);
 
-        if options.refresh {
-            let _ = call.miss.set(MissReason::Refresh);
-        } else {
-            match self.lookup(call, slot).await {
-                Lookup::Hit(entry) => {
-                    let hit = self.hit(key, &entry);
-                    return Ok(call.done(entry.results, hit));
-                }
-                Lookup::Miss => {}
-                Lookup::StoreFailed => {
-                    let (results, done) = self.run_degraded(call, key, args).await?;
-                    return Ok(call.done(results, done));
-                }
+        let lookup = match first {
+            FirstLookup::Skipped => None,
+            FirstLookup::Answered(lookup) => Some(lookup),
+            FirstLookup::Waiting { found, started } => {
+                Some(self.found(call, slot, found.await, started))
+            }
+        };
+        match lookup {
+            None => {
+                let _ = call.miss.set(MissReason::Refresh);
+            }
+            Some(Lookup::Hit { entry, read_at }) => {
+                let hit = self.hit(key, &entry, read_at);
+                return Ok(call.done(entry.results, hit));
+            }
+            Some(Lookup::Miss) => {}
+            Some(Lookup::StoreFailed) => {
+                let (results, done) = self.run_degraded(call, key, args).await?;
+                return Ok(call.done(results, done));
             }
         }
 
@@ -242,11 +274,11 @@ impl Memoizer {
                 Claim::Owner(lease) => {
                     if lease.entry_existed()
                         && !options.refresh
-                        && let Lookup::Hit(entry) = self.lookup(call, slot).await
+                        && let Lookup::Hit { entry, read_at } = self.lookup(call, slot).await
                     {
                         let _ = lease.finish(None).await;
                         let hit = self
-                            .hit(key, &entry)
+                            .hit(key, &entry, read_at)
                             .detail("stored by another worker meanwhile");
                         return Ok((entry.results, hit));
                     }
@@ -265,8 +297,10 @@ impl Memoizer {
                         return Ok((results, done.detail("stopped waiting for another worker")));
                     }
                     match self.lookup(call, slot).await {
-                        Lookup::Hit(entry) => {
-                            let hit = self.hit(key, &entry).detail("waited for another worker");
+                        Lookup::Hit { entry, read_at } => {
+                            let hit = self
+                                .hit(key, &entry, read_at)
+                                .detail("waited for another worker");
                             return Ok((entry.results, hit));
                         }
                         // The holder stored nothing (an error) or died: claim again.
@@ -360,18 +394,32 @@ impl Memoizer {
         }
     }
 
-    /// How a hit on `entry` is reported.
-    fn hit(&self, key: CacheKey, entry: &Cached) -> Done {
-        let age = Duration::from_millis(self.clock.now_ms().saturating_sub(entry.written_at_ms));
+    /// How a hit on `entry`, read from the store at `read_at`, is reported.
+    fn hit(&self, key: CacheKey, entry: &Cached, read_at: Instant) -> Done {
+        let read_at_ms = self.clock.ms_at(read_at);
+        let age = Duration::from_millis(read_at_ms.saturating_sub(entry.written_at_ms));
         Done::new(Outcome::Hit, Some(key)).aged(age)
     }
 
     async fn lookup(&self, call: &Call<'_>, slot: Slot<'_>) -> Lookup {
         let started = Instant::now();
         let found = call.store.get(slot).await;
+        self.found(call, slot, found, started)
+    }
+
+    /// What the store `found` in `slot`, asked at `started`, means for
+    /// `call`.
+    fn found(
+        &self,
+        call: &Call<'_>,
+        slot: Slot<'_>,
+        found: Result<Found, StoreError>,
+        started: Instant,
+    ) -> Lookup {
+        let read_at = Instant::now();
         self.store_latency
             .get
-            .record(started.elapsed().as_micros() as u64);
+            .record(read_at.duration_since(started).as_micros() as u64);
         let bytes = match found {
             Ok(Found::Entry(bytes)) => bytes,
             Ok(Found::Missing(reason)) => {
@@ -386,7 +434,7 @@ impl Memoizer {
             }
         };
         match Cached::decode(call.export, bytes) {
-            Ok(cached) => Lookup::Hit(cached),
+            Ok(entry) => Lookup::Hit { entry, read_at },
             Err(error) => {
                 tracing::warn!(
                     component = &*call.component.name,
@@ -550,8 +598,25 @@ impl Cached {
     }
 }
 
+/// The first lookup of a call.
+enum FirstLookup<'a> {
+    /// None: a refresh, or a rule that does not cache.
+    Skipped,
+    /// Answered at once, without a hit.
+    Answered(Lookup),
+    /// Still to be awaited; asked at `started`.
+    Waiting {
+        found: StoreFuture<'a, Found>,
+        started: Instant,
+    },
+}
+
 enum Lookup {
-    Hit(Cached),
+    /// An entry, read from the store at `read_at`.
+    Hit {
+        entry: Cached,
+        read_at: Instant,
+    },
     Miss,
     StoreFailed,
 }

@@ -388,12 +388,12 @@ impl CacheStore for MemoryStore {
             bytes: self.entries.weight(),
             evictions: self.evictions.load(Ordering::Relaxed),
         };
-        Box::pin(async move { Ok(Some(usage)) })
+        StoreFuture::ready(Ok(Some(usage)))
     }
 
     fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Found> {
         let found = self.find(slot.key, self.current(&slot));
-        Box::pin(async move { Ok(found) })
+        StoreFuture::ready(Ok(found))
     }
 
     fn set<'a>(
@@ -403,28 +403,28 @@ impl CacheStore for MemoryStore {
         ttl: Option<Duration>,
     ) -> StoreFuture<'a, ()> {
         self.insert_as_of(slot, value, ttl, self.current(&slot));
-        Box::pin(async { Ok(()) })
+        StoreFuture::ready(Ok(()))
     }
 
     /// Leaves a tombstone, so the next lookup says `invalidated`.
     fn remove<'a>(&'a self, key: &'a CacheKey) -> StoreFuture<'a, bool> {
         let was_live = self.tombstone(key);
-        Box::pin(async move { Ok(was_live) })
+        StoreFuture::ready(Ok(was_live))
     }
 
     fn entries<'a>(&'a self, query: EntryQuery<'a>) -> StoreFuture<'a, EntryPage> {
         let page = self.page(&query);
-        Box::pin(async move { page })
+        StoreFuture::ready(page)
     }
 
     fn invalidate_export<'a>(&'a self, component: &'a str, export: &'a str) -> StoreFuture<'a, ()> {
         self.bump(component, Some(export));
-        Box::pin(async { Ok(()) })
+        StoreFuture::ready(Ok(()))
     }
 
     fn invalidate_component<'a>(&'a self, component: &'a str) -> StoreFuture<'a, ()> {
         self.bump(component, None);
-        Box::pin(async { Ok(()) })
+        StoreFuture::ready(Ok(()))
     }
 }
 

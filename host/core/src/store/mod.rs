@@ -31,6 +31,7 @@ pub use memory::{DEFAULT_CAPACITY_BYTES, MemoryStore};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -40,9 +41,48 @@ use crate::key::CacheKey;
 use crate::policy::CacheRule;
 use crate::stats::StatsRow;
 
-/// A boxed future returned by [`CacheStore`] methods, so stores can be used
-/// as `Arc<dyn CacheStore>`.
-pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+/// The future a [`CacheStore`] method returns, one type for every store so
+/// stores can be used as `Arc<dyn CacheStore>`: an answer known at once (an
+/// in-memory lookup, which then costs no allocation), or a boxed future
+/// that waits (on the network).
+pub enum StoreFuture<'a, T> {
+    /// Answered already.
+    Ready(std::future::Ready<Result<T, StoreError>>),
+    /// Still to be awaited.
+    Waiting(Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>),
+}
+
+impl<'a, T> StoreFuture<'a, T> {
+    /// A future that answers `result` at once.
+    pub fn ready(result: Result<T, StoreError>) -> Self {
+        Self::Ready(std::future::ready(result))
+    }
+
+    /// The answer, if the store gave it at once; else this future, to await.
+    pub fn now(self) -> Result<Result<T, StoreError>, Self> {
+        match self {
+            Self::Ready(ready) => Ok(ready.into_inner()),
+            waiting => Err(waiting),
+        }
+    }
+
+    /// A future that answers what `future` does.
+    pub fn new(future: impl Future<Output = Result<T, StoreError>> + Send + 'a) -> Self {
+        Self::Waiting(Box::pin(future))
+    }
+}
+
+impl<T> Future for StoreFuture<'_, T> {
+    type Output = Result<T, StoreError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Both variants are `Unpin`: the boxed future is pinned in its box.
+        match self.get_mut() {
+            Self::Ready(ready) => Pin::new(ready).poll(cx),
+            Self::Waiting(waiting) => waiting.as_mut().poll(cx),
+        }
+    }
+}
 
 /// A store could not serve a request. The memoizer treats it as "no cache":
 /// the call still runs, and the outcome is logged as `degraded`.
@@ -182,7 +222,7 @@ pub trait CacheStore: Send + Sync + 'static {
     /// [`Claim::Unshared`] (the in-process single-flight is enough).
     fn claim<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Claim> {
         let _ = slot;
-        Box::pin(async { Ok(Claim::Unshared) })
+        StoreFuture::ready(Ok(Claim::Unshared))
     }
 
     /// One page of the results stored for `query`'s component (and export):
@@ -190,7 +230,7 @@ pub trait CacheStore: Send + Sync + 'static {
     fn entries<'a>(&'a self, query: EntryQuery<'a>) -> StoreFuture<'a, EntryPage> {
         let _ = query;
         let name = self.name();
-        Box::pin(async move {
+        StoreFuture::new(async move {
             Err(StoreError::new(
                 name,
                 StoreErrorKind::Unsupported,
@@ -202,13 +242,13 @@ pub trait CacheStore: Send + Sync + 'static {
     /// Writes what the store buffered between flushes (Redis: the hits of
     /// each entry); called with the counters' flush.
     fn flush(&self) -> StoreFuture<'_, ()> {
-        Box::pin(async { Ok(()) })
+        StoreFuture::ready(Ok(()))
     }
 
     /// What the store holds now and how many entries it evicted, or `None`
     /// if it does not say.
     fn usage(&self) -> StoreFuture<'_, Option<StoreUsage>> {
-        Box::pin(async { Ok(None) })
+        StoreFuture::ready(Ok(None))
     }
 
     /// Whether requests are reaching the store (false while a shared store is
@@ -221,20 +261,20 @@ pub trait CacheStore: Send + Sync + 'static {
     /// request (through its breaker: while that is open, no without asking;
     /// past its window, this is the probe that closes it).
     fn ping(&self) -> StoreFuture<'_, ()> {
-        Box::pin(async { Ok(()) })
+        StoreFuture::ready(Ok(()))
     }
 
     /// Adds counter deltas to the counters this store keeps for every
     /// process that uses it. Stores private to one process keep none.
     fn add_stats<'a>(&'a self, deltas: &'a [StatsRow]) -> StoreFuture<'a, ()> {
         let _ = deltas;
-        Box::pin(async { Ok(()) })
+        StoreFuture::ready(Ok(()))
     }
 
     /// The counters this store keeps for every process that uses it, or
     /// `None` if it keeps none.
     fn stats(&self) -> StoreFuture<'_, Option<Vec<StatsRow>>> {
-        Box::pin(async { Ok(None) })
+        StoreFuture::ready(Ok(None))
     }
 }
 

@@ -129,7 +129,7 @@ impl Lease for RedisLease {
     ) -> StoreFuture<'static, ()> {
         self.finished = true;
         self.renewal.abort();
-        Box::pin(async move {
+        StoreFuture::new(async move {
             self.store
                 .write(self.slot.slot(), entry, Some(&self.token))
                 .await

@@ -457,7 +457,7 @@ impl CacheStore for RedisStore {
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
+        StoreFuture::new(async move {
             let mut connection = self.connection();
             let ping = async {
                 let answer = redis::cmd("PING").query_async::<()>(&mut connection).await;
@@ -475,7 +475,7 @@ impl CacheStore for RedisStore {
     }
 
     fn get<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Found> {
-        Box::pin(async move {
+        StoreFuture::new(async move {
             Ok(match self.get_entry(slot).await? {
                 Ok(entry) => {
                     self.count_hit(slot);
@@ -492,35 +492,35 @@ impl CacheStore for RedisStore {
         value: Bytes,
         ttl: Option<Duration>,
     ) -> StoreFuture<'a, ()> {
-        Box::pin(self.write(slot, Some((value, ttl)), None))
+        StoreFuture::new(self.write(slot, Some((value, ttl)), None))
     }
 
     fn remove<'a>(&'a self, key: &'a CacheKey) -> StoreFuture<'a, bool> {
-        Box::pin(self.tombstone(key))
+        StoreFuture::new(self.tombstone(key))
     }
 
     fn invalidate_export<'a>(&'a self, component: &'a str, export: &'a str) -> StoreFuture<'a, ()> {
-        Box::pin(self.bump(component, Some(export)))
+        StoreFuture::new(self.bump(component, Some(export)))
     }
 
     fn invalidate_component<'a>(&'a self, component: &'a str) -> StoreFuture<'a, ()> {
-        Box::pin(self.bump(component, None))
+        StoreFuture::new(self.bump(component, None))
     }
 
     fn entries<'a>(&'a self, query: EntryQuery<'a>) -> StoreFuture<'a, EntryPage> {
-        Box::pin(self.list(query))
+        StoreFuture::new(self.list(query))
     }
 
     fn flush(&self) -> StoreFuture<'_, ()> {
-        Box::pin(self.flush_hits())
+        StoreFuture::new(self.flush_hits())
     }
 
     fn usage(&self) -> StoreFuture<'_, Option<StoreUsage>> {
-        Box::pin(async { self.server_usage().await.map(Some) })
+        StoreFuture::new(async { self.server_usage().await.map(Some) })
     }
 
     fn claim<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Claim> {
-        Box::pin(async move {
+        StoreFuture::new(async move {
             self.events.start();
             // Registered before the claim: a "done" sent right after it is
             // not missed.
@@ -557,7 +557,7 @@ impl CacheStore for RedisStore {
     }
 
     fn add_stats<'a>(&'a self, deltas: &'a [StatsRow]) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
+        StoreFuture::new(async move {
             let mut pipeline = redis::pipe();
             for (component, export, delta) in deltas {
                 let member = format!("{component}#{export}");
@@ -577,7 +577,7 @@ impl CacheStore for RedisStore {
     }
 
     fn stats(&self) -> StoreFuture<'_, Option<Vec<StatsRow>>> {
-        Box::pin(async move {
+        StoreFuture::new(async move {
             let mut connection = self.connection.clone();
             let mut members: Vec<String> = self
                 .guarded(connection.smembers(self.stats_index_key()))

@@ -132,9 +132,9 @@ impl CacheStore for TieredStore {
         let generations = self.l1.current(&slot);
         if let Some(bytes) = self.l1.lookup_current(slot, generations) {
             self.l2.count_hit(slot);
-            return Box::pin(async { Ok(Found::Entry(bytes)) });
+            return StoreFuture::ready(Ok(Found::Entry(bytes)));
         }
-        Box::pin(async move {
+        StoreFuture::new(async move {
             let entry = match self.l2.get_entry(slot).await? {
                 Ok(entry) => entry,
                 Err(reason) => return Ok(Found::Missing(reason)),
@@ -157,7 +157,7 @@ impl CacheStore for TieredStore {
         value: Bytes,
         ttl: Option<Duration>,
     ) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
+        StoreFuture::new(async move {
             let generations = self.l1.current(&slot);
             self.l2.set(slot, value.clone(), ttl).await?;
             self.fill_l1(slot, value, ttl, generations);
@@ -166,7 +166,7 @@ impl CacheStore for TieredStore {
     }
 
     fn remove<'a>(&'a self, key: &'a CacheKey) -> StoreFuture<'a, bool> {
-        Box::pin(async move {
+        StoreFuture::new(async move {
             self.l1.remove_key(key);
             self.l2.remove(key).await
         })
@@ -187,21 +187,21 @@ impl CacheStore for TieredStore {
     }
 
     fn invalidate_export<'a>(&'a self, component: &'a str, export: &'a str) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
+        StoreFuture::new(async move {
             self.l1.bump(component, Some(export));
             self.l2.invalidate_export(component, export).await
         })
     }
 
     fn invalidate_component<'a>(&'a self, component: &'a str) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
+        StoreFuture::new(async move {
             self.l1.bump(component, None);
             self.l2.invalidate_component(component).await
         })
     }
 
     fn claim<'a>(&'a self, slot: Slot<'a>) -> StoreFuture<'a, Claim> {
-        Box::pin(async move {
+        StoreFuture::new(async move {
             let generations = self.l1.current(&slot);
             Ok(match self.l2.claim(slot).await? {
                 Claim::Owner(lease) => Claim::Owner(Box::new(TieredLease {
@@ -261,7 +261,7 @@ impl Lease for TieredLease {
             l1_ttl,
             subscribed,
         } = *self;
-        Box::pin(async move {
+        StoreFuture::new(async move {
             lease.finish(entry.clone()).await?;
             if let (Some((bytes, ttl)), true) = (entry, subscribed) {
                 l1.insert_as_of(
