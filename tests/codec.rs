@@ -8,7 +8,7 @@ use crate::support;
 use activity_host::DecodeError;
 use activity_host::Val;
 use activity_host::internals::{
-    ENTRY_HEADER_LEN, args_from_wave, decode_entry, encode_entry, encode_key_args,
+    ENTRY_HEADER_LEN, args_from_wave, check_entry, decode_entry, encode_entry, encode_key_args,
 };
 use activity_host::{from_json, to_json};
 use proptest::prelude::*;
@@ -225,6 +225,28 @@ fn check_type(ty: &Type, values_per_type: u32) {
                 decode_entry(&stored, &other_signature, std::slice::from_ref(ty)),
                 Err(DecodeError::Signature)
             ));
+            // A hit checks an entry without decoding it (values are decoded
+            // when asked for): the check takes exactly what decodes, every
+            // byte of the entry damaged in turn.
+            let types = std::slice::from_ref(ty);
+            prop_assert_eq!(
+                check_entry(&stored, &SIGNATURE, types).ok(),
+                Some(WRITTEN_AT)
+            );
+            prop_assert!(check_entry(&longer, &SIGNATURE, types).is_err());
+            for cut in 0..stored.len() {
+                prop_assert!(check_entry(&stored[..cut], &SIGNATURE, types).is_err());
+            }
+            for at in ENTRY_HEADER_LEN..stored.len() {
+                for flip in [0x01, 0x80, 0xff] {
+                    let mut damaged = stored.clone();
+                    damaged[at] ^= flip;
+                    prop_assert_eq!(
+                        check_entry(&damaged, &SIGNATURE, types).is_ok(),
+                        decode_entry(&damaged, &SIGNATURE, types).is_ok()
+                    );
+                }
+            }
             Ok(())
         })
         .unwrap();
@@ -308,7 +330,9 @@ fn garbage_never_decodes_to_a_value() {
             framed.extend_from_slice(&SIGNATURE);
             framed.extend_from_slice(&WRITTEN_AT.to_le_bytes());
             framed.extend_from_slice(&bytes);
-            let _ = decode_entry(&framed, &SIGNATURE, std::slice::from_ref(&ty));
+            let decoded = decode_entry(&framed, &SIGNATURE, std::slice::from_ref(&ty));
+            let checked = check_entry(&framed, &SIGNATURE, std::slice::from_ref(&ty));
+            prop_assert_eq!(checked.is_ok(), decoded.is_ok());
             prop_assert!(
                 decode_entry(&bytes, &SIGNATURE, std::slice::from_ref(&ty)).is_err()
                     || bytes.starts_with(b"AHC\x01")

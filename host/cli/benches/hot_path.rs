@@ -1,6 +1,8 @@
 //! The hot path of a cached call, measured against its limits:
 //!
-//! - `hit`: `Host::call` served from the in-memory store;
+//! - `hit`: `Host::call` served from the in-memory store (the report holds
+//!   the entry, checked); `hit+values`: the same, its results then decoded
+//!   into values;
 //! - `floor`: what any cache must do for the same call: encode the arguments
 //!   canonically, sha256 them into a key, probe a hash map;
 //! - `fresh`: the same export uncached (`no-cache`), run in a fresh instance.
@@ -92,6 +94,14 @@ fn hot_path(c: &mut Criterion) {
                         .await
                         .unwrap(),
                 )
+            })
+        });
+
+        // A hit hands out its entry; the values are decoded when asked for.
+        group.bench_function("hit+values", |b| {
+            b.to_async(&runtime).iter(|| async {
+                let report = cached.call("typed", export, black_box(&args)).await;
+                black_box(report.unwrap().into_results())
             })
         });
 

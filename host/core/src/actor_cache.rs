@@ -143,7 +143,7 @@ impl Fetch {
             error: error.map(ErrorKind::as_str),
             component: Some(&*self.scope.component),
             export: &format!("actor-cache/{}", self.helper),
-            key: Some(self.key.short_hex().as_str()),
+            key: Some(&self.key),
             policy: Some("actor-cache"),
             store: Some("actor"),
             elapsed_us,

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use crate::key::CacheKey;
+
 /// The fields of one call's log line.
 pub(crate) struct CallLine<'a> {
     /// `hit`, `miss`, `bypass`, `degraded` or `error`.
@@ -15,8 +17,8 @@ pub(crate) struct CallLine<'a> {
     pub component: Option<&'a str>,
     /// The export's path (or `actor-cache/<helper>`).
     pub export: &'a str,
-    /// The short cache key, unless the call bypassed the cache.
-    pub key: Option<&'a str>,
+    /// The cache key (written short), unless the call bypassed the cache.
+    pub key: Option<&'a CacheKey>,
     /// The rule's policy (or `actor-cache`); none for a call of nothing
     /// loaded.
     pub policy: Option<&'static str>,
@@ -46,7 +48,7 @@ impl CallLine<'_> {
                     error = self.error,
                     component = self.component,
                     export = %self.export,
-                    key = self.key,
+                    key = self.key.map(|key| tracing::field::display(key.short_hex())),
                     policy = self.policy,
                     store = self.store,
                     elapsed_us = self.elapsed_us,

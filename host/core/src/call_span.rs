@@ -10,6 +10,7 @@ use std::time::Duration;
 use tracing::field::Empty;
 
 use crate::component::{ActivityComponent, ActivityExport};
+use crate::key::CacheKey;
 
 /// The target of call spans; a log formatter leaves it out.
 pub const SPAN_TARGET: &str = "activity_host::span";
@@ -41,15 +42,18 @@ pub(crate) fn ended(
     span: &tracing::Span,
     outcome: &'static str,
     reason: Option<&'static str>,
-    key: Option<&str>,
+    key: Option<&CacheKey>,
     age: Option<Duration>,
 ) {
+    if span.is_disabled() {
+        return;
+    }
     span.record("outcome", outcome);
     if let Some(reason) = reason {
         span.record("reason", reason);
     }
     if let Some(key) = key {
-        span.record("key", key);
+        span.record("key", key.short_hex().as_str());
     }
     if let Some(age) = age {
         span.record("age_ms", age.as_millis() as u64);
@@ -57,11 +61,19 @@ pub(crate) fn ended(
 }
 
 /// Records that a call failed with the error kind `error`.
-pub(crate) fn failed(span: &tracing::Span, error: &'static str, key: Option<&str>, message: &str) {
+pub(crate) fn failed(
+    span: &tracing::Span,
+    error: &'static str,
+    key: Option<&CacheKey>,
+    message: &str,
+) {
+    if span.is_disabled() {
+        return;
+    }
     span.record("outcome", "error");
     span.record("error", error);
     if let Some(key) = key {
-        span.record("key", key);
+        span.record("key", key.short_hex().as_str());
     }
     span.record("otel.status_code", "ERROR");
     span.record("otel.status_description", message);

@@ -78,6 +78,12 @@ impl ShortKey {
     }
 }
 
+impl fmt::Display for ShortKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl fmt::Display for CacheKey {
     /// The full digest in hex.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -79,7 +79,9 @@ pub use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 /// benchmarks (the entry format and key derivation). Not a stable API.
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::codec::{ENTRY_HEADER_LEN, decode_entry, encode_entry, encode_key_args};
+    pub use crate::codec::{
+        ENTRY_HEADER_LEN, check_entry, decode_entry, encode_entry, encode_key_args,
+    };
     pub use crate::invocation::args_from_wave;
     pub use crate::json::args_from_json;
     pub use crate::key::{KeyScope, cache_key};

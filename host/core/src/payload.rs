@@ -7,11 +7,12 @@
 //! canonical encoding ([`crate::codec`]), so they share keys and entries.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use wasmtime::component::{Type, Val};
 
-use crate::codec::BYTES_RESULT_OFFSET;
+use crate::codec::{self, BYTES_RESULT_OFFSET, Shape};
 
 /// Which byte value a parameter or result is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,6 +138,9 @@ pub(crate) enum Results {
     /// The one result of a byte export, inside its cache entry: its bytes
     /// start at [`BYTES_RESULT_OFFSET`].
     Bytes(ByteKind, Bytes),
+    /// Results as their cache entry holds them, checked against their
+    /// types' `shapes` (decoded when they are asked for as values).
+    Stored { entry: Bytes, shapes: Arc<[Shape]> },
 }
 
 impl std::fmt::Debug for Results {
@@ -147,17 +151,20 @@ impl std::fmt::Debug for Results {
                 let len = entry.len().saturating_sub(BYTES_RESULT_OFFSET);
                 write!(f, "Bytes({kind:?}, {len} bytes)")
             }
+            Self::Stored { entry, .. } => write!(f, "Stored({} bytes)", entry.len()),
         }
     }
 }
 
 impl Results {
     /// The results as values: lifted from the bytes of a byte export's
-    /// result (one `Val` per byte for a list).
+    /// result (one `Val` per byte for a list), or decoded from a stored
+    /// entry.
     pub(crate) fn to_values(&self) -> Vec<Val> {
         match self {
             Self::Values(values) => values.clone(),
             Self::Bytes(kind, entry) => vec![kind.to_val(&entry[BYTES_RESULT_OFFSET..])],
+            Self::Stored { entry, shapes } => codec::checked_results(entry, shapes),
         }
     }
 

@@ -1,9 +1,10 @@
 //! Reading values back from their encoding (the inverse of the encoder in
 //! the parent module), checked against the expected type at every step.
 
-use wasmtime::component::{Type, Val};
+use wasmtime::component::Val;
 
-use super::{DecodeError, EncodeError};
+use super::DecodeError;
+use super::shape::Shape;
 
 /// Reads values off the front of an encoding.
 pub(super) struct Decoder<'a> {
@@ -56,115 +57,194 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    fn payload(&mut self, ty: Option<Type>) -> Result<Option<Box<Val>>, DecodeError> {
-        ty.map(|ty| self.value(&ty).map(Box::new)).transpose()
+    fn payload(&mut self, shape: Option<&Shape>) -> Result<Option<Box<Val>>, DecodeError> {
+        shape
+            .map(|shape| self.value(shape).map(Box::new))
+            .transpose()
     }
 
-    fn items(&mut self, count: usize, ty: &Type) -> Result<Vec<Val>, DecodeError> {
+    fn items(&mut self, count: usize, shape: &Shape) -> Result<Vec<Val>, DecodeError> {
         // Never trust a count further than the bytes that are left.
         let mut items = Vec::with_capacity(count.min(self.bytes.len()));
         for _ in 0..count {
-            items.push(self.value(ty)?);
+            items.push(self.value(shape)?);
         }
         Ok(items)
     }
 
-    /// The next value, of type `ty`.
-    pub(super) fn value(&mut self, ty: &Type) -> Result<Val, DecodeError> {
-        Ok(match ty {
-            Type::Bool => Val::Bool(self.tag()?),
-            Type::S8 => Val::S8(i8::from_le_bytes(self.take()?)),
-            Type::U8 => Val::U8(u8::from_le_bytes(self.take()?)),
-            Type::S16 => Val::S16(i16::from_le_bytes(self.take()?)),
-            Type::U16 => Val::U16(u16::from_le_bytes(self.take()?)),
-            Type::S32 => Val::S32(i32::from_le_bytes(self.take()?)),
-            Type::U32 => Val::U32(u32::from_le_bytes(self.take()?)),
-            Type::S64 => Val::S64(i64::from_le_bytes(self.take()?)),
-            Type::U64 => Val::U64(u64::from_le_bytes(self.take()?)),
-            Type::Float32 => Val::Float32(f32::from_bits(u32::from_le_bytes(self.take()?))),
-            Type::Float64 => Val::Float64(f64::from_bits(u64::from_le_bytes(self.take()?))),
-            Type::Char => Val::Char(
-                char::from_u32(u32::from_le_bytes(self.take()?))
-                    .ok_or(DecodeError::Corrupt("invalid char"))?,
-            ),
-            Type::String => {
-                let len = self.u32()?;
-                let bytes = self.take_slice(len)?;
-                let text = std::str::from_utf8(bytes)
-                    .map_err(|_| DecodeError::Corrupt("invalid UTF-8"))?;
-                Val::String(text.to_owned())
-            }
-            Type::List(list) => {
+    fn str(&mut self) -> Result<&str, DecodeError> {
+        let len = self.u32()?;
+        let bytes = self.take_slice(len)?;
+        std::str::from_utf8(bytes).map_err(|_| DecodeError::Corrupt("invalid UTF-8"))
+    }
+
+    fn char(&mut self) -> Result<char, DecodeError> {
+        char::from_u32(u32::from_le_bytes(self.take()?)).ok_or(DecodeError::Corrupt("invalid char"))
+    }
+
+    /// The index of the next case of `cases`.
+    fn case<T>(&mut self, cases: &[T], what: &'static str) -> Result<usize, DecodeError> {
+        let index = self.u32()?;
+        if index < cases.len() {
+            Ok(index)
+        } else {
+            Err(DecodeError::Corrupt(what))
+        }
+    }
+
+    /// The next flag bits of `names`, checked.
+    fn flag_bits(&mut self, names: &[String]) -> Result<&[u8], DecodeError> {
+        let count = names.len();
+        let bits = self.take_slice(count.div_ceil(8))?;
+        if !count.is_multiple_of(8) && bits.last().is_some_and(|last| last >> (count % 8) != 0) {
+            return Err(DecodeError::Corrupt("unknown flag bits"));
+        }
+        Ok(bits)
+    }
+
+    /// The next value, of shape `shape`.
+    pub(super) fn value(&mut self, shape: &Shape) -> Result<Val, DecodeError> {
+        Ok(match shape {
+            Shape::Bool => Val::Bool(self.tag()?),
+            Shape::S8 => Val::S8(i8::from_le_bytes(self.take()?)),
+            Shape::U8 => Val::U8(u8::from_le_bytes(self.take()?)),
+            Shape::S16 => Val::S16(i16::from_le_bytes(self.take()?)),
+            Shape::U16 => Val::U16(u16::from_le_bytes(self.take()?)),
+            Shape::S32 => Val::S32(i32::from_le_bytes(self.take()?)),
+            Shape::U32 => Val::U32(u32::from_le_bytes(self.take()?)),
+            Shape::S64 => Val::S64(i64::from_le_bytes(self.take()?)),
+            Shape::U64 => Val::U64(u64::from_le_bytes(self.take()?)),
+            Shape::Float32 => Val::Float32(f32::from_bits(u32::from_le_bytes(self.take()?))),
+            Shape::Float64 => Val::Float64(f64::from_bits(u64::from_le_bytes(self.take()?))),
+            Shape::Char => Val::Char(self.char()?),
+            Shape::String => Val::String(self.str()?.to_owned()),
+            Shape::List(item) => {
                 let count = self.u32()?;
-                Val::List(self.items(count, &list.ty())?)
+                Val::List(self.items(count, item)?)
             }
-            Type::FixedLengthList(list) => {
-                Val::FixedLengthList(self.items(list.len() as usize, &list.ty())?)
-            }
-            Type::Map(map) => {
+            Shape::FixedLengthList(item, len) => Val::FixedLengthList(self.items(*len, item)?),
+            Shape::Map(key, value) => {
                 let count = self.u32()?;
                 let mut pairs = Vec::with_capacity(count.min(self.bytes.len()));
                 for _ in 0..count {
-                    pairs.push((self.value(&map.key())?, self.value(&map.value())?));
+                    pairs.push((self.value(key)?, self.value(value)?));
                 }
                 Val::Map(pairs)
             }
-            Type::Record(record) => Val::Record(
-                record
-                    .fields()
-                    .map(|field| Ok((field.name.to_owned(), self.value(&field.ty)?)))
+            Shape::Record(fields) => Val::Record(
+                fields
+                    .iter()
+                    .map(|(name, shape)| Ok((name.clone(), self.value(shape)?)))
                     .collect::<Result<_, DecodeError>>()?,
             ),
-            Type::Tuple(tuple) => Val::Tuple(
-                tuple
-                    .types()
-                    .map(|ty| self.value(&ty))
+            Shape::Tuple(shapes) => Val::Tuple(
+                shapes
+                    .iter()
+                    .map(|shape| self.value(shape))
                     .collect::<Result<_, _>>()?,
             ),
-            Type::Variant(variant) => {
-                let index = self.u32()?;
-                let case = variant
-                    .cases()
-                    .nth(index)
-                    .ok_or(DecodeError::Corrupt("unknown variant case"))?;
-                let name = case.name.to_owned();
-                Val::Variant(name, self.payload(case.ty)?)
+            Shape::Variant(cases) => {
+                let (name, payload) = &cases[self.case(cases, "unknown variant case")?];
+                Val::Variant(name.clone(), self.payload(payload.as_ref())?)
             }
-            Type::Enum(enum_) => {
-                let index = self.u32()?;
-                let name = enum_
-                    .names()
-                    .nth(index)
-                    .ok_or(DecodeError::Corrupt("unknown enum case"))?;
-                Val::Enum(name.to_owned())
-            }
-            Type::Option(option) => match self.tag()? {
+            Shape::Enum(names) => Val::Enum(names[self.case(names, "unknown enum case")?].clone()),
+            Shape::Option(some) => match self.tag()? {
                 false => Val::Option(None),
-                true => Val::Option(Some(Box::new(self.value(&option.ty())?))),
+                true => Val::Option(Some(Box::new(self.value(some)?))),
             },
-            Type::Result(result) => match self.tag()? {
-                false => Val::Result(Ok(self.payload(result.ok())?)),
-                true => Val::Result(Err(self.payload(result.err())?)),
+            Shape::Result(ok, err) => match self.tag()? {
+                false => Val::Result(Ok(self.payload(ok.as_deref())?)),
+                true => Val::Result(Err(self.payload(err.as_deref())?)),
             },
-            Type::Flags(flags) => {
-                let count = flags.names().len();
-                let bits = self.take_slice(count.div_ceil(8))?.to_vec();
-                if count % 8 != 0 && bits.last().is_some_and(|last| last >> (count % 8) != 0) {
-                    return Err(DecodeError::Corrupt("unknown flag bits"));
-                }
-                let set = flags
-                    .names()
+            Shape::Flags(names) => {
+                let bits = self.flag_bits(names)?;
+                let set = names
+                    .iter()
                     .enumerate()
                     .filter(|(index, _)| bits[index / 8] & (1 << (index % 8)) != 0)
-                    .map(|(_, name)| name.to_owned());
+                    .map(|(_, name)| name.clone());
                 Val::Flags(set.collect())
             }
-            Type::Own(_) | Type::Borrow(_) => {
-                return Err(EncodeError::Uncacheable("resource").into());
-            }
-            Type::Future(_) => return Err(EncodeError::Uncacheable("future").into()),
-            Type::Stream(_) => return Err(EncodeError::Uncacheable("stream").into()),
-            Type::ErrorContext => return Err(EncodeError::Uncacheable("error-context").into()),
         })
+    }
+
+    /// Reads past the next value, of shape `shape`, checking it as
+    /// [`Self::value`] does without building it.
+    pub(super) fn skip(&mut self, shape: &Shape) -> Result<(), DecodeError> {
+        match shape {
+            Shape::Bool => {
+                self.tag()?;
+            }
+            Shape::S8 | Shape::U8 => {
+                self.take::<1>()?;
+            }
+            Shape::S16 | Shape::U16 => {
+                self.take::<2>()?;
+            }
+            Shape::S32 | Shape::U32 | Shape::Float32 => {
+                self.take::<4>()?;
+            }
+            Shape::S64 | Shape::U64 | Shape::Float64 => {
+                self.take::<8>()?;
+            }
+            Shape::Char => {
+                self.char()?;
+            }
+            Shape::String => {
+                self.str()?;
+            }
+            Shape::List(item) => {
+                let count = self.u32()?;
+                self.skip_items(count, item)?;
+            }
+            Shape::FixedLengthList(item, len) => self.skip_items(*len, item)?,
+            Shape::Map(key, value) => {
+                for _ in 0..self.u32()? {
+                    self.skip(key)?;
+                    self.skip(value)?;
+                }
+            }
+            Shape::Record(fields) => {
+                for (_, shape) in fields {
+                    self.skip(shape)?;
+                }
+            }
+            Shape::Tuple(shapes) => {
+                for shape in shapes {
+                    self.skip(shape)?;
+                }
+            }
+            Shape::Variant(cases) => {
+                let (_, payload) = &cases[self.case(cases, "unknown variant case")?];
+                if let Some(payload) = payload {
+                    self.skip(payload)?;
+                }
+            }
+            Shape::Enum(names) => {
+                self.case(names, "unknown enum case")?;
+            }
+            Shape::Option(some) => {
+                if self.tag()? {
+                    self.skip(some)?;
+                }
+            }
+            Shape::Result(ok, err) => {
+                let payload = if self.tag()? { err } else { ok };
+                if let Some(payload) = payload {
+                    self.skip(payload)?;
+                }
+            }
+            Shape::Flags(names) => {
+                self.flag_bits(names)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn skip_items(&mut self, count: usize, shape: &Shape) -> Result<(), DecodeError> {
+        for _ in 0..count {
+            self.skip(shape)?;
+        }
+        Ok(())
     }
 }

@@ -39,11 +39,13 @@
 
 mod bytes;
 mod decoder;
+mod shape;
 
 use wasmtime::component::{Type, Val};
 
 pub use bytes::{BYTES_RESULT_OFFSET, bytes_entry_buffer, check_bytes_entry, seal_bytes_entry};
 use decoder::Decoder;
+pub(crate) use shape::Shape;
 
 /// Marks a stored entry and its format version.
 pub const ENTRY_MAGIC: &[u8; 4] = b"AHC\x01";
@@ -171,21 +173,77 @@ pub fn decode_entry(
     signature_hash: &[u8; 32],
     types: &[Type],
 ) -> Result<DecodedEntry, DecodeError> {
-    let rest = bytes.strip_prefix(ENTRY_MAGIC).ok_or(DecodeError::Format)?;
-    let rest = rest
-        .strip_prefix(signature_hash.as_slice())
-        .ok_or(DecodeError::Signature)?;
-    let mut decoder = Decoder::new(rest);
-    let written_at_ms = u64::from_le_bytes(decoder.take()?);
-    let results = types
+    decode_entry_as(bytes, signature_hash, &Shape::all(types)?)
+}
+
+/// [`decode_entry`] of results whose types' shapes are `shapes`.
+pub(crate) fn decode_entry_as(
+    bytes: &[u8],
+    signature_hash: &[u8; 32],
+    shapes: &[Shape],
+) -> Result<DecodedEntry, DecodeError> {
+    let (written_at_ms, mut decoder) = entry_results(bytes, signature_hash)?;
+    let results = shapes
         .iter()
-        .map(|ty| decoder.value(ty))
+        .map(|shape| decoder.value(shape))
         .collect::<Result<Vec<_>, _>>()?;
     decoder.finish()?;
     Ok(DecodedEntry {
         results,
         written_at_ms,
     })
+}
+
+/// Checks a stored entry as [`decode_entry`] does, without building its
+/// values; returns when it was written.
+pub fn check_entry(
+    bytes: &[u8],
+    signature_hash: &[u8; 32],
+    types: &[Type],
+) -> Result<u64, DecodeError> {
+    check_entry_as(bytes, signature_hash, &Shape::all(types)?)
+}
+
+/// [`check_entry`] of results whose types' shapes are `shapes`.
+pub(crate) fn check_entry_as(
+    bytes: &[u8],
+    signature_hash: &[u8; 32],
+    shapes: &[Shape],
+) -> Result<u64, DecodeError> {
+    let (written_at_ms, mut decoder) = entry_results(bytes, signature_hash)?;
+    for shape in shapes {
+        decoder.skip(shape)?;
+    }
+    decoder.finish()?;
+    Ok(written_at_ms)
+}
+
+/// The results of an entry that [`check_entry_as`] accepted with `shapes`.
+pub(crate) fn checked_results(bytes: &[u8], shapes: &[Shape]) -> Vec<Val> {
+    let mut decoder = Decoder::new(&bytes[ENTRY_HEADER_LEN..]);
+    shapes
+        .iter()
+        .map(|shape| {
+            decoder
+                .value(shape)
+                .expect("an entry decodes as it was checked")
+        })
+        .collect()
+}
+
+/// When an entry for a function with `signature_hash` was written, and a
+/// decoder of its results.
+fn entry_results<'a>(
+    bytes: &'a [u8],
+    signature_hash: &[u8; 32],
+) -> Result<(u64, Decoder<'a>), DecodeError> {
+    let rest = bytes.strip_prefix(ENTRY_MAGIC).ok_or(DecodeError::Format)?;
+    let rest = rest
+        .strip_prefix(signature_hash.as_slice())
+        .ok_or(DecodeError::Signature)?;
+    let mut decoder = Decoder::new(rest);
+    let written_at_ms = u64::from_le_bytes(decoder.take()?);
+    Ok((written_at_ms, decoder))
 }
 
 fn mismatch(value: &Val, ty: &Type) -> EncodeError {

@@ -11,7 +11,7 @@ use wasmtime::component::{Component, ComponentExportIndex, Type};
 
 use super::signature::signature;
 use super::{ExportLookupError, LoadError};
-use crate::codec;
+use crate::codec::{self, EncodeError, Shape};
 use crate::contract::RULES_INTERFACE;
 use crate::key::{KeyPrefix, KeyScope};
 use crate::payload::{ByteKind, ByteSignature};
@@ -37,6 +37,9 @@ pub struct ActivityExport {
     pub param_types: Vec<Type>,
     /// Result types (zero or one).
     pub result_types: Vec<Type>,
+    /// The shapes of the result types, for decoding stored results, or why
+    /// they have no encoding.
+    pub(crate) result_shapes: Result<Arc<[Shape]>, EncodeError>,
     /// Whether its one parameter and one result are each a `list<u8>` or a
     /// `string`: then calls move them as bytes ([`crate::payload`]).
     pub byte_signature: Option<ByteSignature>,
@@ -281,6 +284,7 @@ fn describe(
         signature_hash: Sha256::digest(signature.as_bytes()).into(),
         signature,
         byte_signature: ByteSignature::of(&param_types, &result_types),
+        result_shapes: Shape::all(&result_types).map(Arc::from),
         result_types,
         key_params: vec![true; param_types.len()],
         key_prefix: None,

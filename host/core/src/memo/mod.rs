@@ -104,16 +104,21 @@ impl Memoizer {
         let first = match &call.key {
             Some(key) if !options.refresh => {
                 let slot = call.slot(key);
-                let started = Instant::now();
                 match call.store.get(slot).now() {
-                    Ok(found) => match self.found(&call, slot, found, started) {
+                    // A probe of memory: counted as taking under a µs without
+                    // reading the clock; the call's start stands for when it
+                    // was read (an entry's age is in milliseconds).
+                    Ok(found) => match self.found(&call, slot, found, self.answered(None)) {
                         Lookup::Hit { entry, read_at } => {
                             let hit = self.hit(*key, &entry, read_at);
                             return Ok(call.done(entry.results, hit));
                         }
                         missed => FirstLookup::Answered(missed),
                     },
-                    Err(found) => FirstLookup::Waiting { found, started },
+                    Err(found) => FirstLookup::Waiting {
+                        found,
+                        started: Instant::now(),
+                    },
                 }
             }
             _ => FirstLookup::Skipped,
@@ -199,7 +204,8 @@ impl Memoizer {
             FirstLookup::Skipped => None,
             FirstLookup::Answered(lookup) => Some(lookup),
             FirstLookup::Waiting { found, started } => {
-                Some(self.found(call, slot, found.await, started))
+                let found = found.await;
+                Some(self.found(call, slot, found, self.answered(Some(started))))
             }
         };
         match lookup {
@@ -404,22 +410,33 @@ impl Memoizer {
     async fn lookup(&self, call: &Call<'_>, slot: Slot<'_>) -> Lookup {
         let started = Instant::now();
         let found = call.store.get(slot).await;
-        self.found(call, slot, found, started)
+        self.found(call, slot, found, self.answered(Some(started)))
     }
 
-    /// What the store `found` in `slot`, asked at `started`, means for
-    /// `call`.
+    /// Records how long a lookup asked at `started` took (`None`: answered
+    /// at once, under a µs); returns when it was answered, if read.
+    fn answered(&self, started: Option<Instant>) -> Option<Instant> {
+        let Some(started) = started else {
+            self.store_latency.get.record(0);
+            return None;
+        };
+        let read_at = Instant::now();
+        self.store_latency
+            .get
+            .record(read_at.duration_since(started).as_micros() as u64);
+        Some(read_at)
+    }
+
+    /// What the store `found` in `slot` means for `call`; `read_at`: when
+    /// it answered, if read (else the call's start stands for it).
     fn found(
         &self,
         call: &Call<'_>,
         slot: Slot<'_>,
         found: Result<Found, StoreError>,
-        started: Instant,
+        read_at: Option<Instant>,
     ) -> Lookup {
-        let read_at = Instant::now();
-        self.store_latency
-            .get
-            .record(read_at.duration_since(started).as_micros() as u64);
+        let read_at = read_at.unwrap_or(call.started);
         let bytes = match found {
             Ok(Found::Entry(bytes)) => bytes,
             Ok(Found::Missing(reason)) => {
@@ -498,8 +515,8 @@ impl Memoizer {
     fn entry_for(&self, call: &Call<'_>, results: &Results) -> Result<Bytes, &'static str> {
         let export = call.export;
         let entry = match results {
-            // A byte result is its entry already.
-            Results::Bytes(_, entry) => entry.clone(),
+            // A byte result, or one read from a store, is its entry already.
+            Results::Bytes(_, entry) | Results::Stored { entry, .. } => entry.clone(),
             Results::Values(values) => {
                 if !export.rule.cache_errors && matches!(values[..], [Val::Result(Err(_))]) {
                     return Err("result::err not cached");
@@ -579,8 +596,8 @@ struct Cached {
 }
 
 impl Cached {
-    /// The result `entry` holds for `export`: a byte result stays in its
-    /// entry, other results are decoded into values.
+    /// The result `entry` holds for `export`, checked: it stays in its entry
+    /// (values are decoded from it when they are asked for).
     fn decode(export: &ActivityExport, entry: Bytes) -> Result<Self, codec::DecodeError> {
         let signature = &export.signature_hash;
         if let Some(bytes) = export.byte_signature {
@@ -590,10 +607,19 @@ impl Cached {
                 written_at_ms,
             });
         }
-        let decoded = codec::decode_entry(&entry, signature, &export.result_types)?;
+        let shapes = export.result_shapes.as_ref().map_err(Clone::clone)?;
+        let written_at_ms = codec::check_entry_as(&entry, signature, shapes)?;
+        let results = if shapes.is_empty() {
+            Results::Values(Vec::new())
+        } else {
+            Results::Stored {
+                entry,
+                shapes: shapes.clone(),
+            }
+        };
         Ok(Self {
-            results: Results::Values(decoded.results),
-            written_at_ms: decoded.written_at_ms,
+            results,
+            written_at_ms,
         })
     }
 }

@@ -14,7 +14,7 @@ use crate::call_line::CallLine;
 use crate::call_span;
 use crate::codec::BYTES_RESULT_OFFSET;
 use crate::component::{ActivityComponent, ActivityExport, ExportHandle};
-use crate::key::{CacheKey, ShortKey};
+use crate::key::CacheKey;
 use crate::payload::Results;
 use crate::stats::Event;
 use crate::store::{CacheStore, MissReason, Slot};
@@ -98,10 +98,11 @@ pub struct CallReport {
 }
 
 impl CallReport {
-    /// The function's results (zero or one value). The result of a byte
-    /// export ([`ByteSignature`](crate::ByteSignature)) is made into a value
-    /// on the first use (one `Val` per byte for a `list<u8>`):
-    /// [`Self::result_bytes`] reads its bytes without that cost.
+    /// The function's results (zero or one value). A result read from the
+    /// cache (checked when it was read) is decoded into values on the first
+    /// use, as is the result of a byte export
+    /// ([`ByteSignature`](crate::ByteSignature): one `Val` per byte for a
+    /// `list<u8>`, which [`Self::result_bytes`] reads without that cost).
     pub fn results(&self) -> &[Val] {
         match &self.results {
             Results::Values(values) => values,
@@ -225,21 +226,14 @@ impl Call<'_> {
         });
         let elapsed_us = self.started.elapsed().as_micros() as u64;
         self.export.counters.record_latency(elapsed_us);
-        let short_key = key.as_ref().map(CacheKey::short_hex);
         let reason_text = reason.map(MissReason::as_str);
-        call_span::ended(
-            &self.span,
-            outcome.as_str(),
-            reason_text,
-            short_key.as_ref().map(ShortKey::as_str),
-            age,
-        );
+        call_span::ended(&self.span, outcome.as_str(), reason_text, key.as_ref(), age);
         CallLine {
             outcome: outcome.as_str(),
             error: None,
             component: Some(&*self.component.name),
             export: &self.export.path,
-            key: short_key.as_ref().map(ShortKey::as_str),
+            key: key.as_ref(),
             policy: Some(self.export.rule.policy.as_str()),
             store: Some(self.store.name()),
             elapsed_us,
@@ -263,19 +257,13 @@ impl Call<'_> {
         self.export.counters.record_error(kind);
         let elapsed_us = self.started.elapsed().as_micros() as u64;
         self.export.counters.record_latency(elapsed_us);
-        let short_key = self.key.as_ref().map(CacheKey::short_hex);
-        call_span::failed(
-            &self.span,
-            kind.as_str(),
-            short_key.as_ref().map(ShortKey::as_str),
-            message,
-        );
+        call_span::failed(&self.span, kind.as_str(), self.key.as_ref(), message);
         CallLine {
             outcome: "error",
             error: Some(kind.as_str()),
             component: Some(&*self.component.name),
             export: &self.export.path,
-            key: short_key.as_ref().map(ShortKey::as_str),
+            key: self.key.as_ref(),
             policy: Some(self.export.rule.policy.as_str()),
             store: Some(self.store.name()),
             elapsed_us,
