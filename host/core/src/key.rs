@@ -143,7 +143,12 @@ impl KeyPrefix {
     /// `encoded_parts` (a byte payload's length and its bytes are hashed
     /// where they lie).
     pub fn key(&self, encoded_parts: &[&[u8]]) -> CacheKey {
-        let mut hasher = self.0.clone();
+        self.clone().into_key(encoded_parts)
+    }
+
+    /// [`Self::key`], for a prefix used once.
+    fn into_key(self, encoded_parts: &[&[u8]]) -> CacheKey {
+        let mut hasher = self.0;
         for part in encoded_parts {
             hasher.update(part);
         }
@@ -160,7 +165,7 @@ impl fmt::Debug for KeyPrefix {
 /// Computes the key of a call of `scope` whose arguments encode to
 /// `encoded_args` (see [`crate::codec::encode_key_args`]).
 pub fn cache_key(scope: &KeyScope<'_>, encoded_args: &[u8]) -> CacheKey {
-    KeyPrefix::new(scope).key(&[encoded_args])
+    KeyPrefix::new(scope).into_key(&[encoded_args])
 }
 
 /// The key of a `task-source` call's code record: which version of the
@@ -173,7 +178,7 @@ pub fn code_record_key(scope: &KeyScope<'_>, encoded_parts: &[&[u8]]) -> CacheKe
         code_hash: None,
         ..*scope
     };
-    KeyPrefix::of(CODE_RECORD_RECIPE, &without_code).key(encoded_parts)
+    KeyPrefix::of(CODE_RECORD_RECIPE, &without_code).into_key(encoded_parts)
 }
 
 #[cfg(test)]

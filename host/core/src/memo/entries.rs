@@ -171,7 +171,8 @@ fn key_by(
 /// checked against its type, even those the rule leaves out of the key.
 pub(super) fn encoded_key_args(handle: &ExportHandle, args: &[Val]) -> Result<Vec<u8>, CallError> {
     let export = handle.export();
-    let mut encoded_args = Vec::with_capacity(64);
+    // Nothing to allocate for a function without arguments.
+    let mut encoded_args = Vec::with_capacity(if args.is_empty() { 0 } else { 64 });
     codec::encode_key_args(
         args,
         &export.param_types,
