@@ -152,14 +152,14 @@ impl Host {
     }
 
     /// Calls `export` of `component` with `args`, memoized by the export's rule.
-    pub async fn call(
-        &self,
-        component: &str,
-        export: &str,
-        args: &[Val],
-    ) -> Result<CallReport, HostError> {
+    pub fn call<'a>(
+        &'a self,
+        component: &'a str,
+        export: &'a str,
+        args: &'a [Val],
+    ) -> impl Future<Output = Result<CallReport, HostError>> + Send + 'a {
+        // Its future is call_with's, not one more state machine around it.
         self.call_with(component, export, args, CallOptions::default())
-            .await
     }
 
     /// [`Host::call`] with per-call options (such as `refresh`).
@@ -171,12 +171,14 @@ impl Host {
         options: CallOptions,
     ) -> Result<CallReport, HostError> {
         let handle = self.route(component, export)?;
-        self.call_export(&handle, args, options).await
+        let args = Args::new(args, handle.export().byte_signature);
+        Ok(self.memo.call(&handle, &args, options).await?)
     }
 
     /// Calls the export `handle` names with `args`, memoized by its rule
-    /// (the path of every other `call*` method but [`Host::call_bytes`]'s
-    /// to a byte export, which hands the memoizer its bytes as they are).
+    /// (what every other `call*` method does once it has found the export,
+    /// but [`Host::call_bytes`] to a byte export, which hands the memoizer
+    /// its bytes as they are).
     pub async fn call_export(
         &self,
         handle: &ExportHandle,
