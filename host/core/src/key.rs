@@ -119,23 +119,8 @@ pub struct KeyPrefix(Sha256);
 impl KeyPrefix {
     /// The prefix of the keys of calls of `scope`.
     pub fn new(scope: &KeyScope<'_>) -> Self {
-        Self::of(RECIPE, scope)
-    }
-
-    fn of(recipe: &[u8], scope: &KeyScope<'_>) -> Self {
         let mut hasher = Sha256::new();
-        for part in [recipe, scope.component.as_bytes(), scope.export.as_bytes()] {
-            hasher.update((part.len() as u32).to_le_bytes());
-            hasher.update(part);
-        }
-        hasher.update(scope.signature_hash);
-        match scope.code_hash {
-            None => hasher.update([0]),
-            Some(code_hash) => {
-                hasher.update([1]);
-                hasher.update(code_hash);
-            }
-        }
+        hash_scope(&mut hasher, RECIPE, scope);
         Self(hasher)
     }
 
@@ -143,12 +128,7 @@ impl KeyPrefix {
     /// `encoded_parts` (a byte payload's length and its bytes are hashed
     /// where they lie).
     pub fn key(&self, encoded_parts: &[&[u8]]) -> CacheKey {
-        self.clone().into_key(encoded_parts)
-    }
-
-    /// [`Self::key`], for a prefix used once.
-    fn into_key(self, encoded_parts: &[&[u8]]) -> CacheKey {
-        let mut hasher = self.0;
+        let mut hasher = self.0.clone();
         for part in encoded_parts {
             hasher.update(part);
         }
@@ -163,9 +143,13 @@ impl fmt::Debug for KeyPrefix {
 }
 
 /// Computes the key of a call of `scope` whose arguments encode to
-/// `encoded_args` (see [`crate::codec::encode_key_args`]).
+/// `encoded_args` (see [`crate::codec::encode_key_args`]): what
+/// [`KeyPrefix::key`] computes, in one pass.
 pub fn cache_key(scope: &KeyScope<'_>, encoded_args: &[u8]) -> CacheKey {
-    KeyPrefix::new(scope).into_key(&[encoded_args])
+    let mut hasher = Sha256::new();
+    hash_scope(&mut hasher, RECIPE, scope);
+    hasher.update(encoded_args);
+    CacheKey(hasher.finalize().into())
 }
 
 /// The key of a `task-source` call's code record: which version of the
@@ -178,7 +162,30 @@ pub fn code_record_key(scope: &KeyScope<'_>, encoded_parts: &[&[u8]]) -> CacheKe
         code_hash: None,
         ..*scope
     };
-    KeyPrefix::of(CODE_RECORD_RECIPE, &without_code).into_key(encoded_parts)
+    let mut hasher = Sha256::new();
+    hash_scope(&mut hasher, CODE_RECORD_RECIPE, &without_code);
+    for part in encoded_parts {
+        hasher.update(part);
+    }
+    CacheKey(hasher.finalize().into())
+}
+
+/// Feeds `hasher` the part of a key before the arguments: `recipe` and
+/// `scope`, each variable part length-prefixed.
+#[inline]
+fn hash_scope(hasher: &mut Sha256, recipe: &[u8], scope: &KeyScope<'_>) {
+    for part in [recipe, scope.component.as_bytes(), scope.export.as_bytes()] {
+        hasher.update((part.len() as u32).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher.update(scope.signature_hash);
+    match scope.code_hash {
+        None => hasher.update([0]),
+        Some(code_hash) => {
+            hasher.update([1]);
+            hasher.update(code_hash);
+        }
+    }
 }
 
 #[cfg(test)]
