@@ -50,7 +50,7 @@ pub struct ActivityExport {
     /// Per parameter: whether it is part of the cache key.
     pub(crate) key_params: Vec<bool>,
     /// What every key of this export starts with, hashed once; `None` while
-    /// its rule is `no-cache` ([`Self::scope_keys`]).
+    /// its rule is `no-cache` (set with the rule, [`Self::set_rule`]).
     pub(crate) key_prefix: Option<KeyPrefix>,
     /// This export's call counters.
     pub(crate) counters: Arc<ExportCounters>,

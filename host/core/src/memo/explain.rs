@@ -84,7 +84,7 @@ impl Memoizer {
                 explanation.store_error = Some(error.to_string());
                 ("degraded", None)
             }
-            Ok(Found::Entry(bytes)) => match Cached::decode(export, bytes) {
+            Ok(Found::Entry(bytes)) => match Cached::read(export, bytes) {
                 Ok(entry) => {
                     let age_ms = self.clock.now_ms().saturating_sub(entry.written_at_ms);
                     explanation.age_ms = Some(age_ms);

@@ -450,7 +450,7 @@ impl Memoizer {
                 return Lookup::StoreFailed;
             }
         };
-        match Cached::decode(call.export, bytes) {
+        match Cached::read(call.export, bytes) {
             Ok(entry) => Lookup::Hit { entry, read_at },
             Err(error) => {
                 tracing::warn!(
@@ -598,7 +598,7 @@ struct Cached {
 impl Cached {
     /// The result `entry` holds for `export`, checked: it stays in its entry
     /// (values are decoded from it when they are asked for).
-    fn decode(export: &ActivityExport, entry: Bytes) -> Result<Self, codec::DecodeError> {
+    fn read(export: &ActivityExport, entry: Bytes) -> Result<Self, codec::DecodeError> {
         let signature = &export.signature_hash;
         if let Some(bytes) = export.byte_signature {
             let written_at_ms = codec::check_bytes_entry(&entry, signature, bytes.result)?;
