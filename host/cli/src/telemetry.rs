@@ -13,6 +13,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Subscriber;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -119,11 +120,12 @@ impl Telemetry {
                 .with_filter(spans)
         });
         let recent = Recent::new();
-        Registry::default()
-            .with(log_lines(args.log_format))
-            .with(traces)
-            .with(recent.layer())
-            .init();
+        subscriber(
+            log_lines(args.log_format),
+            traces.map(Layer::boxed),
+            &recent,
+        )
+        .init();
         Ok(Self { provider, recent })
     }
 
@@ -142,9 +144,26 @@ impl Telemetry {
     }
 }
 
+/// A layer of the process's subscriber.
+type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
+
+/// The process's subscriber: log lines, the record of recent calls, and
+/// trace export if there is one. Without trace export no layer is there to
+/// want call spans, so a call creates none (an absent layer in an `Option`
+/// would want every callsite, and every call would build a span).
+fn subscriber(
+    lines: BoxedLayer,
+    traces: Option<BoxedLayer>,
+    recent: &Arc<Recent>,
+) -> impl Subscriber + Send + Sync {
+    let mut layers = vec![lines, recent.layer().boxed()];
+    layers.extend(traces);
+    Registry::default().with(layers)
+}
+
 /// The log lines on stderr, filtered by `RUST_LOG` (default: `info`); call
 /// spans are for traces, not for prefixing lines.
-fn log_lines(format: LogFormat) -> Box<dyn Layer<Registry> + Send + Sync> {
+fn log_lines(format: LogFormat) -> BoxedLayer {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info"))
         .add_directive(
@@ -194,4 +213,23 @@ fn tracer_provider(endpoint: &str, protocol: OtlpProtocol) -> anyhow::Result<Sdk
         .with_batch_exporter(exporter)
         .with_resource(resource.build())
         .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without trace export, a call's span is never built: it would cost
+    /// every call (an allocation, its fields formatted) for nobody.
+    #[test]
+    fn without_trace_export_call_spans_are_disabled() {
+        let recent = Recent::new();
+        let subscriber = subscriber(log_lines(LogFormat::Json), None, &recent);
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(target: activity_host::SPAN_TARGET, "call");
+            assert!(span.is_disabled());
+            let line = tracing::info_span!(target: "activity_host::call", "call");
+            assert!(!line.is_disabled(), "the log's own targets stay enabled");
+        });
+    }
 }

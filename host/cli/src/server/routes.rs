@@ -10,10 +10,10 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{App, error, host_error};
@@ -299,20 +299,20 @@ async fn call_json_body(
 /// asked for `application/octet-stream`, as raw bytes; the cache headers.
 fn answer(report: &CallReport, as_bytes: bool) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert("x-cache", HeaderValue::from_static(report.outcome.as_str()));
+    headers.insert(X_CACHE, HeaderValue::from_static(report.outcome.as_str()));
     if let Some(reason) = report.reason {
-        headers.insert("x-cache-reason", HeaderValue::from_static(reason.as_str()));
+        headers.insert(X_CACHE_REASON, HeaderValue::from_static(reason.as_str()));
     }
     if let Some(age) = report.age {
-        headers.insert("age", HeaderValue::from(age.as_secs()));
-        headers.insert("x-cache-age-ms", HeaderValue::from(age.as_millis() as u64));
+        headers.insert(header::AGE, HeaderValue::from(age.as_secs()));
+        headers.insert(X_CACHE_AGE_MS, HeaderValue::from(age.as_millis() as u64));
     }
     let key = report.key.map(|key| key.short());
     if let Some(key) = key
         .as_deref()
         .and_then(|key| HeaderValue::from_str(key).ok())
     {
-        headers.insert("x-cache-key", key);
+        headers.insert(X_CACHE_KEY, key);
     }
     if as_bytes {
         let Some(bytes) = report.result_bytes() else {
@@ -322,14 +322,38 @@ fn answer(report: &CallReport, as_bytes: bool) -> Response {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(BYTES));
         return (StatusCode::OK, headers, bytes).into_response();
     }
-    let result = report.results().first().map_or(Value::Null, to_json);
-    let wave = report
-        .results()
-        .first()
-        .map(|value| DisplayValue(value).to_string());
-    let body = json!({ "result": result, "wave": wave, "outcome": report.outcome.as_str(), "reason": report.reason.map(|r| r.as_str()), "key": key });
+    let first = report.results().first();
+    let body = Answer {
+        key: key.as_deref(),
+        outcome: report.outcome.as_str(),
+        reason: report.reason.map(|reason| reason.as_str()),
+        result: first.map_or(Value::Null, to_json),
+        wave: first.map(|value| DisplayValue(value).to_string()),
+    };
     (StatusCode::OK, headers, Json(body)).into_response()
 }
+
+/// The JSON body of a call's answer (fields in this order).
+#[derive(Serialize)]
+struct Answer<'a> {
+    /// The short cache key, unless the call bypassed the cache.
+    key: Option<&'a str>,
+    /// `hit`, `miss`, `bypass` or `degraded`.
+    outcome: &'static str,
+    /// On a miss: why.
+    reason: Option<&'static str>,
+    /// The first result as JSON (`null` if none).
+    result: Value,
+    /// The first result as WAVE text.
+    wave: Option<String>,
+}
+
+// The cache headers of a call's answer, named once rather than parsed per
+// answer.
+const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+const X_CACHE_REASON: HeaderName = HeaderName::from_static("x-cache-reason");
+const X_CACHE_AGE_MS: HeaderName = HeaderName::from_static("x-cache-age-ms");
+const X_CACHE_KEY: HeaderName = HeaderName::from_static("x-cache-key");
 
 pub(super) async fn invalidate(
     State(worker): State<Arc<App>>,
